@@ -1,0 +1,18 @@
+// One engine per test file (Dawn in Node), destroyed after the file's tests.
+import { afterAll, beforeAll } from 'vitest';
+import { Engine } from '../../src/runtime/index.ts';
+
+export function useEngine(): () => Engine {
+  let engine: Engine | null = null;
+  beforeAll(async () => {
+    engine = await Engine.create({ runtime: 'node' });
+  });
+  afterAll(() => {
+    engine?.destroy();
+    engine = null;
+  });
+  return () => {
+    if (!engine) throw new Error('engine not ready (useEngine must be called at the top of a describe/file)');
+    return engine;
+  };
+}

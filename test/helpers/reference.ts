@@ -1,0 +1,61 @@
+// Plain-TypeScript helpers for CPU references and finite differences, in f64.
+
+/** A seeded generator (mulberry32) so test data is the same on every run. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n uniform values in [lo, hi). */
+export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
+  return out;
+}
+
+/** Largest |a - b| divided by the largest |b| (or 1 if b is all zeros): "relative to the max". */
+export function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length mismatch ${a.length} vs ${b.length}`);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / (scale || 1);
+}
+
+/**
+ * Central finite differences of a scalar function f at x, in f64: df/dx[i] ~ (f(x + h e_i) - f(x - h e_i)) / 2h.
+ * `indices` limits the check to some coordinates (large inputs).
+ */
+export function finiteDifferences(f: (x: Float64Array) => number, x: ArrayLike<number>, h = 1e-3, indices?: number[]): Float64Array {
+  const xs = Float64Array.from(x);
+  const grad = new Float64Array(xs.length);
+  for (const i of indices ?? xs.keys()) {
+    const keep = xs[i];
+    xs[i] = keep + h;
+    const fp = f(xs);
+    xs[i] = keep - h;
+    const fm = f(xs);
+    xs[i] = keep;
+    grad[i] = (fp - fm) / (2 * h);
+  }
+  return grad;
+}
+
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, relTol: number, what: string): void {
+  const err = maxRelError(actual, expected);
+  if (!(err <= relTol)) {
+    let worst = 0;
+    for (let i = 0; i < actual.length; i++) if (Math.abs(actual[i] - expected[i]) > Math.abs(actual[worst] - expected[worst])) worst = i;
+    throw new Error(`${what}: max relative error ${err.toExponential(3)} > ${relTol} (worst at ${worst}: got ${actual[worst]}, expected ${expected[worst]})`);
+  }
+}

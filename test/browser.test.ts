@@ -1,0 +1,33 @@
+// The browser path: the engine running on Chromium's own WebGPU (SwiftShader here), not only on Dawn in Node.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openBrowser, type BrowserSession } from '../src/node/browser.ts';
+import type { BrowserRunResult } from './browser/runtime-in-browser.ts';
+
+let session: BrowserSession;
+
+beforeAll(async () => {
+  session = await openBrowser();
+}, 120_000);
+
+afterAll(async () => {
+  await session?.close();
+});
+
+describe('in headless Chromium', () => {
+  it('runs forward, backward and an Adam step on the browser WebGPU adapter', async () => {
+    const x = [1, -2, 3, -4, 0.5];
+    const w = [0.5, 0.25, -1, 2, 1];
+    const r = await session.call<BrowserRunResult>('test/browser/runtime-in-browser.ts', 'runtimeRoundTrip', { x, w });
+    expect(r.hasNavigatorGpu).toBe(true);
+    expect(r.adapter.runtime).toBe('browser');
+    // CPU reference: loss = mean(relu(x*w) + w); dloss/dw = (x * [x*w > 0] + 1) / n
+    const n = x.length;
+    const loss = x.reduce((s, xi, i) => s + Math.max(xi * w[i], 0) + w[i], 0) / n;
+    const grad = x.map((xi, i) => ((xi * w[i] > 0 ? xi : 0) + 1) / n);
+    expect(r.loss).toBeCloseTo(loss, 6);
+    r.grad.forEach((g, i) => expect(g).toBeCloseTo(grad[i], 6));
+    // First Adam step moves each weight by lr * sign(grad) (up to eps).
+    r.weightAfterAdam.forEach((v, i) => expect(v).toBeCloseTo(w[i] - 0.1 * Math.sign(grad[i]), 5));
+    expect(r.disposedError).toMatch(/relu: x \("x" \[5\]\) was disposed/);
+  });
+});

@@ -1,0 +1,130 @@
+// batchNorm2d: batch normalisation over NCHW tensors with PyTorch's semantics (nn.BatchNorm2d), optionally fused
+// with a following ReLU, recorded for autograd with respect to x, weight and bias.
+//
+// Training: per-channel batch mean and biased variance over N*H*W normalise x; the running statistics are updated
+// in place on the GPU: running = (1 - momentum) * running + momentum * batch (the unbiased variance, n/(n-1), for
+// running_var). Eval: the running statistics normalise x and nothing is updated.
+// Kernels: src/shaders/batchnorm.wgsl.
+import { record } from '../runtime/autograd.ts';
+import { checkInputs } from '../runtime/ops.ts';
+import { shapeString, type Tensor } from '../runtime/tensor.ts';
+import type { Engine } from '../runtime/engine.ts';
+import type { UniformValues } from '../runtime/kernel.ts';
+
+export interface BatchNorm2dOptions {
+  /** gamma, [C] (a parameter). */
+  weight: Tensor;
+  /** beta, [C] (a parameter). */
+  bias: Tensor;
+  /** [C], updated in place in training mode. */
+  runningMean: Tensor;
+  /** [C], updated in place in training mode (with the unbiased batch variance). */
+  runningVar: Tensor;
+  /** Batch statistics (and running-stat updates) when true; running statistics when false. */
+  training: boolean;
+  /** Default 0.1, as PyTorch. */
+  momentum?: number;
+  /** Default 1e-5, as PyTorch. */
+  eps?: number;
+  /** Apply max(y, 0) to the output in the same kernel (nn.BatchNorm2d followed by ReLU). */
+  relu?: boolean;
+}
+
+/** Elements each workgroup of a per-channel reduction covers (256 invocations, ~16 values each). */
+const CHUNK_TARGET = 4096;
+/** At most this many partial results per channel, combined sequentially by one invocation per channel. */
+const MAX_PARTS = 256;
+
+/** Chunking of a per-channel reduction over `count` values. No chunk is empty. */
+function chunking(count: number): { chunk: number; nparts: number } {
+  const parts = Math.min(MAX_PARTS, Math.ceil(count / CHUNK_TARGET));
+  const chunk = Math.ceil(count / parts);
+  return { chunk, nparts: Math.ceil(count / chunk) };
+}
+
+/**
+ * Batch normalisation of x [N, C, H, W] per channel: y = weight * (x - mean) / sqrt(var + eps) + bias, then
+ * max(y, 0) when `relu` is set. Differentiable with respect to x, weight and bias.
+ */
+export function batchNorm2d(x: Tensor, options: BatchNorm2dOptions): Tensor {
+  const op = 'batchNorm2d';
+  if (options === null || typeof options !== 'object') throw new Error(`${op}: options { weight, bias, runningMean, runningVar, training } are required`);
+  const { weight, bias, runningMean, runningVar, training, momentum = 0.1, eps = 1e-5, relu = false } = options;
+  const e: Engine = checkInputs(op, { x, weight, bias, runningMean, runningVar });
+  if (x.shape.length !== 4) throw new Error(`${op}: x must be 4-D [N, C, H, W], got "${x.label}" ${shapeString(x.shape)}`);
+  const [N, C, H, W] = x.shape;
+  for (const [name, t] of [['weight', weight], ['bias', bias], ['runningMean', runningMean], ['runningVar', runningVar]] as const) {
+    if (t.shape.length !== 1 || t.shape[0] !== C) {
+      throw new Error(`${op}: ${name} must be [${C}] (x ${shapeString(x.shape)} has ${C} channels), got "${t.label}" ${shapeString(t.shape)}`);
+    }
+  }
+  if (typeof training !== 'boolean') throw new Error(`${op}: options.training must be true or false, got ${String(training)}`);
+  if (!(Number.isFinite(momentum) && momentum >= 0 && momentum <= 1)) throw new Error(`${op}: momentum must be in [0, 1], got ${momentum}`);
+  if (!(Number.isFinite(eps) && eps >= 0)) throw new Error(`${op}: eps must be a finite number >= 0, got ${eps}`);
+  const HW = H * W;
+  const count = N * HW;
+  if (training && count <= 1) {
+    throw new Error(`${op}: expected more than 1 value per channel when training, got input ${shapeString(x.shape)}`);
+  }
+  if (runningMean.requiresGrad || runningVar.requiresGrad) {
+    throw new Error(`${op}: runningMean and runningVar are buffers updated in place and must not require gradients`);
+  }
+  const maxGroups = e.limits.maxComputeWorkgroupsPerDimension;
+  if (C > maxGroups) throw new Error(`${op}: ${C} channels is more than this adapter's ${maxGroups} workgroups per dimension`);
+
+  const { chunk, nparts } = chunking(count);
+  const params: UniformValues = { count, hw: HW, channels: C, chunk, nparts, total: x.size, momentum, eps };
+  const perChannel: [number, number, number] = [Math.ceil(C / 64), 1, 1];
+
+  // Saved statistics: [mean (C), invstd (C)], from the batch (training) or the running stats (eval).
+  const stats = e.empty([2 * C], { label: `${op}.stats` });
+  if (training) {
+    const partials = e.empty([C * nparts * 3], { label: `${op}.partials` });
+    const kp = e.kernel({ shader: 'batchnorm', entry: 'stats_partial', bindings: ['x', 'partials', 'params'] });
+    e.run(kp, { x, partials, params }, [nparts, C, 1]);
+    const kc = e.kernel({ shader: 'batchnorm', entry: 'stats_combine', bindings: ['partials', 'stats', 'running_mean', 'running_var', 'params'] });
+    e.run(kc, { partials, stats, running_mean: runningMean, running_var: runningVar, params }, perChannel);
+    partials.dispose();
+  } else {
+    const ke = e.kernel({ shader: 'batchnorm', entry: 'eval_stats', bindings: ['stats', 'running_mean', 'running_var', 'params'] });
+    e.run(ke, { stats, running_mean: runningMean, running_var: runningVar, params }, perChannel);
+  }
+
+  const constants = { RELU: relu ? 1 : 0 };
+  const y = e.empty(x.shape, { label: relu ? `${op}+relu` : op });
+  const kn = e.kernel({ shader: 'batchnorm', entry: 'normalize', bindings: ['x', 'saved', 'weight', 'bias', 'y', 'params'], constants });
+  e.run(kn, { x, saved: stats, weight, bias, y, params }, e.grid1d(x.size, kn));
+
+  const out = record(op, [x, weight, bias], y, (dy) => {
+    // With ReLU the mask is taken from the output y itself (kept alive by the tape), not recomputed from x: it is
+    // exactly PyTorch's relu backward (dy where out > 0), costs no recomputation, and cannot disagree with the
+    // forward through a different rounding of the normalisation.
+    const gparts = e.empty([C * nparts * 2], { label: `${op}.gradPartials` });
+    const kgp = e.kernel({ shader: 'batchnorm', entry: 'grad_partial', bindings: ['x', 'dy', 'out', 'saved', 'partials', 'params'], constants });
+    e.run(kgp, { x, dy, out: y, saved: stats, partials: gparts, params }, [nparts, C, 1]);
+    const dgamma = e.empty([C], { label: `${op}.dweight` });
+    const dbeta = e.empty([C], { label: `${op}.dbias` });
+    const kgc = e.kernel({ shader: 'batchnorm', entry: 'grad_combine', bindings: ['gsum', 'dgamma', 'dbeta', 'params'] });
+    e.run(kgc, { gsum: gparts, dgamma, dbeta, params }, perChannel);
+    gparts.dispose();
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      dx = e.empty(x.shape, { label: `${op}.dx` });
+      const kdx = e.kernel({
+        shader: 'batchnorm',
+        entry: 'backward_dx',
+        bindings: ['x', 'dy', 'out', 'saved', 'weight', 'dgamma_in', 'dbeta_in', 'dx', 'params'],
+        constants: { ...constants, TRAIN: training ? 1 : 0 },
+      });
+      e.run(kdx, { x, dy, out: y, saved: stats, weight, dgamma_in: dgamma, dbeta_in: dbeta, dx, params }, e.grid1d(x.size, kdx));
+    }
+    const gw = weight.requiresGrad ? dgamma : (dgamma.dispose(), null);
+    const gb = bias.requiresGrad ? dbeta : (dbeta.dispose(), null);
+    return [dx, gw, gb];
+  });
+  if (!out.requiresGrad) {
+    // Nothing will run backward: the saved statistics are not needed.
+    stats.dispose();
+  }
+  return out;
+}

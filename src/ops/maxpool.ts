@@ -1,0 +1,56 @@
+// maxPool2d: 2-D max pooling (NCHW), PyTorch's F.max_pool2d without dilation or ceil_mode. The forward pass
+// saves each output's argmax (i32, flat index into its input plane); the backward pass is a gather without
+// atomics (each input element sums the gradients of the windows that chose it).
+import { record } from '../runtime/autograd.ts';
+import { checkInputs } from '../runtime/ops.ts';
+import { shapeString, type Tensor } from '../runtime/tensor.ts';
+
+export interface MaxPool2dOptions {
+  /** Square window size (default 3). */
+  kernel?: number;
+  /** Step between windows (default 2). */
+  stride?: number;
+  /** Implicit -infinity padding on every side (default 1); at most kernel / 2 (integer division), as in PyTorch. */
+  padding?: number;
+}
+
+/** Output [N, C, OH, OW] with OH = floor((H + 2 padding - kernel) / stride) + 1 (likewise OW). */
+export function maxPool2d(x: Tensor, options: MaxPool2dOptions = {}): Tensor {
+  const op = 'maxPool2d';
+  const engine = checkInputs(op, { x });
+  const { kernel: k = 3, stride = 2, padding: pad = 1 } = options;
+  if (x.shape.length !== 4) throw new Error(`${op}: input must be 4-D [N, C, H, W], got ${shapeString(x.shape)}`);
+  for (const [name, v, min] of [['kernel', k, 1], ['stride', stride, 1], ['padding', pad, 0]] as const) {
+    if (!Number.isInteger(v) || v < min) {
+      throw new Error(`${op}: ${name} must be an integer >= ${min}, got ${v} (input ${shapeString(x.shape)})`);
+    }
+  }
+  if (pad > Math.floor(k / 2)) {
+    throw new Error(`${op}: padding ${pad} must be at most half the kernel size ${k} (PyTorch's rule: padding <= ${Math.floor(k / 2)}), input ${shapeString(x.shape)}`);
+  }
+  const [n, c, h, w] = x.shape;
+  if (h + 2 * pad < k || w + 2 * pad < k) {
+    throw new Error(`${op}: kernel ${k}x${k} is larger than the padded input ${h + 2 * pad}x${w + 2 * pad} (input ${shapeString(x.shape)}, padding ${pad})`);
+  }
+  const oh = Math.floor((h + 2 * pad - k) / stride) + 1;
+  const ow = Math.floor((w + 2 * pad - k) / stride) + 1;
+  const geometry = { h, w, oh, ow, k, stride, pad };
+
+  const y = engine.empty([n, c, oh, ow], { label: op });
+  const argmax = engine.empty([n, c, oh, ow], { label: `${op}.argmax`, dtype: 'i32' });
+  const fk = engine.kernel({ shader: 'maxpool', entry: 'forward', bindings: ['x', 'y', 'argmax', 'params'] });
+  engine.run(fk, { x, y, argmax, params: { n: y.size, ...geometry } }, engine.grid1d(y.size, fk));
+
+  record(op, [x], y, (gy) => {
+    const dx = engine.empty(x.shape, { label: `${op}.dx` });
+    const bk = engine.kernel({ shader: 'maxpool', entry: 'backward', bindings: ['dy', 'saved', 'dx', 'params'] });
+    engine.run(bk, { dy: gy, saved: argmax, dx, params: { n: dx.size, ...geometry } }, engine.grid1d(dx.size, bk));
+    // The tape is consumed by one backward pass: the saved indices are no longer needed (recorded work that
+    // reads them runs before any later reuse of the buffer).
+    argmax.dispose();
+    return [dx];
+  });
+  // Not recorded (no input needs a gradient, or noGrad): nobody will read the indices.
+  if (!y.requiresGrad) argmax.dispose();
+  return y;
+}

@@ -1,0 +1,75 @@
+// upsampleNearest2d: F.interpolate(x, scale_factor=s, mode='nearest') for an integer s >= 1 (NCHW).
+// upsampleConcat: the U-Net decoder's torch.cat([upsample(x, s), skip], dim=1), with the upsample kernel writing
+// straight into its channel slice of the output (no intermediate upsampled tensor) and skip copied after it.
+import { record } from '../runtime/autograd.ts';
+import { checkInputs } from '../runtime/ops.ts';
+import { shapeString, type Tensor } from '../runtime/tensor.ts';
+import { copyIntoChannels, sliceChannels } from './concat.ts';
+
+function checkScale(op: string, scale: number, x: Tensor): void {
+  if (typeof scale !== 'number' || !Number.isInteger(scale) || scale < 1) {
+    throw new Error(`${op}: scale must be an integer >= 1, got ${scale} (input ${shapeString(x.shape)}); only integer nearest upsampling is supported`);
+  }
+}
+
+function check4d(op: string, name: string, t: Tensor): void {
+  if (t.shape.length !== 4) throw new Error(`${op}: ${name} must be 4-D [N, C, H, W], got ${shapeString(t.shape)}`);
+}
+
+/** Records out[:, cOff : cOff + C] = upsample(x, s) for x [N, C, H, W] and out [N, cTotal, sH, sW]. */
+function upsampleInto(x: Tensor, out: Tensor, s: number, cOff: number): void {
+  const e = x.engine;
+  const [n, c, h, w] = x.shape;
+  const k = e.kernel({ shader: 'upsample', entry: 'forward', bindings: ['x', 'out', 'params'] });
+  const count = n * c * h * s * w * s;
+  e.run(k, { x, out, params: { n: count, c, h, w, s, c_off: cOff, c_total: out.shape[1] } }, e.grid1d(count, k));
+}
+
+/** The gradient of x [N, C, H, W] from channels [cOff, cOff + C) of dout [N, cTotal, sH, sW]. */
+function upsampleBackward(dout: Tensor, x: Tensor, s: number, cOff: number, label: string): Tensor {
+  const e = x.engine;
+  const [, c, h, w] = x.shape;
+  const dx = e.empty(x.shape, { label });
+  const k = e.kernel({ shader: 'upsample', entry: 'backward', bindings: ['dout', 'dx', 'params'] });
+  e.run(k, { dout, dx, params: { n: dx.size, c, h, w, s, c_off: cOff, c_total: dout.shape[1] } }, e.grid1d(dx.size, k));
+  return dx;
+}
+
+/** [N, C, s H, s W]: out[:, :, y, x] = x[:, :, floor(y / s), floor(x / s)]. */
+export function upsampleNearest2d(x: Tensor, scale: number): Tensor {
+  const op = 'upsampleNearest2d';
+  const engine = checkInputs(op, { x });
+  check4d(op, 'input', x);
+  checkScale(op, scale, x);
+  const [n, c, h, w] = x.shape;
+  const out = engine.empty([n, c, h * scale, w * scale], { label: op });
+  upsampleInto(x, out, scale, 0);
+  return record(op, [x], out, (g) => [upsampleBackward(g, x, scale, 0, `${op}.dx`)]);
+}
+
+/**
+ * cat([upsampleNearest2d(x, scale), skip], dim=1): x [N, Cx, H, W] and skip [N, Cs, scale H, scale W] give
+ * [N, Cx + Cs, scale H, scale W].
+ */
+export function upsampleConcat(x: Tensor, skip: Tensor, scale = 2): Tensor {
+  const op = 'upsampleConcat';
+  const engine = checkInputs(op, { x, skip });
+  check4d(op, 'x', x);
+  check4d(op, 'skip', skip);
+  checkScale(op, scale, x);
+  const [n, cx, h, w] = x.shape;
+  const [ns, cs, hs, ws] = skip.shape;
+  if (ns !== n || hs !== h * scale || ws !== w * scale) {
+    throw new Error(
+      `${op}: skip ${shapeString(skip.shape)} must be [${n}, C, ${h * scale}, ${w * scale}] for x ${shapeString(x.shape)} ` +
+        `upsampled x${scale} (same N, H and W exactly ${scale}x those of x)`,
+    );
+  }
+  const out = engine.empty([n, cx + cs, hs, ws], { label: op });
+  upsampleInto(x, out, scale, 0);
+  copyIntoChannels(skip, out, cx);
+  return record(op, [x, skip], out, (g) => [
+    x.requiresGrad ? upsampleBackward(g, x, scale, 0, `${op}.dx`) : null,
+    skip.requiresGrad ? sliceChannels(g, cx, cs, `${op}.dskip`) : null,
+  ]);
+}

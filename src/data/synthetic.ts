@@ -26,6 +26,7 @@
 import { encodeBmpGray8 } from './bmp.ts';
 import { DATASET_META_FILE, ISBI_ANNOTATION_DIR, ISBI_LANDMARKS, ISBI_SPLIT_DIRS, MemoryFileSystem, joinPath, loadIsbiSplit } from './isbi.ts';
 import type { FileSink, IsbiLoadOptions, IsbiSample, IsbiSplit } from './isbi.ts';
+import { mulberry32 } from '../runtime/random.ts';
 
 export const REFERENCE_WIDTH = 1935;
 export const REFERENCE_HEIGHT = 2400;
@@ -33,17 +34,6 @@ export const SYNTHETIC_ANNOTATORS = ['400_junior', '400_senior'] as const;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Random numbers
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mixSeed(seed: number, index: number): number {
   let h = (seed ^ 0x9e3779b9) >>> 0;

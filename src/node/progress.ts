@@ -5,7 +5,8 @@ export class ProgressBar {
   private readonly tty: boolean;
 
   constructor(
-    private readonly total: number,
+    /** Units of work in all; may be set later when only the loader knows it. */
+    public total: number,
     private readonly title: string,
     private readonly stream: NodeJS.WriteStream = process.stdout,
   ) {

@@ -1,16 +1,8 @@
 // Plain-TypeScript helpers for CPU references and finite differences, in f64.
 
-/** A seeded generator (mulberry32) so test data is the same on every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../../src/runtime/random.ts';
+
+export { rng };
 
 /** n uniform values in [lo, hi). */
 export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {

@@ -1,0 +1,76 @@
+// Times the full ResNet34-UNet on whatever adapter the engine gets: forward (no grad) and a full training step
+// (forward, CHH loss, backward, Adam), median/min/max of several runs after warm-up, and peak live GPU memory.
+//   npx tsx bench/model-step.ts --size 128x160 --batch 1 --reps 3 [--width-scale 1] [--out FILE]
+// Sizes are HxW. This is the model half of the benchmark; the TF.js comparison lives with the browser bench.
+import { parseArgs } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { Engine } from '../src/runtime/engine.ts';
+import { backward } from '../src/runtime/ops.ts';
+import { Adam } from '../src/runtime/optim.ts';
+import { fmtBytes } from '../src/runtime/buffer-pool.ts';
+import { softmaxNll } from '../src/ops/softmax-nll.ts';
+import { ResnetUnet, RESNET34_UNET } from '../src/model/unet.ts';
+
+const { values } = parseArgs({
+  options: {
+    size: { type: 'string', default: '128x160' },
+    batch: { type: 'string', default: '1' },
+    reps: { type: 'string', default: '3' },
+    out: { type: 'string' },
+  },
+});
+const [h, w] = values.size!.split('x').map(Number);
+const n = Number(values.batch);
+const reps = Number(values.reps);
+
+const engine = await Engine.create({ runtime: 'node' });
+const model = new ResnetUnet(RESNET34_UNET);
+const state = model.allocate(engine, 0);
+const L = RESNET34_UNET.landmarks;
+const adam = new Adam(state.params, { lr: 1e-3 });
+const images = engine.untracked(() => engine.full([n, 1, h, w], 128, { label: 'images' }));
+const targets = engine.untracked(() => engine.tensor(Int32Array.from({ length: n * L }, (_, i) => (i * 7919) % (h * w)), [n, L], { label: 'targets' }));
+const temperatures = engine.untracked(() => engine.full([L], 1, { label: 'temperatures' }));
+
+async function time(fn: () => void): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < reps + 1; i++) {
+    await engine.sync();
+    const t0 = performance.now();
+    fn();
+    await engine.sync();
+    if (i > 0) out.push(performance.now() - t0); // the first run compiles pipelines: warm-up
+  }
+  return out.sort((a, b) => a - b);
+}
+
+const forward = await time(() => {
+  engine.scope(() => engine.noGrad(() => model.forward(state, images)));
+});
+engine.pool.resetPeak();
+const base = engine.memory().liveBytes;
+const step = await time(() => {
+  engine.scope(() => {
+    const loss = softmaxNll(model.forward(state, images), temperatures, targets);
+    backward(loss);
+  });
+  adam.step();
+  adam.zeroGrad();
+});
+const mem = engine.memory();
+const stats = (xs: number[]) => ({ median: xs[Math.floor(xs.length / 2)], min: xs[0], max: xs[xs.length - 1] });
+const result = {
+  adapter: engine.adapter,
+  date: new Date().toISOString(),
+  size: `${h}x${w}`,
+  batch: n,
+  parameters: state.params.count,
+  forward_ms: stats(forward),
+  train_step_ms: stats(step),
+  peak_live_bytes: mem.peakLiveBytes,
+  step_extra_peak_bytes: mem.peakLiveBytes - base,
+};
+console.log(JSON.stringify(result, null, 2));
+console.log(`forward ${result.forward_ms.median.toFixed(1)} ms, train step ${result.train_step_ms.median.toFixed(1)} ms, peak live ${fmtBytes(mem.peakLiveBytes)}`);
+if (values.out) writeFileSync(values.out, JSON.stringify(result, null, 2));
+engine.destroy();

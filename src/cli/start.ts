@@ -21,6 +21,7 @@ const { values } = parseArgs({
     model: { type: 'string' },
     seed: { type: 'string' },
     train: { type: 'string' },
+    'synth-width': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -31,7 +32,8 @@ if (values.help) {
   --runtime node|browser  WebGPU through Dawn in Node (default) or in headless Chromium
   --full                  the paper's configuration (ResNet34-UNet, 640x800, 150/150/100 images, 15 epochs): for a real GPU
   --out DIR               where report.html, weights.safetensors and results.json go (default runs/start)
-  --epochs N, --model paper|small|tiny, --train N (training images), --seed N   override the defaults`);
+  --epochs N, --model paper|small|tiny, --train N (training images), --seed N   override the defaults
+  --synth-width PX        width of the generated originals (default 387 quick, 1935 full; smaller generates faster)`);
   process.exit(0);
 }
 
@@ -44,11 +46,12 @@ const options: PipelineOptions = { ...(values.full ? FULL_PIPELINE : QUICK_PIPEL
 if (values.epochs !== undefined) options.epochs = Number(values.epochs);
 if (values.train !== undefined) options.trainImages = Number(values.train);
 if (values.seed !== undefined) options.seed = Number(values.seed);
+if (values['synth-width'] !== undefined) options.originalWidth = Number(values['synth-width']);
 if (values.model !== undefined) {
   if (!(values.model in MODEL_PRESETS)) fail(`--model must be one of ${Object.keys(MODEL_PRESETS).join(', ')}`);
   options.model = values.model as ModelPreset;
 }
-for (const k of ['epochs', 'trainImages'] as const) if (!Number.isInteger(options[k]) || options[k] <= 0) fail(`${k} must be a positive integer`);
+for (const k of ['epochs', 'trainImages', 'originalWidth'] as const) if (!Number.isInteger(options[k]) || options[k] <= 0) fail(`${k} must be a positive integer`);
 const runtime = values.runtime;
 if (runtime !== 'node' && runtime !== 'browser') fail(`--runtime must be node or browser, got ${runtime}`);
 

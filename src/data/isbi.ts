@@ -252,7 +252,7 @@ export interface IsbiLoadOptions {
   width?: number;
   /** Target height (default 800). */
   height?: number;
-  /** Landmarks read from each annotation file (default 19); later lines are ignored. */
+  /** Landmarks read from each annotation file (default: chh-dataset.json's count, else 19); later lines are ignored. */
   landmarks?: number;
   /** Annotator folders under AnnotationsByMD; default: all of its sub-folders, sorted (as the reference). */
   annotators?: string[];
@@ -326,14 +326,15 @@ function describe(source: FileSource, path: string): string {
   return source.describe ? source.describe(path) : path;
 }
 
-async function readDatasetPixelSize(source: FileSource): Promise<number | undefined> {
+/** What chh-dataset.json at the dataset root says (written by the synthetic generator; absent in the ISBI set). */
+async function readDatasetMeta(source: FileSource): Promise<{ pixelSizeMm?: number; landmarks?: number }> {
   let entries: FileEntry[];
   try {
     entries = await source.list('');
   } catch {
-    return undefined;
+    return {};
   }
-  if (!entries.some((e) => e.name === DATASET_META_FILE && e.kind === 'file')) return undefined;
+  if (!entries.some((e) => e.name === DATASET_META_FILE && e.kind === 'file')) return {};
   const text = new TextDecoder().decode(await source.read(DATASET_META_FILE));
   let meta: unknown;
   try {
@@ -341,12 +342,14 @@ async function readDatasetPixelSize(source: FileSource): Promise<number | undefi
   } catch (e) {
     throw new IsbiDataError(describe(source, DATASET_META_FILE), `invalid JSON (${(e as Error).message})`);
   }
-  const v = (meta as { pixelSizeMm?: unknown } | null)?.pixelSizeMm;
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !(v > 0)) {
-    throw new IsbiDataError(describe(source, DATASET_META_FILE), `pixelSizeMm must be a positive number, got ${JSON.stringify(v)}`);
+  const { pixelSizeMm, landmarks } = (meta ?? {}) as { pixelSizeMm?: unknown; landmarks?: unknown };
+  if (pixelSizeMm !== undefined && (typeof pixelSizeMm !== 'number' || !(pixelSizeMm > 0))) {
+    throw new IsbiDataError(describe(source, DATASET_META_FILE), `pixelSizeMm must be a positive number, got ${JSON.stringify(pixelSizeMm)}`);
   }
-  return v;
+  if (landmarks !== undefined && (typeof landmarks !== 'number' || !Number.isInteger(landmarks) || landmarks <= 0)) {
+    throw new IsbiDataError(describe(source, DATASET_META_FILE), `landmarks must be a positive integer, got ${JSON.stringify(landmarks)}`);
+  }
+  return { pixelSizeMm, landmarks };
 }
 
 /** The image ids (file names without .bmp, sorted) of a split. */
@@ -381,11 +384,12 @@ export function preprocessBmp(bytes: Uint8Array, file: string, width: number, he
 export async function loadIsbiSplit(source: FileSource, split: IsbiSplit, options: IsbiLoadOptions = {}): Promise<IsbiSample[]> {
   const width = options.width ?? 640;
   const height = options.height ?? 800;
-  const count = options.landmarks ?? ISBI_LANDMARKS;
+  const meta = await readDatasetMeta(source);
+  const count = options.landmarks ?? meta.landmarks ?? ISBI_LANDMARKS;
   padResizePlan(1, 1, width, height); // validates width/height
   if (!Number.isInteger(count) || count <= 0) throw new Error(`loadIsbiSplit: landmarks must be a positive integer, got ${count}`);
   const stats = options.stats ?? { decoded: 0, cacheHits: 0, skipped: [] };
-  const pixelSizeMm = options.originalPixelSizeMm ?? (await readDatasetPixelSize(source)) ?? ISBI_PIXEL_SIZE_MM;
+  const pixelSizeMm = options.originalPixelSizeMm ?? meta.pixelSizeMm ?? ISBI_PIXEL_SIZE_MM;
 
   const ids = await listIsbiSplit(source, split);
   if (ids.length === 0) {

@@ -108,7 +108,8 @@ const LINK: Rgb = [200, 200, 255];
  * The overlay as raw RGB pixels: the sample's grayscale image (box-averaged down to at most maxWidth), the
  * probability map (a HeatmapSnapshot of the same image) colour-mapped on top, then the points: truth (sample's
  * landmarks) as green crosses, predictions as red dots, predictions flagged erroneous as red dots in yellow squares.
- * predicted: L * 2 (x, y) in the sample's pixels; flagged: L booleans.
+ * predicted: L * 2 (x, y) in the sample's pixels; flagged: L booleans. A sample with no landmarks (prediction on
+ * an image without annotations) gets the predictions alone.
  */
 export function overlayImage(
   sample: Pick<IsbiSample, 'image' | 'width' | 'height' | 'landmarks'>,
@@ -119,8 +120,11 @@ export function overlayImage(
 ): PngImage {
   const { width: W, height: H, image } = sample;
   if (image.length !== W * H) throw new Error(`overlayImage: ${image.length} pixels for ${W}x${H}`);
-  const L = sample.landmarks.length / 2;
-  if (predicted.length !== 2 * L) throw new Error(`overlayImage: ${predicted.length} predicted values for ${L} landmarks`);
+  const hasTruth = sample.landmarks.length > 0;
+  const L = predicted.length / 2;
+  if (!Number.isInteger(L) || (hasTruth && sample.landmarks.length !== predicted.length)) {
+    throw new Error(`overlayImage: ${predicted.length} predicted values for ${sample.landmarks.length / 2} landmarks`);
+  }
   if (flagged.length !== L) throw new Error(`overlayImage: ${flagged.length} flags for ${L} landmarks`);
   if (probs && (probs.values.length !== probs.width * probs.height || probs.width * probs.factor < W || probs.height * probs.factor < H)) {
     throw new Error(`overlayImage: the map (${probs.width}x${probs.height}, factor ${probs.factor}) does not cover the ${W}x${H} image`);
@@ -161,8 +165,8 @@ export function overlayImage(
   }
   const r = Math.max(2, Math.round(w / 160));
   const px = (v: number) => v / d - 0.5; // continuous coordinate -> canvas pixel index
-  for (let l = 0; l < L; l++) canvas.line(px(predicted[2 * l]), px(predicted[2 * l + 1]), px(sample.landmarks[2 * l]), px(sample.landmarks[2 * l + 1]), LINK);
-  for (let l = 0; l < L; l++) canvas.cross(px(sample.landmarks[2 * l]), px(sample.landmarks[2 * l + 1]), r + 1, GREEN);
+  for (let l = 0; hasTruth && l < L; l++) canvas.line(px(predicted[2 * l]), px(predicted[2 * l + 1]), px(sample.landmarks[2 * l]), px(sample.landmarks[2 * l + 1]), LINK);
+  for (let l = 0; hasTruth && l < L; l++) canvas.cross(px(sample.landmarks[2 * l]), px(sample.landmarks[2 * l + 1]), r + 1, GREEN);
   for (let l = 0; l < L; l++) {
     const x = px(predicted[2 * l]);
     const y = px(predicted[2 * l + 1]);

@@ -108,7 +108,9 @@ fn ere(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: ve
   }
   if (lid == 0u) {
     ere_out[m] = red_d[0] / red_k[0];
-    mode_out[m] = 1.0 / red_s[0];
+    // The sum holds exp(0) = 1 for the max, so it is >= 1; GPU exp approximations (seen on NVIDIA: exp(0) a few
+    // ulps under 1) could otherwise make the mode probability exceed 1.
+    mode_out[m] = 1.0 / max(red_s[0], 1.0);
     argmax_out[m] = i32(am);
   }
 }

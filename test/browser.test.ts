@@ -2,6 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBrowser, type BrowserSession } from '../src/node/browser.ts';
 import type { BrowserRunResult } from './browser/runtime-in-browser.ts';
+import type { BrowserPipelineResult } from '../src/pipeline/run-browser.ts';
+import { QUICK_PIPELINE, type PipelineOptions } from '../src/pipeline/run.ts';
+import { parseSafetensors } from '../src/model/safetensors.ts';
 
 let session: BrowserSession;
 
@@ -29,5 +32,33 @@ describe('in headless Chromium', () => {
     // First Adam step moves each weight by lr * sign(grad) (up to eps).
     r.weightAfterAdam.forEach((v, i) => expect(v).toBeCloseTo(w[i] - 0.1 * Math.sign(grad[i]), 5));
     expect(r.disposedError).toMatch(/relu: x \("x" \[5\]\) was disposed/);
+  });
+
+  it('runs the whole CHH pipeline in the page: data, training, calibration, evaluation, report', async () => {
+    const options: PipelineOptions = {
+      ...QUICK_PIPELINE,
+      width: 64,
+      height: 64,
+      originalWidth: 193,
+      landmarks: 5,
+      trainImages: 4,
+      calibrationImages: 4,
+      testImages: 2,
+      epochs: 2,
+      calibrationEpochs: 1,
+    };
+    const events: string[] = [];
+    const r = await session.call<BrowserPipelineResult>('src/pipeline/run-browser.ts', 'runPipelineInBrowser', options, (line) => events.push(line));
+    expect(r.adapter).toMatch(/\(browser\)/);
+    expect(r.training.map((e) => e.epoch)).toEqual([1, 2]);
+    expect(r.training.every((e) => Number.isFinite(e.meanLoss))).toBe(true);
+    expect(r.evaluation.images.length).toBe(2);
+    expect(r.evaluation.summary.count).toBe(10);
+    // A Float32Array crosses from the page as a plain object of its values.
+    expect(Object.values(r.calibration.temperatures)).toHaveLength(5);
+    expect(r.reportHtml).toMatch(/<svg/);
+    expect(events.some((l) => l.startsWith('@@chh ') && l.includes('"progress"'))).toBe(true);
+    const weights = parseSafetensors(Buffer.from(r.weightsBase64, 'base64'));
+    expect(weights.tensors.get('temperatures')!.shape).toEqual([1, 5, 1, 1]);
   });
 });

@@ -12,19 +12,10 @@ import { BatchLoader, pixelCentre, shuffledOrder, splitHalves, targetPixels } fr
 import { calibrateTemperatures, type CalibrateProgress } from '../src/pipeline/calibrate.ts';
 import { evaluateSplit, unetNetwork, type FrozenNetwork } from '../src/pipeline/evaluate.ts';
 import { useEngine } from './helpers/gpu.ts';
+import { mulberry32 } from '../src/runtime/random.ts';
 
 const engine = useEngine();
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Blob images: one Gaussian spot per image (sigma 1.5 px, peak 255) at a random point; every landmark's truth is
@@ -32,7 +23,7 @@ function mulberry(seed: number): () => number {
  * k_l * image, so its map peaks on the spot, as sharply as k_l says.
  */
 function blobSamples(count: number, size: number, landmarks: number, noise: number, seed: number, pixelMm = 0.1): IsbiSample[] {
-  const random = mulberry(seed);
+  const random = mulberry32(seed);
   const gauss = () => Math.sqrt(-2 * Math.log(Math.max(random(), 1e-12))) * Math.cos(2 * Math.PI * random());
   return Array.from({ length: count }, (_, n) => {
     const cx = size * (0.25 + 0.5 * random());

@@ -14,7 +14,7 @@ import { printSummary } from './chh.ts';
 
 const { values } = parseArgs({
   options: {
-    runtime: { type: 'string', default: 'node' },
+    runtime: { type: 'string', default: 'browser' },
     full: { type: 'boolean', default: false },
     out: { type: 'string', default: 'runs/start' },
     epochs: { type: 'string' },
@@ -29,7 +29,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(`npm start [-- options]
   The CHH pipeline on synthetic cephalograms: train, calibrate (temperature scaling), evaluate, report.
-  --runtime node|browser  WebGPU through Dawn in Node (default) or in headless Chromium
+  --runtime browser|node  WebGPU in headless Chromium (default, the engine's home) or through Dawn in Node
   --full                  the paper's configuration (ResNet34-UNet, 640x800, 150/150/100 images, 15 epochs): for a real GPU
   --out DIR               where report.html, weights.safetensors and results.json go (default runs/start)
   --epochs N, --model paper|small|tiny, --train N (training images), --seed N   override the defaults

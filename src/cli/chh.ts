@@ -8,16 +8,11 @@ import { Engine } from '../runtime/engine.ts';
 import { fmtBytes } from '../runtime/buffer-pool.ts';
 import { ResnetUnet, MODEL_PRESETS, type ModelPreset, type UnetConfig } from '../model/unet.ts';
 import { loadSafetensors, saveSafetensors } from '../model/checkpoint.ts';
-import { parseSafetensors, serializeSafetensors } from '../model/safetensors.ts';
-import type { ModelState } from '../model/nn.ts';
-import { expectedRadialError } from '../ops/ere.ts';
-import { decodeBmp } from '../data/bmp.ts';
-import { padAndResize } from '../data/resize.ts';
-import { ISBI_LANDMARK_NAMES } from '../data/isbi.ts';
+import { parseSafetensorsHeader, serializeSafetensors } from '../model/safetensors.ts';
+import { configFromWeights, loadModel, predictBmp } from '../predict.ts';
 import { calibrateTemperatures, type CalibrateResult } from '../pipeline/calibrate.ts';
-import { evaluateModel, heatmapSnapshot, unetNetwork, type EvaluationResult } from '../pipeline/evaluate.ts';
+import { evaluateModel, unetNetwork, type EvaluationResult } from '../pipeline/evaluate.ts';
 import { buildOverlays, overlayPng, renderReport } from '../pipeline/report.ts';
-import { pixelCentre } from '../pipeline/batches.ts';
 import { deflateSync } from 'node:zlib';
 import { loadIsbiSplit, type IsbiSample, type IsbiSplit } from '../data/isbi.ts';
 import { nodeFolder, NodeFolderImageCache, writeSyntheticIsbi } from '../data/node-files.ts';
@@ -88,14 +83,6 @@ export async function loadSplit(dir: string, split: IsbiSplit, size: { width: nu
     },
   });
   return samples;
-}
-
-/** Reads the model configuration stored in a weights file (ours), or infers the paper's for foreign weights. */
-export function configFromWeights(bytes: Uint8Array, fallback: UnetConfig): UnetConfig {
-  const { tensors, metadata } = parseSafetensors(bytes);
-  if (metadata.config) return JSON.parse(metadata.config) as UnetConfig;
-  const head = tensors.get('segmentation_head.0.weight') ?? tensors.get('unet.segmentation_head.0.weight');
-  return head ? { ...fallback, landmarks: head.shape[0] } : fallback;
 }
 
 async function createEngine(): Promise<Engine> {
@@ -226,7 +213,7 @@ const trainCommand: Command = {
         },
       });
       const weightsFile = join(out, 'weights.safetensors');
-      await writeFile(weightsFile, await saveSafetensors(model, state, undefined, { config: JSON.stringify(config) }));
+      await writeFile(weightsFile, await saveSafetensors(model, state, undefined, weightsMetadata(config, size)));
       await writeFile(join(out, 'train-log.json'), JSON.stringify({ options: { ...options, augment: Boolean(options.augment) }, config, epochs: log }, null, 2));
       console.log(`weights: ${resolve(weightsFile)} (smp names; peak live GPU memory ${fmtBytes(engine.memory().peakLiveBytes)})`);
       if (result.epochs.length === 0) console.log(`nothing to do: the checkpoint in ${out} already finished ${result.nextEpoch} epochs`);
@@ -237,15 +224,23 @@ const trainCommand: Command = {
   },
 };
 
-/** A model, its state and its temperatures from a weights file (ours, smp or CHH names). */
-export async function loadModel(engine: Engine, file: string, landmarksHint?: number): Promise<{ model: ResnetUnet; state: ModelState; temperatures: Float32Array | null }> {
+/** The weights file's bytes, with a clear error when it is missing. */
+async function readWeights(file: string): Promise<Uint8Array> {
   if (!existsSync(file)) throw new UsageError(`--weights ${file} does not exist`);
-  const bytes = new Uint8Array(await readFile(file));
-  const config = configFromWeights(bytes, { ...MODEL_PRESETS.paper, landmarks: landmarksHint ?? MODEL_PRESETS.paper.landmarks });
-  const model = new ResnetUnet(config);
-  const state = model.allocate(engine, 0);
-  const r = loadSafetensors(model, state, bytes);
-  return { model, state, temperatures: r.temperatures };
+  return new Uint8Array(await readFile(file));
+}
+
+/** --size when given, else the input size stored in the weights (ours), else the paper's 640x800. */
+function sizeFor(v: unknown, weights: Uint8Array): { width: number; height: number } {
+  if (v !== undefined) return parseSize(v);
+  const meta = parseSafetensorsHeader(weights).metadata;
+  const stored = { width: Number(meta.input_width), height: Number(meta.input_height) };
+  return stored.width > 0 && stored.height > 0 ? stored : { width: 640, height: 800 };
+}
+
+/** Metadata saved with weights: the model configuration and the input size, read back by loadModel/sizeFor. */
+function weightsMetadata(config: UnetConfig, size: { width: number; height: number }): Record<string, string> {
+  return { config: JSON.stringify(config), input_width: String(size.width), input_height: String(size.height) };
 }
 
 function split(name: string, v: unknown): IsbiSplit {
@@ -261,7 +256,7 @@ const calibrateCommand: Command = {
     weights: { type: 'string' },
     split: { type: 'string', default: 'test1' },
     out: { type: 'string', default: 'runs/calibrate' },
-    size: { type: 'string', default: '640x800' },
+    size: { type: 'string' },
     epochs: { type: 'string', default: '15' },
     lr: { type: 'string', default: '0.01' },
     batch: { type: 'string', default: '4' },
@@ -273,7 +268,7 @@ const calibrateCommand: Command = {
     weights: 'trained weights (.safetensors)',
     split: 'the fine-tuning set: its first half fits the temperatures, its second half picks the best ECE (default test1; keep it apart from the split you test on)',
     out: 'output folder: calibrated.safetensors (CHH names, with temperatures), calibration.json (default runs/calibrate)',
-    size: 'image size WxH the model was trained at (default 640x800)',
+    size: 'image size WxH (default: the size stored in the weights, else 640x800)',
     epochs: 'epochs (default 15)',
     lr: 'Adam learning rate (default 0.01, the reference)',
     batch: 'batch size of the fitting half (default 4)',
@@ -282,13 +277,13 @@ const calibrateCommand: Command = {
   },
   async run(v) {
     const data = requireString('data', v.data);
-    const weights = requireString('weights', v.weights);
-    const size = parseSize(v.size);
+    const bytes = await readWeights(requireString('weights', v.weights));
+    const size = sizeFor(v.size, bytes);
     const out = String(v.out);
     const samples = await loadSplit(data, split('split', v.split), size);
     const engine = await createEngine();
     try {
-      const { model, state, temperatures } = await loadModel(engine, weights, samples[0].landmarks.length / 2);
+      const { model, state, temperatures } = loadModel(engine, bytes);
       const epochs = positiveInt('epochs', v.epochs);
       const bar = new ProgressBar(epochs, 'calibrate');
       const result = await calibrateTemperatures(engine, unetNetwork(model, state), samples, {
@@ -297,7 +292,7 @@ const calibrateCommand: Command = {
         batchSize: positiveInt('batch', v.batch),
         seed: Number(v.seed),
         augment: v['no-augment'] ? null : 'reference',
-        initialTemperatures: temperatures ?? undefined,
+        initialTemperatures: temperatures,
         onProgress: (ev) => {
           if (ev.kind === 'epoch') bar.update(ev.result.epoch, `NLL ${ev.result.validationNll.toFixed(4)} ECE ${ev.result.ece.toFixed(4)}`);
         },
@@ -305,7 +300,7 @@ const calibrateCommand: Command = {
       await mkdir(out, { recursive: true });
       const t = engine.untracked(() => engine.tensor(result.temperatures, [result.temperatures.length], { label: 'temperatures' }));
       const file = join(out, 'calibrated.safetensors');
-      await writeFile(file, await saveSafetensors(model, state, t, { config: JSON.stringify(model.config) }));
+      await writeFile(file, await saveSafetensors(model, state, t, weightsMetadata(model.config, size)));
       await writeFile(join(out, 'calibration.json'), JSON.stringify(result, null, 2));
       console.log(`ECE on the second half: ${result.eceBefore.toFixed(4)} before, ${result.eceAfter.toFixed(4)} after (best epoch ${result.bestEpoch})`);
       console.log(`temperatures: ${Array.from(result.temperatures, (x) => x.toFixed(3)).join(' ')}`);
@@ -326,7 +321,7 @@ const testCommand: Command = {
     weights: { type: 'string' },
     split: { type: 'string', default: 'test2' },
     out: { type: 'string', default: 'runs/test' },
-    size: { type: 'string', default: '640x800' },
+    size: { type: 'string' },
     calibration: { type: 'string' },
     batch: { type: 'string', default: '1' },
     overlays: { type: 'string', default: '4' },
@@ -336,7 +331,7 @@ const testCommand: Command = {
     weights: 'weights (.safetensors); CHH names carry the temperatures (T = 1 otherwise)',
     split: 'split to evaluate (default test2)',
     out: 'output folder: results.json, report.html, overlay-*.png (default runs/test)',
-    size: 'image size WxH the model was trained at (default 640x800)',
+    size: 'image size WxH (default: the size stored in the weights, else 640x800)',
     calibration: 'calibration.json of the temperature-scaling run, shown in the report',
     batch: 'images per forward pass (default 1)',
     overlays: 'images with heatmap overlays in the report (default 4)',
@@ -344,15 +339,16 @@ const testCommand: Command = {
   async run(v) {
     const data = requireString('data', v.data);
     const weights = requireString('weights', v.weights);
-    const size = parseSize(v.size);
+    const bytes = await readWeights(weights);
+    const size = sizeFor(v.size, bytes);
     const out = String(v.out);
     const samples = await loadSplit(data, split('split', v.split), size);
     const engine = await createEngine();
     try {
-      const { model, state, temperatures } = await loadModel(engine, weights, samples[0].landmarks.length / 2);
+      const { model, state, temperatures } = loadModel(engine, bytes);
       const bar = new ProgressBar(samples.length, `test ${String(v.split)}`);
       const evaluation = await evaluateModel(engine, model, state, samples, {
-        temperatures: temperatures ?? undefined,
+        temperatures,
         batchSize: positiveInt('batch', v.batch),
         label: String(v.split),
         heatmaps: { count: Number(v.overlays) },
@@ -395,7 +391,7 @@ const predictCommand: Command = {
   usage: 'chh predict IMAGE.bmp --weights FILE [--size WxH] [--pixel-size MM] [--json FILE] [--overlay FILE.png] [--ere-threshold MM] [--save-logits FILE]',
   options: {
     weights: { type: 'string' },
-    size: { type: 'string', default: '640x800' },
+    size: { type: 'string' },
     'pixel-size': { type: 'string', default: '0.1' },
     json: { type: 'string' },
     overlay: { type: 'string' },
@@ -404,7 +400,7 @@ const predictCommand: Command = {
   },
   help: {
     weights: 'weights (.safetensors); CHH names carry the temperatures',
-    size: 'image size WxH the model was trained at (default 640x800)',
+    size: 'image size WxH (default: the size stored in the weights, else 640x800)',
     'pixel-size': 'mm per pixel of the original image (default 0.1, the ISBI scanner)',
     json: 'write the landmarks here (default: print to stdout)',
     overlay: 'write the heatmaps and landmarks over the image as PNG',
@@ -414,58 +410,48 @@ const predictCommand: Command = {
   async run(v, positionals) {
     const image = positionals[0];
     if (!image) throw new UsageError('give the image to predict: chh predict IMAGE.bmp --weights FILE');
-    const weights = requireString('weights', v.weights);
-    const size = parseSize(v.size);
+    const bytes = await readWeights(requireString('weights', v.weights));
+    const size = sizeFor(v.size, bytes);
     const originalPixel = positiveNumber('pixel-size', v['pixel-size']);
     const threshold = positiveNumber('ere-threshold', v['ere-threshold']);
-    const gray = decodeBmp(new Uint8Array(await readFile(image)), image);
-    const { data, plan } = padAndResize(gray.data, gray.width, gray.height, size.width, size.height);
+    const bmp = new Uint8Array(await readFile(image));
     const engine = await createEngine();
     try {
-      const { model, state, temperatures } = await loadModel(engine, weights);
-      const L = model.config.landmarks;
-      const temps = temperatures ?? new Float32Array(L).fill(1);
-      const pixelMm = originalPixel * plan.scale;
-      const result = await engine.scope(() => {
-        const x = engine.tensor(data, [1, 1, size.height, size.width], { label: 'image' });
-        const logits = unetNetwork(model, state).forward(x);
-        const t = engine.tensor(temps, [L], { label: 'temperatures' });
-        const px = engine.tensor([pixelMm, pixelMm], [1, 2], { label: 'pixel size' });
-        const ere = expectedRadialError(logits, t, px);
-        return { logits, ...ere };
+      const loaded = loadModel(engine, bytes);
+      const p = await predictBmp(engine, loaded.model, loaded.state, bmp, size, {
+        temperatures: loaded.temperatures,
+        pixelSizeMm: originalPixel,
+        ereThresholdMm: threshold,
+        heatmap: Boolean(v.overlay),
+        logits: Boolean(v['save-logits']),
       });
-      const [ereMm, modeProb, argmax] = await Promise.all([result.ere.read(), result.modeProb.read(), result.argmax.read()]);
-      const landmarks = Array.from({ length: L }, (_, l) => {
-        const [x, y] = pixelCentre(argmax[l], size.width);
-        return {
-          index: l,
-          name: L === ISBI_LANDMARK_NAMES.length ? ISBI_LANDMARK_NAMES[l] : `landmark ${l + 1}`,
-          x_px: x * plan.scale,
-          y_px: y * plan.scale,
-          x_mm: x * pixelMm,
-          y_mm: y * pixelMm,
-          ere_mm: ereMm[l],
-          mode_probability: modeProb[l],
-          erroneous: ereMm[l] > threshold,
-        };
-      });
-      const report = { image, width: gray.width, height: gray.height, pixel_size_mm: originalPixel, ere_threshold_mm: threshold, landmarks };
+      const landmarks = p.landmarks.map((l) => ({
+        index: l.index,
+        name: l.name,
+        x_px: l.x,
+        y_px: l.y,
+        x_mm: l.x * originalPixel,
+        y_mm: l.y * originalPixel,
+        ere_mm: l.ereMm,
+        mode_probability: l.modeProbability,
+        erroneous: l.erroneous,
+      }));
+      const report = { image, width: p.original.width, height: p.original.height, pixel_size_mm: originalPixel, ere_threshold_mm: threshold, landmarks };
       if (v.json) await writeFile(String(v.json), JSON.stringify(report, null, 2));
       else console.log(JSON.stringify(report, null, 2));
       if (v.overlay) {
-        const logits = (await result.logits.read()) as Float32Array;
-        const map = heatmapSnapshot('image', logits, temps, size.width, size.height, { maxSize: 320, reduce: 'max' });
-        const predicted = landmarks.flatMap((p) => [p.x_px / plan.scale, p.y_px / plan.scale]);
-        const sample = { image: data, width: size.width, height: size.height, landmarks: new Float32Array(0) };
-        await writeFile(String(v.overlay), overlayPng(sample, map, predicted, landmarks.map((p) => p.erroneous), { compress }));
+        // The overlay is drawn on the image the network saw; the points go back to its pixels.
+        const predicted = p.landmarks.flatMap((l) => [l.x * p.scale, l.y * p.scale]);
+        const sample = { image: p.input.image, width: p.input.width, height: p.input.height, landmarks: new Float32Array(0) };
+        await writeFile(String(v.overlay), overlayPng(sample, p.heatmap, predicted, landmarks.map((l) => l.erroneous), { compress }));
         console.error(`overlay: ${resolve(String(v.overlay))}`);
       }
-      if (v['save-logits']) {
-        const logits = (await result.logits.read()) as Float32Array;
-        await writeFile(String(v['save-logits']), serializeSafetensors(new Map([['logits', { dtype: 'F32', shape: [1, L, size.height, size.width], data: logits }]]), { image, temperatures: JSON.stringify(Array.from(temps)) }));
+      if (p.logits) {
+        const shape = [1, loaded.config.landmarks, size.height, size.width];
+        const meta = { image, temperatures: JSON.stringify(Array.from(loaded.temperatures)) };
+        await writeFile(String(v['save-logits']), serializeSafetensors(new Map([['logits', { dtype: 'F32', shape, data: p.logits }]]), meta));
       }
-      for (const t of [result.logits, result.ere, result.modeProb, result.argmax]) t.dispose();
-      state.dispose();
+      loaded.dispose();
     } finally {
       engine.destroy();
     }

@@ -361,7 +361,7 @@ export function reliabilityDiagramSvg(id: string, title: string, cal: Calibratio
   return p.render();
 }
 
-function ereVsErrorSvg(ev: EvaluationResult): string {
+export function ereVsErrorSvg(ev: EvaluationResult): string {
   const r = ev.summary.ereVsError;
   const bins = r.bins;
   let hi = 0;
@@ -385,7 +385,7 @@ function ereVsErrorSvg(ev: EvaluationResult): string {
   return p.render();
 }
 
-function rocSvg(ev: EvaluationResult): string {
+export function rocSvg(ev: EvaluationResult): string {
   const roc = ev.summary.roc;
   const p = new Plot('roc', `ROC of ERE for errors > ${fmt(roc?.outlierThresholdMm ?? 4, 1)} mm`, 0, 1, 0, 1, 'False positive rate', 'True positive rate');
   p.add(`<line x1="${p.sx(0)}" y1="${p.sy(0)}" x2="${p.sx(1)}" y2="${p.sy(1)}" stroke="#000" stroke-dasharray="6 5"/>`);

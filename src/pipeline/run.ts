@@ -176,7 +176,7 @@ export async function runPipeline(
     const t4 = performance.now();
     const baselineMreMm = meanPositionBaseline(trainSet, testSet);
     const temperatures = engine.untracked(() => engine.tensor(calibration.temperatures, [o.landmarks], { label: 'temperatures' }));
-    const weights = await saveSafetensors(model, state, temperatures, { config: JSON.stringify(config) });
+    const weights = await saveSafetensors(model, state, temperatures, { config: JSON.stringify(config), input_width: String(o.width), input_height: String(o.height) });
     temperatures.dispose();
     const a = engine.adapter;
     const adapter = `${a.vendor} ${a.architecture} ${a.description} (${a.runtime})`.replace(/\s+/g, ' ');

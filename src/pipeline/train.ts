@@ -99,12 +99,20 @@ export interface TrainRun {
   onEpoch?: (s: EpochSummary) => void;
   /** Stop after this many epochs of this call (for tests of resume); the schedule still counts to options.epochs. */
   stopAfterEpochs?: number;
+  /**
+   * Awaited before each step (e.g. by a page's Pause / Stop buttons): a promise that stays pending pauses training;
+   * 'stop' ends it there (that step is not run, the epoch is not finished and no checkpoint is written for it, so
+   * the store keeps the last finished epoch's); anything else goes on.
+   */
+  beforeStep?: (p: { epoch: number; step: number }) => Promise<'stop' | void> | 'stop' | void;
 }
 
 export interface TrainResult {
   epochs: EpochSummary[];
   /** The epoch training will continue from (== options.epochs when finished). */
   nextEpoch: number;
+  /** True when beforeStep stopped training (nextEpoch is then the unfinished epoch). */
+  stopped: boolean;
 }
 
 export async function train(run: TrainRun): Promise<TrainResult> {
@@ -126,6 +134,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
   const stepsPerEpoch = loader.length;
   const epochs: EpochSummary[] = [];
   const lastEpoch = Math.min(options.epochs, startEpoch + (run.stopAfterEpochs ?? Infinity));
+  let stoppedAt = -1;
   state.training = true;
   try {
     for (let epoch = startEpoch; epoch < lastEpoch; epoch++) {
@@ -145,6 +154,10 @@ export async function train(run: TrainRun): Promise<TrainResult> {
         run.onStep?.({ epoch, epochs: options.epochs, step: p.step + 1, stepsPerEpoch, loss, lr: optimizer.lr });
       };
       for (const batch of loader.epoch(epoch)) {
+        if (run.beforeStep && (await run.beforeStep({ epoch, step: batch.index })) === 'stop') {
+          stoppedAt = epoch;
+          break;
+        }
         const step = batch.index;
         const [, , height, width] = batch.images.shape;
         const lossTensor = engine.scope(() => {
@@ -169,6 +182,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
         pending = current;
       }
       if (pending) await settle(pending);
+      if (stoppedAt >= 0) break;
       const summary = { epoch: epoch + 1, meanLoss: lossSum / stepsPerEpoch, lr: optimizer.lr, seconds: (performance.now() - t0) / 1000 };
       await store.save(CHECKPOINT_FILE, await checkpointBytes(model, state, optimizer, options, epoch + 1));
       epochs.push(summary);
@@ -179,7 +193,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     temperatures.dispose();
     loader.dispose();
   }
-  return { epochs, nextEpoch: lastEpoch };
+  return stoppedAt >= 0 ? { epochs, nextEpoch: stoppedAt, stopped: true } : { epochs, nextEpoch: lastEpoch, stopped: false };
 }
 
 const OPTIMIZER_PREFIX = 'optimizer.';

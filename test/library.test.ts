@@ -1,0 +1,150 @@
+// The engine as a library: `npm run build`'s library half (dist/lib/chh-webgpu.js + type declarations, what
+// package.json "exports" names) is built here, used from Node to make small weights, and then
+// examples/predict.html, a plain <script type="module"> importing the built file from a static server, predicts
+// landmarks with them in headless Chromium; its answer matches the same prediction made in Node. The demo page's
+// static build (dist/demo) loads from a plain server too.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { extname, join, normalize } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'puppeteer';
+import { chromeFlags, findChrome, repoRoot } from '../src/node/browser.ts';
+
+const OUT = join(repoRoot, 'test-output', 'library');
+const LIB = join(repoRoot, 'dist', 'lib', 'chh-webgpu.js');
+
+type Lib = typeof import('../src/index.ts');
+
+let server: Server;
+let origin: string;
+let browser: Browser;
+
+/** A plain static file server for the repository: the example must work without Vite's transforms. */
+function staticServer(root: string): Promise<{ server: Server; port: number }> {
+  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json', '.safetensors': 'application/octet-stream', '.bmp': 'image/bmp' };
+  const s = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    const file = join(root, path);
+    if (!file.startsWith(root) || !existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+  });
+  return new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve({ server: s, port: (s.address() as { port: number }).port })));
+}
+
+beforeAll(async () => {
+  // Build the library as `npm run build` does (the demo half is not needed here).
+  execFileSync(process.execPath, ['scripts/embed-shaders.mjs', '--quiet'], { cwd: repoRoot, stdio: 'inherit' });
+  const { build } = await import('vite');
+  await build({ configFile: join(repoRoot, 'scripts', 'vite.lib.config.ts'), logLevel: 'error' });
+  execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'inherit' });
+  const started = await staticServer(repoRoot);
+  server = started.server;
+  origin = `http://localhost:${started.port}`;
+  const puppeteer = (await import('puppeteer')).default;
+  browser = await puppeteer.launch({ executablePath: findChrome(), headless: true, args: chromeFlags(), protocolTimeout: 0 });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((r) => server?.close(r));
+});
+
+describe('the library build', () => {
+  it('has the files package.json exports, with the WGSL embedded and no DOM or Vite leftovers', () => {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { exports: { '.': { types: string; import: string } } };
+    expect(existsSync(join(repoRoot, pkg.exports['.'].import))).toBe(true);
+    expect(existsSync(join(repoRoot, pkg.exports['.'].types))).toBe(true);
+    const code = readFileSync(LIB, 'utf8');
+    expect(code).toMatch(/@compute @workgroup_size/); // the kernels travel inside the module
+    expect(code).not.toMatch(/\bdocument\./);
+    expect(code).not.toMatch(/\/@vite\/|__vite-browser-external/);
+    const typesFile = join(repoRoot, pkg.exports['.'].types);
+    const types = readFileSync(typesFile, 'utf8') + readFileSync(join(typesFile, '..', 'runtime', 'index.d.ts'), 'utf8');
+    for (const name of ['Engine', 'ResnetUnet', 'MODEL_PRESETS', 'loadSafetensors', 'saveSafetensors', 'expectedRadialError', 'evaluateModel', 'predictBmp']) {
+      expect(types).toContain(name);
+    }
+  });
+
+  it('runs examples/predict.html in Chromium on weights made in Node with the built module', async () => {
+    // The built module in Node (Dawn): a tiny model with 19 landmarks, its weights with temperatures and input size.
+    const lib = (await import(/* @vite-ignore */ LIB)) as Lib;
+    const engine = await lib.Engine.create({ runtime: 'node' });
+    let nodeResult: { x: number; y: number; ereMm: number }[];
+    try {
+      const model = new lib.ResnetUnet({ ...lib.MODEL_PRESETS.tiny, landmarks: 19 });
+      const state = model.allocate(engine, 3);
+      const temps = engine.tensor(Array.from({ length: 19 }, (_, i) => 0.8 + 0.02 * i), [19]);
+      const weights = await lib.saveSafetensors(model, state, temps, { config: JSON.stringify(model.config), input_width: '64', input_height: '96' });
+      const c = lib.generateSyntheticCase(4, 0, { width: 150 });
+      const bmp = lib.encodeBmpGray8({ width: c.width, height: c.height, data: c.pixels });
+      mkdirSync(OUT, { recursive: true });
+      writeFileSync(join(OUT, 'model.safetensors'), weights);
+      writeFileSync(join(OUT, 'image.bmp'), bmp);
+      // Round trip through loadModel, as the example does, then predict here for the comparison.
+      const loaded = lib.loadModel(engine, weights);
+      expect(loaded.inputSize).toEqual({ width: 64, height: 96 });
+      expect(loaded.format).toBe('chh');
+      const p = await lib.predictBmp(engine, loaded.model, loaded.state, bmp, loaded.inputSize!, { temperatures: loaded.temperatures, pixelSizeMm: 0.1 });
+      nodeResult = p.landmarks;
+      loaded.dispose();
+      state.dispose();
+      temps.dispose();
+    } finally {
+      engine.destroy();
+    }
+
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+    });
+    page.on('response', (r) => {
+      if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) errors.push(`${r.status()} ${r.url()}`);
+    });
+    try {
+      await page.goto(`${origin}/examples/predict.html?weights=/test-output/library/model.safetensors&image=/test-output/library/image.bmp`, { waitUntil: 'load' });
+      await page.waitForFunction(() => 'prediction' in window || document.getElementById('out')?.textContent !== 'predicting…', { timeout: 90_000, polling: 200 });
+      const text = await page.$eval('#out', (e) => e.textContent ?? '');
+      const browserResult = (await page.evaluate(() => (window as unknown as { prediction?: unknown }).prediction)) as { name: string; x: number; y: number; ereMm: number }[] | undefined;
+      expect(errors, text).toEqual([]);
+      expect(browserResult).toHaveLength(19);
+      expect(text.split('\n')).toHaveLength(19);
+      expect(text).toMatch(/^sella: \(\d+\.\d, \d+\.\d\) px, ERE \d+\.\d\d mm/);
+      // Same weights, same image, same kernels on two WebGPU implementations (Chromium's and Dawn in Node).
+      const same = browserResult!.filter((b, i) => b.x === nodeResult[i].x && b.y === nodeResult[i].y).length;
+      expect(same).toBeGreaterThanOrEqual(17);
+      browserResult!.forEach((b, i) => expect(Math.abs(b.ereMm - nodeResult[i].ereMm)).toBeLessThan(0.01 * nodeResult[i].ereMm + 1e-3));
+    } finally {
+      await page.close();
+    }
+  }, 240_000);
+
+  it('builds the demo page to static files that load from a plain server', async () => {
+    const { build } = await import('vite');
+    await build({ configFile: join(repoRoot, 'demo', 'vite.config.ts'), root: join(repoRoot, 'demo'), logLevel: 'error' });
+    expect(existsSync(join(repoRoot, 'dist', 'demo', 'index.html'))).toBe(true);
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('response', (r) => {
+      if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
+    });
+    try {
+      await page.goto(`${origin}/dist/demo/index.html`, { waitUntil: 'load' });
+      await page.waitForFunction(() => (window as unknown as { __chhDemo?: { webgpu: string } }).__chhDemo?.webgpu !== 'checking', { timeout: 60_000 });
+      const st = await page.evaluate(() => {
+        const d = (window as unknown as { __chhDemo: { webgpu: string; phase: string } }).__chhDemo;
+        return { webgpu: d.webgpu, phase: d.phase, start: (document.getElementById('start') as HTMLButtonElement).disabled, chart: document.querySelectorAll('#loss-chart canvas').length };
+      });
+      expect(st).toEqual({ webgpu: 'ok', phase: 'idle', start: false, chart: 1 });
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+});

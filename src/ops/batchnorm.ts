@@ -35,6 +35,11 @@ const CHUNK_TARGET = 4096;
 /** At most this many partial results per channel, combined sequentially by one invocation per channel. */
 const MAX_PARTS = 256;
 
+/** Threads for a chunk reduction: a power of two from 32 to 256, about one per 4 values of the chunk. */
+function reductionThreads(chunk: number): number {
+  return Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(Math.ceil(chunk / 4)))));
+}
+
 /** Chunking of a per-channel reduction over `count` values. No chunk is empty. */
 function chunking(count: number): { chunk: number; nparts: number } {
   const parts = Math.min(MAX_PARTS, Math.ceil(count / CHUNK_TARGET));
@@ -80,7 +85,7 @@ export function batchNorm2d(x: Tensor, options: BatchNorm2dOptions): Tensor {
   const stats = e.empty([2 * C], { label: `${op}.stats` });
   if (training) {
     const partials = e.empty([C * nparts * 3], { label: `${op}.partials` });
-    const kp = e.kernel({ shader: 'batchnorm', entry: 'stats_partial', bindings: ['x', 'partials', 'params'] });
+    const kp = e.kernel({ shader: 'batchnorm', entry: 'stats_partial', bindings: ['x', 'partials', 'params'], constants: { WG: reductionThreads(chunk) } });
     e.run(kp, { x, partials, params }, [nparts, C, 1]);
     const kc = e.kernel({ shader: 'batchnorm', entry: 'stats_combine', bindings: ['partials', 'stats', 'running_mean', 'running_var', 'params'] });
     e.run(kc, { partials, stats, running_mean: runningMean, running_var: runningVar, params }, perChannel);
@@ -100,7 +105,12 @@ export function batchNorm2d(x: Tensor, options: BatchNorm2dOptions): Tensor {
     // exactly PyTorch's relu backward (dy where out > 0), costs no recomputation, and cannot disagree with the
     // forward through a different rounding of the normalisation.
     const gparts = e.empty([C * nparts * 2], { label: `${op}.gradPartials` });
-    const kgp = e.kernel({ shader: 'batchnorm', entry: 'grad_partial', bindings: ['x', 'dy', 'out', 'saved', 'partials', 'params'], constants });
+    const kgp = e.kernel({
+      shader: 'batchnorm',
+      entry: 'grad_partial',
+      bindings: ['x', 'dy', 'out', 'saved', 'partials', 'params'],
+      constants: { ...constants, WG: reductionThreads(chunk) },
+    });
     e.run(kgp, { x, dy, out: y, saved: stats, partials: gparts, params }, [nparts, C, 1]);
     const dgamma = e.empty([C], { label: `${op}.dweight` });
     const dbeta = e.empty([C], { label: `${op}.dbias` });

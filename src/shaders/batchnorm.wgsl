@@ -53,9 +53,11 @@ override TRAIN: bool = true;
 @group(0) @binding(16) var<storage, read> dgamma_in: array<f32>;
 @group(0) @binding(17) var<storage, read> dbeta_in: array<f32>;
 
-const WG: u32 = 256u;
-var<workgroup> red_a: array<f32, 256>;
-var<workgroup> red_b: array<f32, 256>;
+// Threads per workgroup of the chunk reductions: a power of two, chosen per layer from the chunk length, so a
+// channel of 20 values is not reduced by 256 threads through 8 barrier levels (barriers are costly on CPU drivers).
+override WG: u32 = 256u;
+var<workgroup> red_a: array<f32, WG>;
+var<workgroup> red_b: array<f32, WG>;
 
 // Index into x of channel c's j-th value.
 fn chan_index(c: u32, j: u32) -> u32 {
@@ -87,7 +89,7 @@ fn reduce_ab(lid: u32) {
 
 // workgroup (p, c): chunk p of channel c -> partials[(c*nparts + p)*3 + {0,1,2}] = (count, mean, M2).
 // Two passes over the chunk (mean, then centred squares) keep M2 accurate in f32.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn stats_partial(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
   let p = wid.x;
   let c = wid.y;
@@ -183,7 +185,7 @@ fn grad_in(i: u32) -> f32 {
 }
 
 // workgroup (p, c): chunk sums of dy and dy*xhat -> partials[(c*nparts + p)*2 + {0,1}].
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn grad_partial(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
   let p = wid.x;
   let c = wid.y;

@@ -41,6 +41,8 @@ describe('chh', () => {
     expect(err.join('\n')).toMatch(/does not exist \(make a synthetic set with: chh synth/);
     expect(await main(['train', '--bogus'])).toBe(2);
     expect(err.join('\n')).toMatch(/Unknown option '--bogus'/);
+    // chh bench hands its options to bench/run.ts (a child process), --help included.
+    expect(await main(['bench', '--help'])).toBe(0);
   });
 
   it('synth, train, resume, calibrate, test and predict', async () => {

@@ -30,6 +30,8 @@ interface Command {
   options: Options;
   help: Record<string, string>;
   run: (values: Record<string, string | boolean | undefined>, positionals: string[]) => Promise<void>;
+  /** Hand the raw arguments to run() as positionals (a wrapper around another program with its own options). */
+  passThrough?: boolean;
 }
 
 // ---------------------------------------------------------------- argument helpers
@@ -458,7 +460,29 @@ const predictCommand: Command = {
   },
 };
 
-export const COMMANDS: Record<string, Command> = { synth, train: trainCommand, calibrate: calibrateCommand, test: testCommand, predict: predictCommand };
+const benchCommand: Command = {
+  summary: 'the benchmark (npm run bench): kernels and the full model, ours vs TensorFlow.js in headless Chromium',
+  usage: 'chh bench [--size HxW] [--batch N] [--no-tfjs] [--runtime node] [--soak N] [--out FILE] ... (chh bench --help lists them all)',
+  options: {},
+  help: {},
+  passThrough: true,
+  async run(_v, args) {
+    const { spawnSync } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const r = spawnSync(process.execPath, [join(root, 'node_modules/tsx/dist/cli.mjs'), join(root, 'bench/run.ts'), ...args], { stdio: 'inherit', cwd: root });
+    if (r.status !== 0) throw new Error(`the benchmark exited with ${r.status ?? r.signal}`);
+  },
+};
+
+export const COMMANDS: Record<string, Command> = {
+  synth,
+  train: trainCommand,
+  calibrate: calibrateCommand,
+  test: testCommand,
+  predict: predictCommand,
+  bench: benchCommand,
+};
 
 function commandHelp(name: string, c: Command): string {
   const lines = [`chh ${name}: ${c.summary}`, '', `usage: ${c.usage}`, ''];
@@ -486,6 +510,15 @@ export async function main(argv: string[]): Promise<number> {
   if (!command) {
     console.error(`chh: unknown command "${name}"\n\n${mainHelp()}`);
     return 2;
+  }
+  if (command.passThrough) {
+    try {
+      await command.run({}, rest);
+      return 0;
+    } catch (e) {
+      console.error(`chh ${name}: ${(e as Error).message}`);
+      return 1;
+    }
   }
   let parsed;
   try {

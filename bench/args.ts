@@ -1,0 +1,116 @@
+// Command-line options of `npm run bench` (bench/run.ts). Pure: no GPU, no browser, so the unit test can check it.
+import { parseArgs } from 'node:util';
+
+export interface BenchConfig {
+  runtime: 'browser' | 'node';
+  /** Model input height and width (multiples of 32). */
+  h: number;
+  w: number;
+  batch: number;
+  /** Timed runs of each model case after one warm-up. */
+  reps: number;
+  /** Timed runs of each kernel case after warm-up and calibration. */
+  kernelReps: number;
+  /** Wall-clock target of one timed kernel run: dispatches per sync are chosen to fill about this long. */
+  kernelTargetMs: number;
+  kernels: boolean;
+  model: boolean;
+  tfjs: boolean;
+  /** Timed runs of the TF.js anchor after one warm-up (it is slow on SwiftShader). */
+  tfjsReps: number;
+  torch: boolean;
+  /** Training steps of the soak run; 0 for none. */
+  soak: number;
+  out: string;
+  /** BENCHMARKS.md to update, or null (--no-md). */
+  md: string | null;
+  /** The command line as typed (stated above the table). */
+  command: string;
+}
+
+export const BENCH_USAGE = `npm run bench -- [options]
+  --runtime browser|node   where our engine runs (default browser: headless Chromium; node: Dawn, no TF.js anchor)
+  --size HxW               model input, multiples of 32 (default 160x128)
+  --batch N                batch size (default 1)
+  --reps N                 timed runs per model case after one warm-up (default 3)
+  --kernel-reps N          timed runs per kernel case (default 3)
+  --kernel-target-ms MS    length of one timed kernel run; dispatches per sync are chosen to fill it (default 150)
+  --tfjs-reps N            timed runs of the TF.js anchor after one warm-up (default 1)
+  --no-tfjs                skip the TF.js anchor
+  --no-kernels             skip the kernel cases
+  --no-model               skip the model cases
+  --no-torch               skip the native PyTorch reference
+  --soak N                 also run N training steps and report live GPU bytes at the start and the end
+  --out FILE               JSON results (default bench/results/latest.json)
+  --md FILE | --no-md      markdown file whose benchmark section is rewritten (default BENCHMARKS.md)`;
+
+function positiveInt(name: string, v: string | undefined, min = 1): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export function parseSize(s: string): { h: number; w: number } {
+  const m = /^(\d+)x(\d+)$/.exec(s.trim());
+  if (!m) throw new Error(`--size must be HxW (e.g. 160x128), got ${JSON.stringify(s)}`);
+  const h = Number(m[1]);
+  const w = Number(m[2]);
+  if (h < 32 || w < 32 || h % 32 !== 0 || w % 32 !== 0) {
+    throw new Error(`--size ${s}: height and width must be multiples of 32 (the UNet downsamples five times)`);
+  }
+  return { h, w };
+}
+
+/** Parses argv (without node and the script). Throws with a readable message on bad input; returns null for --help. */
+export function parseBenchArgs(argv: readonly string[]): BenchConfig | null {
+  const { values } = parseArgs({
+    args: argv.filter((a) => a !== '--no-md'),
+    allowNegative: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      runtime: { type: 'string', default: 'browser' },
+      size: { type: 'string', default: '160x128' },
+      batch: { type: 'string', default: '1' },
+      reps: { type: 'string', default: '3' },
+      'kernel-reps': { type: 'string', default: '3' },
+      'kernel-target-ms': { type: 'string', default: '150' },
+      'tfjs-reps': { type: 'string', default: '1' },
+      tfjs: { type: 'boolean', default: true },
+      kernels: { type: 'boolean', default: true },
+      model: { type: 'boolean', default: true },
+      torch: { type: 'boolean', default: true },
+      soak: { type: 'string', default: '0' },
+      out: { type: 'string', default: 'bench/results/latest.json' },
+      md: { type: 'string', default: 'BENCHMARKS.md' },
+    },
+  });
+  if (values.help) return null;
+  const runtime = values.runtime;
+  if (runtime !== 'browser' && runtime !== 'node') throw new Error(`--runtime must be browser or node, got ${JSON.stringify(runtime)}`);
+  const { h, w } = parseSize(values.size!);
+  const mdOff = argv.includes('--no-md');
+  return {
+    runtime,
+    h,
+    w,
+    batch: positiveInt('batch', values.batch),
+    reps: positiveInt('reps', values.reps),
+    kernelReps: positiveInt('kernel-reps', values['kernel-reps']),
+    kernelTargetMs: positiveInt('kernel-target-ms', values['kernel-target-ms']),
+    kernels: values.kernels!,
+    model: values.model!,
+    // The anchor runs in the browser only (TF.js's WebGPU backend on the same adapter).
+    tfjs: values.tfjs! && runtime === 'browser',
+    tfjsReps: positiveInt('tfjs-reps', values['tfjs-reps']),
+    torch: values.torch!,
+    soak: positiveInt('soak', values.soak, 0),
+    out: values.out!,
+    md: mdOff ? null : values.md!,
+    command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
+  };
+}
+
+/** "160x128.b1": the size and batch suffix of model case names. */
+export function sizeTag(c: { h: number; w: number; batch: number }): string {
+  return `${c.h}x${c.w}.b${c.batch}`;
+}

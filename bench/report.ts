@@ -1,0 +1,202 @@
+// Turns the raw measurements of one bench run into the results JSON and the BENCHMARKS.md table. Pure functions
+// (no GPU, no files) so the unit test can check them on a fixed input.
+import type { OurCase, OursResult } from './ours.ts';
+import type { TfjsResult } from './tfjs-unet.ts';
+import type { BenchConfig } from './args.ts';
+import { sizeTag } from './args.ts';
+
+export interface TorchResult {
+  torch: string;
+  threads: number;
+  forward_ms: number[];
+  train_step_ms: number[];
+  parameters: number;
+}
+
+export interface CaseRow {
+  name: string;
+  kind: 'model' | 'kernel';
+  ours_ms: number;
+  ours_min_ms: number;
+  ours_max_ms: number;
+  runs: number;
+  per_sync?: number;
+  gflops?: number;
+  gbps?: number;
+  per_step?: number;
+  tfjs_ms?: number;
+  tfjs_runs?: number;
+  /** tfjs_ms / ours_ms: above 1, ours is faster. */
+  speedup?: number;
+  torch_ms?: number;
+  /** ours_ms / torch_ms: how many times native PyTorch on the CPU is faster. */
+  torch_ratio?: number;
+  note?: string;
+}
+
+export interface BenchResults {
+  adapter: OursResult['adapter'] & { features: string[] };
+  browser: string;
+  runtime: 'browser' | 'node';
+  date: string;
+  command: string;
+  config: Omit<BenchConfig, 'command' | 'out' | 'md'>;
+  timing: string;
+  parameters: number;
+  cases: CaseRow[];
+  memory: { ours_peak_bytes: number | null; tfjs_peak_bytes: number | null; ours_peak_allocated_bytes: number | null; tfjs_gpu_allocated_bytes: number | null };
+  soak: OursResult['soak'];
+  tfjs: Omit<TfjsResult, 'forward_ms' | 'train_step_ms'> | null;
+  torch: TorchResult | null;
+  /** Estimated share of the training step per kernel case (conv cases: time x occurrences per step). */
+  profile: { name: string; est_ms_per_step: number }[];
+  machine: string;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+
+export function buildResults(input: {
+  config: BenchConfig;
+  ours: OursResult;
+  tfjs: TfjsResult | null;
+  torch: TorchResult | null;
+  browser: string;
+  date: string;
+  machine: string;
+}): BenchResults {
+  const { config, ours, tfjs, torch } = input;
+  const tag = sizeTag(config);
+  const anchor: Record<string, number[] | undefined> = {
+    [`unet.forward.${tag}`]: tfjs?.forward_ms,
+    [`unet.train_step.${tag}`]: tfjs?.train_step_ms,
+  };
+  const torchTimes: Record<string, number[] | undefined> = {
+    [`unet.forward.${tag}`]: torch?.forward_ms,
+    [`unet.train_step.${tag}`]: torch?.train_step_ms,
+  };
+  const cases = ours.cases.map((c: OurCase): CaseRow => {
+    const row: CaseRow = { name: c.name, kind: c.kind, ours_ms: round(c.ms.median), ours_min_ms: round(c.ms.min), ours_max_ms: round(c.ms.max), runs: c.ms.runs };
+    if (c.perSync !== undefined) row.per_sync = c.perSync;
+    if (c.gflop !== undefined) row.gflops = round(c.gflop / (c.ms.median / 1000));
+    if (c.gbytes !== undefined) row.gbps = round(c.gbytes / (c.ms.median / 1000));
+    if (c.perStep !== undefined) row.per_step = c.perStep;
+    const a = anchor[c.name];
+    if (a && a.length) {
+      row.tfjs_ms = round(median(a));
+      row.tfjs_runs = a.length;
+      row.speedup = round(row.tfjs_ms / row.ours_ms);
+    }
+    const t = torchTimes[c.name];
+    if (t && t.length) {
+      row.torch_ms = round(median(t));
+      row.torch_ratio = round(row.ours_ms / row.torch_ms);
+    }
+    if (c.note) row.note = c.note;
+    return row;
+  });
+  const profile = ours.cases
+    .filter((c) => c.kind === 'kernel')
+    .map((c) => ({ name: c.name, est_ms_per_step: round(c.ms.median * (c.perStep ?? 1), 1) }))
+    .sort((a, b) => b.est_ms_per_step - a.est_ms_per_step);
+  const { command: _c, out: _o, md: _m, ...cfg } = config;
+  let tfjsRest: BenchResults['tfjs'] = null;
+  if (tfjs) {
+    const { forward_ms: _f, train_step_ms: _t, ...rest } = tfjs;
+    tfjsRest = rest;
+  }
+  return {
+    adapter: { ...ours.adapter, features: ours.features },
+    browser: input.browser,
+    runtime: config.runtime,
+    date: input.date,
+    command: config.command,
+    config: cfg,
+    timing: ours.timing,
+    parameters: ours.parameters,
+    cases,
+    memory: {
+      ours_peak_bytes: ours.memory?.peakLiveBytes ?? null,
+      tfjs_peak_bytes: tfjs?.peak_bytes ?? null,
+      ours_peak_allocated_bytes: ours.memory?.peakAllocatedBytes ?? null,
+      tfjs_gpu_allocated_bytes: tfjs?.gpu_allocated_bytes ?? null,
+    },
+    soak: ours.soak,
+    tfjs: tfjsRest,
+    torch,
+    profile,
+    machine: input.machine,
+  };
+}
+
+const ms = (x: number | undefined): string => (x === undefined ? '' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const mib = (b: number | null): string => (b === null ? 'n/a' : `${(b / 2 ** 20).toFixed(1)} MiB`);
+
+export const MD_START = '<!-- bench:start (written by `npm run bench`; edits inside are overwritten) -->';
+export const MD_END = '<!-- bench:end -->';
+
+/** The markdown section for one result set: the command, the environment, the model table, memory, kernels. */
+export function resultsMarkdown(r: BenchResults): string {
+  const lines: string[] = [];
+  lines.push('```sh', r.command, '```', '');
+  const a = r.adapter;
+  lines.push(
+    `- Date: ${r.date}`,
+    `- Adapter: ${a.vendor || '?'} / ${a.architecture || '?'}${a.description ? ` (${a.description})` : ''}${a.isFallbackAdapter ? ', fallback adapter' : ''}; ` +
+      `runtime ${r.runtime}; features: ${a.features.join(', ') || 'none'}`,
+    `- Browser: ${r.browser}`,
+    `- Machine: ${r.machine}`,
+    `- Model: ResNet34-UNet, ${r.parameters.toLocaleString('en-US')} parameters, input ${r.config.h}x${r.config.w} (HxW), batch ${r.config.batch}`,
+    `- Timing: ${r.timing}`,
+    '',
+  );
+  const model = r.cases.filter((c) => c.kind === 'model');
+  if (model.length) {
+    lines.push('| case | ours ms (median) | min-max | runs | TF.js WebGPU ms | speedup vs TF.js | PyTorch CPU ms | ours / PyTorch |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const c of model) {
+      lines.push(
+        `| ${c.name} | ${ms(c.ours_ms)} | ${ms(c.ours_min_ms)}-${ms(c.ours_max_ms)} | ${c.runs} | ` +
+          `${c.tfjs_ms !== undefined ? `${ms(c.tfjs_ms)} (${c.tfjs_runs} run${c.tfjs_runs === 1 ? '' : 's'})` : 'n/a'} | ` +
+          `${c.speedup !== undefined ? `${c.speedup.toFixed(2)}x` : 'n/a'} | ${c.torch_ms !== undefined ? ms(c.torch_ms) : 'n/a'} | ` +
+          `${c.torch_ratio !== undefined ? `${c.torch_ratio.toFixed(1)}x slower` : 'n/a'} |`,
+      );
+    }
+    lines.push('');
+  }
+  lines.push(
+    `Peak memory over a training step: ours ${mib(r.memory.ours_peak_bytes)} (engine.memory().peakLiveBytes: live buffers, by size class), ` +
+      `TF.js ${mib(r.memory.tfjs_peak_bytes)} (tf.profile peakBytes: live tensors); allocated GPU memory: ours ${mib(r.memory.ours_peak_allocated_bytes)} ` +
+      `(peak, pool included), TF.js ${mib(r.memory.tfjs_gpu_allocated_bytes)} (after the run, its pool included). Both include parameters, gradients and Adam state.`,
+  );
+  if (r.torch) lines.push('', `PyTorch reference: torch ${r.torch.torch}, CPU, ${r.torch.threads} threads, same model and loss (scripts/fixtures/unet.py's modules).`);
+  if (r.soak) {
+    const s = r.soak;
+    lines.push('', `Soak: ${s.steps} training step${s.steps === 1 ? '' : 's'} in ${(s.ms / 1000).toFixed(1)} s; live GPU bytes ${s.liveBytesStart} at the start, ${s.liveBytesEnd} at the end; GPU buffers created ${s.createdBuffersStart} -> ${s.createdBuffersEnd}.`);
+  }
+  const kernels = r.cases.filter((c) => c.kind === 'kernel');
+  if (kernels.length) {
+    lines.push('', '| kernel case | ms (median) | min-max | rate | per sync | per step | est. ms per step |', '|---|---:|---:|---:|---:|---:|---:|');
+    for (const c of kernels) {
+      const rate = c.gflops !== undefined ? `${c.gflops.toFixed(2)} GFLOP/s` : c.gbps !== undefined ? `${c.gbps.toFixed(2)} GB/s` : '';
+      const per = c.per_step ?? 1;
+      lines.push(`| ${c.name} | ${ms(c.ours_ms)} | ${ms(c.ours_min_ms)}-${ms(c.ours_max_ms)} | ${rate} | ${c.per_sync ?? ''} | ${per} | ${ms(c.ours_ms * per)} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Replaces the section between the markers (or appends one) in an existing BENCHMARKS.md. */
+export function updateMarkdown(existing: string | null, section: string): string {
+  const block = `${MD_START}\n${section}\n${MD_END}`;
+  if (!existing) {
+    return `# Benchmarks\n\nMade by \`npm run bench\` (bench/run.ts); the JSON it wrote is in bench/results/.\n\n${block}\n`;
+  }
+  const i = existing.indexOf(MD_START);
+  const j = existing.indexOf(MD_END);
+  if (i >= 0 && j > i) return existing.slice(0, i) + block + existing.slice(j + MD_END.length);
+  return `${existing.replace(/\s*$/, '')}\n\n${block}\n`;
+}

@@ -1,0 +1,109 @@
+// `npm run bench`: our engine against TensorFlow.js's WebGPU backend, in one headless Chromium on one adapter,
+// plus native PyTorch on the CPU when /usr/bin/python3 has torch. Writes JSON (--out) and rewrites the benchmark
+// section of BENCHMARKS.md. `npm run bench -- --help` lists the options (bench/args.ts).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { BENCH_USAGE, parseBenchArgs, type BenchConfig } from './args.ts';
+import { buildResults, resultsMarkdown, updateMarkdown, type TorchResult } from './report.ts';
+import type { OursConfig, OursResult } from './ours.ts';
+import type { TfjsResult } from './tfjs-unet.ts';
+
+const repoRoot = join(dirname(new URL(import.meta.url).pathname), '..');
+
+function runTorch(cfg: BenchConfig): TorchResult | null {
+  const py = '/usr/bin/python3';
+  if (!cfg.torch || !existsSync(py)) return null;
+  const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    console.log('bench: /usr/bin/python3 has no torch; no PyTorch reference');
+    return null;
+  }
+  console.log('bench: native PyTorch (CPU, 2 threads) ...');
+  const r = spawnSync(py, [join(repoRoot, 'bench', 'torch_unet.py'), '--size', `${cfg.h}x${cfg.w}`, '--batch', String(cfg.batch), '--reps', String(cfg.reps), '--threads', '2'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  if (r.status !== 0) {
+    console.log(`bench: the PyTorch reference failed:\n${r.stderr}`);
+    return null;
+  }
+  const line = r.stdout.trim().split('\n').pop()!;
+  const t = JSON.parse(line) as TorchResult;
+  console.log(`bench: PyTorch forward ${t.forward_ms.map((x) => x.toFixed(0)).join(', ')} ms, train step ${t.train_step_ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+  return t;
+}
+
+async function main(): Promise<void> {
+  let cfg: BenchConfig | null;
+  try {
+    cfg = parseBenchArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}\n\n${BENCH_USAGE}`);
+    process.exit(2);
+  }
+  if (!cfg) {
+    console.log(BENCH_USAGE);
+    return;
+  }
+  const oursCfg: OursConfig = {
+    runtime: cfg.runtime,
+    h: cfg.h,
+    w: cfg.w,
+    batch: cfg.batch,
+    reps: cfg.reps,
+    kernelReps: cfg.kernelReps,
+    kernelTargetMs: cfg.kernelTargetMs,
+    kernels: cfg.kernels,
+    model: cfg.model,
+    soak: cfg.soak,
+  };
+  const date = new Date().toISOString();
+  const loadStart = loadavg()[0];
+  const t0 = performance.now();
+  // PyTorch first, alone: it and SwiftShader compete for the same two cores.
+  const torch = runTorch(cfg);
+  let ours: OursResult;
+  let tfjs: TfjsResult | null = null;
+  let browserVersion: string;
+  if (cfg.runtime === 'node') {
+    const { runOurs } = await import('./ours.ts');
+    ours = await runOurs(oursCfg);
+    const webgpuPkg = JSON.parse(readFileSync(join(repoRoot, 'node_modules', 'webgpu', 'package.json'), 'utf8')) as { version: string };
+    browserVersion = `none: Node ${process.version}, Dawn (npm webgpu ${webgpuPkg.version})`;
+  } else {
+    const { openBrowser } = await import('../src/node/browser.ts');
+    const session = await openBrowser();
+    try {
+      browserVersion = await session.browser.version();
+      console.log(`bench: ${browserVersion}, ${session.origin}`);
+      const onLog = (line: string) => console.log(`  ${line}`);
+      ours = await session.call<OursResult>('bench/ours.ts', 'runOurs', oursCfg, onLog);
+      if (cfg.tfjs) {
+        tfjs = await session.call<TfjsResult>('bench/tfjs-unet.ts', 'runTfjs', { h: cfg.h, w: cfg.w, batch: cfg.batch, reps: cfg.tfjsReps }, onLog);
+      }
+    } finally {
+      await session.close();
+    }
+  }
+  const cpu = cpus();
+  // SwiftShader and PyTorch share these cores with everything else on the machine: the load average says how
+  // much else ran (1-minute average, at the start and at the end).
+  const machine =
+    `${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${process.platform}; ` +
+    `load average ${loadStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end`;
+  const results = buildResults({ config: cfg, ours, tfjs, torch, browser: browserVersion, date, machine });
+  const out = resolve(cfg.out);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+  const section = resultsMarkdown(results);
+  if (cfg.md) {
+    const md = resolve(cfg.md);
+    writeFileSync(md, updateMarkdown(existsSync(md) ? readFileSync(md, 'utf8') : null, section));
+  }
+  console.log(`\n${section}\n`);
+  console.log(`bench: wrote ${out}${cfg.md ? ` and ${cfg.md}` : ''} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+await main();

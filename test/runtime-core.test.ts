@@ -1,6 +1,7 @@
 // Engine core: tensors, memory accounting, scopes, the tape, kernel loading checks, clear errors on bad input.
 import { describe, expect, it } from 'vitest';
-import { Engine, add, mul, relu, sum, backward, reflectKernelForTest, sizeClass } from './helpers/core-exports.ts';
+import { Engine, add, mul, relu, sum, backward, sizeClass } from '../src/runtime/index.ts';
+import { reflectKernel } from '../src/runtime/kernel.ts';
 import { useEngine } from './helpers/gpu.ts';
 
 const engine = useEngine();
@@ -124,13 +125,13 @@ describe('autograd', () => {
 
 describe('kernel loading', () => {
   it('a binding the TypeScript side does not provide is an error at load, naming kernel and binding', () => {
-    expect(() => reflectKernelForTest({ shader: 'relu', entry: 'forward', bindings: ['x', 'params'] })).toThrow(
+    expect(() => reflectKernel({ shader: 'relu', entry: 'forward', bindings: ['x', 'params'] })).toThrow(
       /kernel relu.forward: the WGSL uses binding "y"/,
     );
-    expect(() => reflectKernelForTest({ shader: 'relu', entry: 'forward', bindings: ['x', 'y', 'params', 'dx'] })).toThrow(
+    expect(() => reflectKernel({ shader: 'relu', entry: 'forward', bindings: ['x', 'y', 'params', 'dx'] })).toThrow(
       /kernel relu.forward: the TypeScript side provides binding "dx" that the WGSL entry point does not use/,
     );
-    expect(() => reflectKernelForTest({ shader: 'relu', entry: 'nope', bindings: [] })).toThrow(/no compute entry point "nope"/);
+    expect(() => reflectKernel({ shader: 'relu', entry: 'nope', bindings: [] })).toThrow(/no compute entry point "nope"/);
   });
 
   it('a missing binding or uniform value at dispatch is a clear error', () => {

@@ -21,6 +21,8 @@ const { values } = parseArgs({
     model: { type: 'string' },
     seed: { type: 'string' },
     train: { type: 'string' },
+    'fine-tune': { type: 'string' },
+    test: { type: 'string' },
     'synth-width': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -32,7 +34,8 @@ if (values.help) {
   --runtime browser|node  WebGPU in headless Chromium (default, the engine's home) or through Dawn in Node
   --full                  the paper's configuration (ResNet34-UNet, 640x800, 150/150/100 images, 15 epochs): for a real GPU
   --out DIR               where report.html, weights.safetensors and results.json go (default runs/start)
-  --epochs N, --model paper|small|tiny, --train N (training images), --seed N   override the defaults
+  --epochs N, --model paper|small|tiny, --seed N                            override the defaults
+  --train N, --fine-tune N, --test N      images in the training, fine-tuning (calibration) and test splits
   --synth-width PX        width of the generated originals (default 387 quick, 1935 full; smaller generates faster)`);
   process.exit(0);
 }
@@ -45,13 +48,15 @@ function fail(message: string): never {
 const options: PipelineOptions = { ...(values.full ? FULL_PIPELINE : QUICK_PIPELINE) };
 if (values.epochs !== undefined) options.epochs = Number(values.epochs);
 if (values.train !== undefined) options.trainImages = Number(values.train);
+if (values['fine-tune'] !== undefined) options.calibrationImages = Number(values['fine-tune']);
+if (values.test !== undefined) options.testImages = Number(values.test);
 if (values.seed !== undefined) options.seed = Number(values.seed);
 if (values['synth-width'] !== undefined) options.originalWidth = Number(values['synth-width']);
 if (values.model !== undefined) {
   if (!(values.model in MODEL_PRESETS)) fail(`--model must be one of ${Object.keys(MODEL_PRESETS).join(', ')}`);
   options.model = values.model as ModelPreset;
 }
-for (const k of ['epochs', 'trainImages', 'originalWidth'] as const) if (!Number.isInteger(options[k]) || options[k] <= 0) fail(`${k} must be a positive integer`);
+for (const k of ['epochs', 'trainImages', 'calibrationImages', 'testImages', 'originalWidth'] as const) if (!Number.isInteger(options[k]) || options[k] <= 0) fail(`${k} must be a positive integer`);
 const runtime = values.runtime;
 if (runtime !== 'node' && runtime !== 'browser') fail(`--runtime must be node or browser, got ${runtime}`);
 

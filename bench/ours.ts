@@ -20,19 +20,10 @@ import { softmaxNll } from '../src/ops/softmax-nll.ts';
 import { expectedRadialError } from '../src/ops/ere.ts';
 import { ResnetUnet, RESNET34_UNET } from '../src/model/unet.ts';
 import type { Conv2d } from '../src/model/nn.ts';
+import type { BenchConfig } from './args.ts';
 
-export interface OursConfig {
-  runtime: 'browser' | 'node';
-  h: number;
-  w: number;
-  batch: number;
-  reps: number;
-  kernelReps: number;
-  kernelTargetMs: number;
-  kernels: boolean;
-  model: boolean;
-  soak: number;
-}
+/** What our side of the benchmark needs of the command line (a type-only import: this file runs in the page). */
+export type OursConfig = Pick<BenchConfig, 'runtime' | 'h' | 'w' | 'batch' | 'reps' | 'kernelReps' | 'kernelTargetMs' | 'kernels' | 'model' | 'soak'>;
 
 export interface Stats {
   median: number;

@@ -177,7 +177,7 @@ const trainCommand: Command = {
       seed: Number(v.seed),
       augment: v['no-augment'] ? null : gpuAugmenter,
     };
-    const weightsBytes = v.weights ? new Uint8Array(await readFile(String(v.weights))) : null;
+    const weightsBytes = v.weights ? await readWeights(String(v.weights)) : null;
     const samples = await loadSplit(data, 'train', size);
     const L = samples[0].landmarks.length / 2;
     let config: UnetConfig = { ...MODEL_PRESETS[preset(v.model)], landmarks: L };

@@ -45,7 +45,7 @@ export {
 } from './pipeline/train.ts';
 export { calibrateTemperatures, referenceAugmenter, type CalibrateOptions, type CalibrateResult, type CalibrateEpoch, type CalibrateProgress } from './pipeline/calibrate.ts';
 export {
-  evaluateModel, evaluateSplit, unetNetwork, heatmapSnapshot, REFERENCE_CALIBRATION_BINS,
+  evaluateModel, evaluateSplit, unetNetwork, heatmapSnapshot, REFERENCE_CALIBRATION_BINS, calibrationBinsFor,
   type EvaluateOptions, type EvaluationResult, type ImageEvaluation, type HeatmapSnapshot, type FrozenNetwork,
 } from './pipeline/evaluate.ts';
 export { BatchLoader, splitHalves, pixelCentre, targetPixels, type Batch } from './pipeline/batches.ts';

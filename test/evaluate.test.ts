@@ -10,7 +10,7 @@ import { calibration, summarize } from '../src/model/metrics.ts';
 import type { IsbiSample } from '../src/data/isbi.ts';
 import { loadSyntheticSplit } from '../src/data/synthetic.ts';
 import { BatchLoader, targetPixels } from '../src/pipeline/batches.ts';
-import { evaluateModel, evaluateSplit, heatmapSnapshot, REFERENCE_CALIBRATION_BINS, unetNetwork, type FrozenNetwork } from '../src/pipeline/evaluate.ts';
+import { calibrationBinsFor, evaluateModel, evaluateSplit, heatmapSnapshot, REFERENCE_CALIBRATION_BINS, unetNetwork, type FrozenNetwork } from '../src/pipeline/evaluate.ts';
 import { useEngine } from './helpers/gpu.ts';
 
 const engine = useEngine();
@@ -107,7 +107,7 @@ describe('evaluateSplit', () => {
       const sizes = samples.flatMap((s) => [s.pixelSizeMm, s.pixelSizeMm, s.pixelSizeMm]);
       const ref = summarize(
         { radialErrorsMm: radial, ereMm: eres, modeProbabilities: modes, pixelSizeMm: sizes, landmarksPerImage: 3 },
-        { calibration: REFERENCE_CALIBRATION_BINS, ereVsError: { binSize: 4 } },
+        { calibration: calibrationBinsFor(64, 64), ereVsError: { binSize: 4 } },
       );
       const s = result.summary;
       expect(s.count).toBe(15);
@@ -127,7 +127,7 @@ describe('evaluateSplit', () => {
       samples.forEach((smp, n) => {
         for (let l = 0; l < 3; l++) modes1.push(cpuMap(logits.subarray((n * 3 + l) * hw, (n * 3 + l + 1) * hw), 1, 64, 64, 1, 1, 0.05, 0).modeProb);
       });
-      expect(result.comparison!.calibration.ece).toBeCloseTo(calibration(radial, modes1, sizes, REFERENCE_CALIBRATION_BINS).ece, 4);
+      expect(result.comparison!.calibration.ece).toBeCloseTo(calibration(radial, modes1, sizes, calibrationBinsFor(64, 64)).ece, 4);
 
       // Heatmaps of the first two images, max-pooled 64 -> 32, each landmark's map divided by its maximum.
       expect(result.heatmaps.map((m) => m.id)).toEqual([samples[0].id, samples[1].id]);
@@ -213,5 +213,14 @@ describe('heatmapSnapshot', () => {
     const summed = heatmapSnapshot('x', logits, [1, 1], 3, 2, { reduce: 'sum' });
     expect(Math.max(...summed.values)).toBe(1);
     expect(summed.reduce).toBe('sum');
+  });
+});
+
+describe('calibrationBinsFor', () => {
+  it("is the reference's [0, 0.15] at 640x800 and scales with the pixel area elsewhere, up to 1", () => {
+    expect(calibrationBinsFor(640, 800)).toEqual(REFERENCE_CALIBRATION_BINS);
+    expect(calibrationBinsFor(320, 400).maxConfidence).toBeCloseTo(0.6, 12);
+    expect(calibrationBinsFor(128, 160).maxConfidence).toBe(1);
+    expect(calibrationBinsFor(1280, 1600).maxConfidence).toBeCloseTo(0.0375, 12);
   });
 });

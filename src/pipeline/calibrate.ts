@@ -39,7 +39,7 @@ import { calibration, type CalibrationOptions, type CalibrationResult } from '..
 import type { IsbiSample } from '../data/isbi.ts';
 import { augmentBatch, sampleAugmentParams, type AugmentOptions } from '../data/augment.ts';
 import { BatchLoader, checkSamples, imageSlice, mixSeed, pixelCentre, splitHalves, targetPixels, type Batch } from './batches.ts';
-import { REFERENCE_CALIBRATION_BINS, temperatureValues, type FrozenNetwork } from './evaluate.ts';
+import { calibrationBinsFor, temperatureValues, type FrozenNetwork } from './evaluate.ts';
 
 /**
  * Augments a batch: images [N, 1, H, W] (0-255) and landmarks N * L * 2 (resized pixels) to new ones. The returned
@@ -74,7 +74,7 @@ export interface CalibrateOptions {
   initialTemperatures?: ArrayLike<number>;
   /** Lower clamp of T after each step (default 0.01). */
   minTemperature?: number;
-  /** ECE binning (default: the reference's reliability diagram, 10 bins over [0, 0.15]). */
+  /** ECE binning (default: calibrationBinsFor the images' size: the reference's 10 bins over [0, 0.15] at 640x800). */
   calibration?: CalibrationOptions;
   /** ERE cutoff used for the mode probability pass (does not affect mode probabilities; default 0.05). */
   cutoff?: number;
@@ -142,7 +142,7 @@ export async function calibrateTemperatures(
   const seed = options.seed ?? 0;
   const minT = options.minTemperature ?? 0.01;
   const cutoff = options.cutoff ?? 0.05;
-  const calib = options.calibration ?? REFERENCE_CALIBRATION_BINS;
+  const calib = options.calibration ?? calibrationBinsFor(width, height);
   const keepInitial = options.keepInitial ?? true;
   if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`${op}: epochs must be a non-negative integer, got ${epochs}`);
   if (!(minT > 0)) throw new Error(`${op}: minTemperature must be > 0, got ${minT}`);

@@ -52,6 +52,17 @@ export function unetNetwork(model: ResnetUnet, state: ModelState): FrozenNetwork
 /** The reference's reliability diagram binning (plots.reliability_diagram: n_of_bins = 10, x_max = 0.15). */
 export const REFERENCE_CALIBRATION_BINS: CalibrationOptions = { bins: 10, maxConfidence: 0.15 };
 
+/**
+ * The reliability diagram's bins for maps of width x height: the reference's [0, 0.15] at its 640x800, the range
+ * scaled by (640*800)/(W*H) elsewhere, capped at 1. A mode probability is the mass of one pixel, which grows with
+ * the pixel's area; at 128x160 with the reference's range nearly every landmark falls in the last bin and the ECE
+ * measures a single bin's gap.
+ */
+export function calibrationBinsFor(width: number, height: number): CalibrationOptions {
+  const scaled = (REFERENCE_CALIBRATION_BINS.maxConfidence ?? 1) * ((640 * 800) / (width * height));
+  return { ...REFERENCE_CALIBRATION_BINS, maxConfidence: Math.min(1, scaled) };
+}
+
 /** Reads temperatures given as numbers or as a tensor. */
 export async function temperatureValues(t: ArrayLike<number> | Tensor, landmarks: number, op: string): Promise<Float32Array> {
   const values = t instanceof Tensor ? Float32Array.from(await t.read()) : Float32Array.from(t);
@@ -96,7 +107,7 @@ export interface EvaluateOptions {
   batchSize?: number;
   /** ERE's significant-pixel cutoff (default 0.05, the reference's). */
   cutoff?: number;
-  /** Options of metrics.summarize; calibration defaults to REFERENCE_CALIBRATION_BINS. */
+  /** Options of metrics.summarize; calibration defaults to calibrationBinsFor(width, height). */
   summary?: SummaryOptions;
   /**
    * Also measure calibration with these temperatures on the same logits (the "before calibration" reliability
@@ -239,7 +250,7 @@ export async function evaluateSplit(engine: Engine, network: FrozenNetwork, samp
 
   const flat = (k: 'radialErrorsMm' | 'ereMm' | 'modeProbabilities') => images.flatMap((e) => e[k]);
   const pixelSizes = images.flatMap((e) => Array.from({ length: L }, () => e.pixelSizeMm));
-  const summaryOptions: SummaryOptions = { ...options.summary, calibration: options.summary?.calibration ?? REFERENCE_CALIBRATION_BINS };
+  const summaryOptions: SummaryOptions = { ...options.summary, calibration: options.summary?.calibration ?? calibrationBinsFor(width, height) };
   const radial = flat('radialErrorsMm');
   const summary = summarize(
     { radialErrorsMm: radial, ereMm: flat('ereMm'), modeProbabilities: flat('modeProbabilities'), pixelSizeMm: pixelSizes, landmarksPerImage: L },

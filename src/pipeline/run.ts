@@ -67,7 +67,7 @@ export const QUICK_PIPELINE: PipelineOptions = {
   batch: 4,
   lr: 3e-3,
   milestones: [11],
-  calibrationEpochs: 5,
+  calibrationEpochs: 15,
   augment: true,
   seed: 0,
 };

@@ -2,7 +2,8 @@
 //   node scripts/embed-shaders.mjs && npx tsx bench/conv-micro.ts [--quick] [--target=N] [tm x tn ...]
 // (--target sets conv2dTuning.targetInvocations, which decides how far wgrad splits its K dimension)
 // e.g. `npx tsx bench/conv-micro.ts auto 4x4 8x4 8x8r` (auto: the op's own choice per adapter; a trailing r:
-// the row-tiled kernels). Without tile arguments it compares the default with four tiles.
+// the row-tiled kernels; a trailing s: the row-tiled kernels of conv2d_subgroups.wgsl, loads shared through
+// subgroupBroadcast; f: the forward with its taps unrolled, forward_flat). Without tile arguments it compares the default with five tiles.
 // FLOPs counted as 2*N*Cout*Ho*Wo*Cin*kh*kw per GEMM.
 import { Engine } from '../src/runtime/index.ts';
 import { conv2dKernels, conv2dTuning, type ConvTile } from '../src/ops/conv2d.ts';
@@ -28,14 +29,17 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const target = args.find((a) => a.startsWith('--target='));
 if (target) conv2dTuning.targetInvocations = Number(target.slice('--target='.length));
-const tiles: (ConvTile | null)[] = args
-  .filter((a) => /^\d+x\d+r?$/.test(a))
+const tiles: ((ConvTile & { subgroups?: boolean }) | null)[] = args
+  .filter((a) => /^\d+x\d+[rsf]*$/.test(a))
   .map((a) => {
-    const [tm, tn] = a.replace('r', '').split('x').map(Number);
-    return { tm: tm as 4 | 8, tn, rows: a.endsWith('r') };
+    const [tm, tn] = a.replace(/[rsf]+$/, '').split('x').map(Number);
+    const flags = a.replace(/^[\dx]+/, '');
+    return { tm: tm as 4 | 8, tn, rows: flags.length > 0, subgroups: flags.includes('s'), flat: flags.includes('f') };
   });
 if (args.includes('auto')) tiles.unshift(null);
-if (tiles.length === 0) tiles.push(null, { tm: 8, tn: 8, rows: true }, { tm: 8, tn: 4, rows: true }, { tm: 8, tn: 4 }, { tm: 4, tn: 4 });
+if (tiles.length === 0) {
+  tiles.push(null, { tm: 8, tn: 8, rows: true, subgroups: true }, { tm: 8, tn: 8, rows: true }, { tm: 8, tn: 4, rows: true }, { tm: 8, tn: 4 }, { tm: 4, tn: 4 });
+}
 
 /**
  * Per run: the fastest wall time of repeated synced runs, and the mean CPU time of this process (SwiftShader runs
@@ -74,14 +78,14 @@ for (const sh of SHAPES) {
   const opts = { stride: sh.s, padding: sh.p };
   console.log(`\n${sh.name}: ${(flops / 1e6).toFixed(1)} MFLOP per GEMM`);
   for (const tile of tiles) {
-    Object.assign(conv2dTuning, { forward: tile, dgrad: tile, wgrad: tile });
+    Object.assign(conv2dTuning, { forward: tile, dgrad: tile, wgrad: tile, subgroups: tile ? Boolean(tile.subgroups) : null });
     const secs = quick ? 0.5 : 2;
     const f = await time(engine, () => conv2dKernels.forward(x, w, null, opts), secs);
     const d = await time(engine, () => conv2dKernels.dgrad(dy, x, w, opts), secs);
     const g = await time(engine, () => conv2dKernels.wgrad(dy, x, w, true, opts), secs);
     const gf = (t: { wall: number; cpu: number }) =>
       `${(flops / t.wall / 1e9).toFixed(2).padStart(5)} GFLOP/s (${(t.wall * 1000).toFixed(0).padStart(3)} ms; ${(flops / t.cpu / 1e9).toFixed(2)} per CPU-s)`;
-    const label = tile ? `TM=${tile.tm} TN=${tile.tn}${tile.rows ? ' rows' : '     '}` : 'default (auto)  ';
+    const label = tile ? `TM=${tile.tm} TN=${tile.tn} ${(tile.rows ? 'r' : '') + (tile.subgroups ? 's' : '') + (tile.flat ? 'f' : '')}`.padEnd(16) : 'default (auto)  ';
     console.log(`  ${label}  forward ${gf(f)}  dgrad ${gf(d)}  wgrad ${gf(g)}`);
   }
   for (const t of [x, w, dy]) t.dispose();

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { mul, sum, backward, type Tensor } from '../src/runtime/index.ts';
-import { conv2d, conv2dKernels, conv2dTuning, type ConvTile } from '../src/ops/conv2d.ts';
+import { conv2d, conv2dKernels, conv2dSubgroupsSupported, conv2dTuning, type ConvTile } from '../src/ops/conv2d.ts';
 import { useEngine } from './helpers/gpu.ts';
 import { randomArray, finiteDifferences, expectClose } from './helpers/reference.ts';
 
@@ -274,6 +274,8 @@ describe('conv2d tile variants (override constants) give the same results', () =
     { tm: 8, tn: 8, rows: true },
     { tm: 4, tn: 4, rows: true },
     { tm: 4, tn: 2, rows: true },
+    { tm: 8, tn: 8, rows: true, flat: true },
+    { tm: 4, tn: 3, rows: true, flat: true },
   ];
   const configs = [
     cfg('3x3 s2 p1 with bias', 2, 9, 9, 7, 11, 3, 2, 1, true),
@@ -281,7 +283,7 @@ describe('conv2d tile variants (override constants) give the same results', () =
     cfg('3x5 kernel, stride [1,2], padding [2,1]', 1, 3, 7, 9, 6, [3, 5], [1, 2], [2, 1], true),
   ];
   for (const v of variants) {
-    it(`TM=${v.tm} TN=${v.tn}${v.rows ? ' (row-tiled)' : ' (column-interleaved)'}`, async () => {
+    it(`TM=${v.tm} TN=${v.tn}${v.flat ? ' (row-tiled, taps unrolled)' : v.rows ? ' (row-tiled)' : ' (column-interleaved)'}`, async () => {
       const saved = { forward: conv2dTuning.forward, dgrad: conv2dTuning.dgrad, wgrad: conv2dTuning.wgrad };
       Object.assign(conv2dTuning, { forward: v, dgrad: v, wgrad: v });
       try {
@@ -293,6 +295,49 @@ describe('conv2d tile variants (override constants) give the same results', () =
           expectClose(g.dx, ref.dx, 1e-5, `${c.name} dx`);
           expectClose(g.dw, ref.dw, 1e-5, `${c.name} dw`);
           expectClose(g.db!, ref.db, 1e-5, `${c.name} db`);
+        }
+      } finally {
+        Object.assign(conv2dTuning, saved);
+      }
+    });
+  }
+});
+
+describe('conv2d row-tiled kernels with loads shared through subgroupBroadcast (conv2d_subgroups.wgsl)', () => {
+  it('is used only where the adapter has subgroups of at least 4 invocations', () => {
+    const fake = (features: string[], subgroupMinSize?: number) =>
+      ({ features: new Set(features), adapter: { subgroupMinSize } }) as unknown as Parameters<typeof conv2dSubgroupsSupported>[0];
+    expect(conv2dSubgroupsSupported(fake([]))).toBe(false);
+    expect(conv2dSubgroupsSupported(fake(['subgroups']))).toBe(false); // size not reported: not assumed
+    expect(conv2dSubgroupsSupported(fake(['subgroups'], 2))).toBe(false);
+    expect(conv2dSubgroupsSupported(fake(['subgroups'], 4))).toBe(true);
+    expect(conv2dSubgroupsSupported(fake(['subgroups'], 32))).toBe(true);
+  });
+  // Odd channel counts (last channel tile partly past Cout or Cin), strides, wide kernels, and images whose rows
+  // end inside a tile: every lane of a subgroup must still load its share, masked lanes included.
+  const configs = [...BIGGER, cfg('3x3 s1 p1, 17->9 channels', 1, 17, 6, 5, 9, 3, 1, 1, true)];
+  for (const [tm, flat] of [[4, false], [8, false], [8, true]] as const) {
+    it(`TM=${tm}${flat ? ', taps unrolled' : ''}: forward, dgrad and wgrad equal the CPU reference and the plain kernels`, async (ctx) => {
+      if (!conv2dSubgroupsSupported(engine())) ctx.skip('this adapter has no subgroups of >= 4 invocations');
+      const saved = { forward: conv2dTuning.forward, dgrad: conv2dTuning.dgrad, wgrad: conv2dTuning.wgrad, subgroups: conv2dTuning.subgroups };
+      const tile: ConvTile = { tm, tn: 8, rows: true, flat };
+      Object.assign(conv2dTuning, { forward: tile, dgrad: tile, wgrad: tile });
+      try {
+        for (const c of configs) {
+          const d = makeData(c, 900 + tm);
+          conv2dTuning.subgroups = true;
+          const sg = await gpuGrads(c, d);
+          conv2dTuning.subgroups = false;
+          const plain = await gpuGrads(c, d);
+          const ref = convGradRef(c, d.x, d.w, d.r);
+          expectClose(sg.y, convRef(c, d.x, d.w, d.b), 1e-5, `${c.name} y`);
+          expectClose(sg.dx, ref.dx, 1e-5, `${c.name} dx`);
+          expectClose(sg.dw, ref.dw, 1e-5, `${c.name} dw`);
+          if (d.b) expectClose(sg.db!, ref.db, 1e-5, `${c.name} db`);
+          // Same sums in the same order: the variants agree to the last bit.
+          expect(Array.from(sg.y)).toEqual(Array.from(plain.y));
+          expect(Array.from(sg.dx)).toEqual(Array.from(plain.dx));
+          expect(Array.from(sg.dw)).toEqual(Array.from(plain.dw));
         }
       } finally {
         Object.assign(conv2dTuning, saved);

@@ -25,6 +25,11 @@ export interface ConvTile {
   tm: 4 | 8;
   tn: number;
   rows?: boolean;
+  /**
+   * With rows: every tap unrolled over a window loaded once per (channel, kernel row): `forward_flat` where the
+   * kernel is at most 7 wide and the window (tn-1)*stride + kw at most 24, `dgrad_flat` for stride 1.
+   */
+  flat?: boolean;
 }
 
 /**
@@ -48,13 +53,38 @@ export const conv2dTuning: {
   targetInvocations: number | null;
   /** Cap on the wgrad partial-sum buffer, bytes. */
   maxPartialBytes: number;
+  /**
+   * Row-tiled kernels from conv2d_subgroups.wgsl (weight / dy loads shared through subgroupBroadcast): null uses
+   * them where the adapter has the `subgroups` feature and reports subgroups of at least 4 invocations; true
+   * insists (an error where the adapter cannot), false never.
+   */
+  subgroups: boolean | null;
 } = {
   forward: null,
   dgrad: null,
   wgrad: null,
   targetInvocations: null,
   maxPartialBytes: 64 << 20,
+  subgroups: null,
 };
+
+/** Whether the adapter can run conv2d_subgroups.wgsl: the feature, and subgroups of >= 4 (the kernels broadcast from invocations 0..3). */
+export function conv2dSubgroupsSupported(e: Engine): boolean {
+  return e.features.has('subgroups') && (e.adapter.subgroupMinSize ?? 0) >= 4;
+}
+
+/** The shader of the row-tiled kernels for this adapter and conv2dTuning.subgroups. */
+function rowShader(e: Engine): 'conv2d' | 'conv2d_subgroups' {
+  const want = conv2dTuning.subgroups;
+  if (want === false) return 'conv2d';
+  const ok = conv2dSubgroupsSupported(e);
+  if (want === true && !ok) {
+    throw new Error(
+      `conv2d: conv2dTuning.subgroups is true but this adapter has ${e.features.has('subgroups') ? `subgroups of min size ${e.adapter.subgroupMinSize ?? 'unknown'} (needs >= 4)` : 'no subgroups feature'}`,
+    );
+  }
+  return ok ? 'conv2d_subgroups' : 'conv2d';
+}
 
 function isCpuAdapter(e: Engine): boolean {
   return e.adapter.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${e.adapter.architecture} ${e.adapter.device} ${e.adapter.description}`);
@@ -69,7 +99,9 @@ function targetInvocations(e: Engine): number {
 function gemmTile(e: Engine, which: 'forward' | 'dgrad', rows: number, cols: number, strideX: number): ConvTile {
   let tile = conv2dTuning[which];
   if (!tile) {
-    if (isCpuAdapter(e) || (rows / 8) * (cols / 8) >= 32768) tile = { tm: 8, tn: 8, rows: true };
+    // On a CPU adapter the taps are unrolled (forward_flat, dgrad_flat: ~2x the row kernels on SwiftShader).
+    if (isCpuAdapter(e)) tile = { tm: 8, tn: 8, rows: true, flat: true };
+    else if ((rows / 8) * (cols / 8) >= 32768) tile = { tm: 8, tn: 8, rows: true };
     // Strided forward on a GPU: the column kernel's coalesced loads beat the window (H100: 3.5 vs 2.6 TFLOP/s).
     else if (which === 'forward' && strideX > 1) tile = { tm: 4, tn: 4 };
     else tile = { tm: 4, tn: 4, rows: true };
@@ -153,6 +185,15 @@ function workgroupShape(cols: number, rows: number, tile: ConvTile): { WGX: numb
   return { WGX, WGY };
 }
 
+/**
+ * Workgroup shape for the row-tiled kernels: the subgroup variant needs every invocation of a workgroup on the
+ * same channel tile (WGY = 1), since a subgroup's lanes can come from anywhere in the workgroup.
+ */
+function rowWorkgroupShape(shader: 'conv2d' | 'conv2d_subgroups', cols: number, rows: number, tm: 4 | 8): { WGX: number; WGY: number } {
+  if (shader === 'conv2d') return workgroupShape(cols, rows, { tm, tn: 1 });
+  return { WGX: Math.min(64, Math.max(4, Math.ceil(cols / 4) * 4)), WGY: 1 };
+}
+
 function checkTile(tile: ConvTile, which: string): void {
   if ((tile.tm !== 4 && tile.tm !== 8) || !Number.isInteger(tile.tn) || tile.tn < 1 || tile.tn > 8) {
     throw new Error(`conv2d: conv2dTuning.${which} must have tm 4 or 8 and tn in 1..8, got ${JSON.stringify(tile)}`);
@@ -180,6 +221,7 @@ function rowTile(cols: number, tn: number): { tn: number; chunks: number } {
 
 function forwardRaw(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null, g: Geometry): Tensor {
   const tile = gemmTile(e, 'forward', g.Co, g.N * g.Ho * g.Wo, g.SW);
+  if (tile.rows && tile.flat && g.KW <= 7 && (rowTile(g.Wo, tile.tn).tn - 1) * g.SW + g.KW <= 24) return forwardFlat(e, x, weight, bias, g, tile);
   if (tile.rows) return forwardRows(e, x, weight, bias, g, tile);
   const P = g.N * g.Ho * g.Wo;
   const { WGX, WGY } = workgroupShape(P, g.Co, tile);
@@ -200,10 +242,11 @@ function forwardRaw(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null, g
 function forwardRows(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null, g: Geometry, tile: ConvTile): Tensor {
   const { tn, chunks } = rowTile(g.Wo, tile.tn);
   const tiles = g.N * g.Ho * chunks;
-  const { WGX, WGY } = workgroupShape(tiles, g.Co, { tm: tile.tm, tn: 1 });
+  const shader = rowShader(e);
+  const { WGX, WGY } = rowWorkgroupShape(shader, tiles, g.Co, tile.tm);
   const out = e.empty([g.N, g.Co, g.Ho, g.Wo], { label: 'conv2d' });
   const k = e.kernel({
-    shader: 'conv2d',
+    shader,
     entry: 'forward_rows',
     bindings: ['x', 'weight', 'bias', 'out', 'params'],
     constants: { TM: tile.tm, TN: tn, WGX, WGY },
@@ -214,14 +257,51 @@ function forwardRows(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null, 
   return out;
 }
 
+function forwardFlat(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null, g: Geometry, tile: ConvTile): Tensor {
+  const { tn, chunks } = rowTile(g.Wo, tile.tn);
+  const tiles = g.N * g.Ho * chunks;
+  const shader = rowShader(e);
+  const { WGX, WGY } = rowWorkgroupShape(shader, tiles, g.Co, tile.tm);
+  const out = e.empty([g.N, g.Co, g.Ho, g.Wo], { label: 'conv2d' });
+  const k = e.kernel({
+    shader,
+    entry: 'forward_flat',
+    bindings: ['x', 'weight', 'bias', 'out', 'params'],
+    constants: { TM: tile.tm, TN: tn, WGX, WGY, KWC: g.KW, SXC: g.SW, WINC: (tn - 1) * g.SW + g.KW },
+  });
+  const [bx, by] = fold(e, Math.ceil(tiles / WGX));
+  const bz = Math.ceil(g.Co / (WGY * tile.tm));
+  e.run(k, { x, weight, bias: bias ?? weight, out, params: uniforms(g, bias !== null) }, [bx, by, bz]);
+  return out;
+}
+
+function dgradFlat(e: Engine, dy: Tensor, weight: Tensor, g: Geometry, tile: ConvTile): Tensor {
+  const { tn, chunks } = rowTile(g.W, tile.tn);
+  const tiles = g.N * g.H * chunks;
+  const shader = rowShader(e);
+  const { WGX, WGY } = rowWorkgroupShape(shader, tiles, g.C, tile.tm);
+  const dx = e.empty([g.N, g.C, g.H, g.W], { label: 'conv2d.dx' });
+  const k = e.kernel({
+    shader,
+    entry: 'dgrad_flat',
+    bindings: ['dy', 'weight', 'dx', 'params'],
+    constants: { TM: tile.tm, TN: tn, WGX, WGY, KWC: g.KW, WINC: tn + g.KW - 1 },
+  });
+  const [bx, by] = fold(e, Math.ceil(tiles / WGX));
+  const bz = Math.ceil(g.C / (WGY * tile.tm));
+  e.run(k, { dy, weight, dx, params: uniforms(g, false) }, [bx, by, bz]);
+  return dx;
+}
+
 function dgradRows(e: Engine, dy: Tensor, weight: Tensor, g: Geometry, tile: ConvTile): Tensor {
   // The widest phase has ceil(H/SH) rows of ceil(W/SW) pixels.
   const { tn, chunks } = rowTile(Math.ceil(g.W / g.SW), tile.tn);
   const tiles = g.N * Math.ceil(g.H / g.SH) * chunks;
-  const { WGX, WGY } = workgroupShape(tiles, g.C, { tm: tile.tm, tn: 1 });
+  const shader = rowShader(e);
+  const { WGX, WGY } = rowWorkgroupShape(shader, tiles, g.C, tile.tm);
   const dx = e.empty([g.N, g.C, g.H, g.W], { label: 'conv2d.dx' });
   const k = e.kernel({
-    shader: 'conv2d',
+    shader,
     entry: 'dgrad_rows',
     bindings: ['dy', 'weight', 'dx', 'params'],
     constants: { TM: tile.tm, TN: tn, WGX, WGY },
@@ -237,6 +317,9 @@ function dgradRows(e: Engine, dy: Tensor, weight: Tensor, g: Geometry, tile: Con
 
 function dgradRaw(e: Engine, dy: Tensor, weight: Tensor, g: Geometry): Tensor {
   const tile = gemmTile(e, 'dgrad', g.C, g.N * g.H * g.W, g.SW);
+  if (tile.rows && tile.flat && g.SH === 1 && g.SW === 1 && g.KW <= 7 && rowTile(g.W, tile.tn).tn + g.KW - 1 <= 24) {
+    return dgradFlat(e, dy, weight, g, tile);
+  }
   if (tile.rows) return dgradRows(e, dy, weight, g, tile);
   // Pixels per stride phase, at most (the largest phase has ceil(H/SH) x ceil(W/SW) rows and columns).
   const Pq = g.N * Math.ceil(g.H / g.SH) * Math.ceil(g.W / g.SW);
@@ -280,13 +363,14 @@ function wgradRaw(e: Engine, x: Tensor, dy: Tensor, g: Geometry, withBias: boole
     // pipeline (0.35 s with 6), for little speed.
     const CR = g.C * g.KH;
     const TC = Math.max(1, Math.min(Math.floor(6 / g.KW), CR));
-    const { WGX, WGY } = workgroupShape(Math.ceil(CR / TC), g.Co, { tm: tile.tm, tn: 1 });
+    const shader = rowShader(e);
+    const { WGX, WGY } = rowWorkgroupShape(shader, Math.ceil(CR / TC), g.Co, tile.tm);
     const bx = Math.ceil(CR / (TC * WGX));
     const by = Math.ceil(g.Co / (WGY * tile.tm));
     if (bx > max || by > max) throw new Error(`conv2d: wgrad grid ${bx}x${by} is above the adapter's per-dimension limit ${max}`);
     invocations = bx * by * WGX * WGY;
     const k = e.kernel({
-      shader: 'conv2d',
+      shader,
       entry: 'wgrad_rows',
       bindings: ['x', 'dy', 'partial', 'params'],
       constants: { TM: tile.tm, TC, KWC: g.KW, SXC: g.SW, WGX, WGY },

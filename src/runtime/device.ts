@@ -9,6 +9,8 @@ export interface AdapterDescription {
   description: string;
   isFallbackAdapter: boolean;
   runtime: 'browser' | 'node';
+  /** Smallest subgroup size the adapter may use (GPUAdapterInfo.subgroupMinSize; undefined where not reported). */
+  subgroupMinSize?: number;
 }
 
 export interface GpuContext {
@@ -117,6 +119,7 @@ export async function requestGpu(options: DeviceOptions = {}): Promise<GpuContex
       description: info.description ?? '',
       isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter),
       runtime,
+      ...(typeof info.subgroupMinSize === 'number' ? { subgroupMinSize: info.subgroupMinSize } : {}),
     },
   };
 }

@@ -44,6 +44,14 @@
 // (no divergent branch per tap).
 //
 // `fma` is avoided on purpose: SwiftShader may lower it to a slow software call; `a + w * v` is exact enough.
+//
+// Subgroup variant (src/shaders/conv2d_subgroups.wgsl, generated from the same template where the adapter has the
+// `subgroups` feature with subgroups of at least 4 invocations): in the row-tiled kernels every invocation of a
+// workgroup works on the same output channels (WGY = 1), so they all need the same weights (dy values in wgrad).
+// Instead of each invocation loading all TM of them, invocation i of a subgroup loads the ones for channels
+// co0 + (i mod 4) and co0 + 4 + (i mod 4), and subgroupBroadcast from invocations 0..3 hands each value to all:
+// TM/4 loads per tap instead of TM. On SwiftShader a subgroup is the 4 SIMD lanes, so that turns 8 gathers into 2
+// gathers and 8 register shuffles (bench/conv-micro.ts measures both); on a GPU it saves load instructions.
 
 struct Params {
   N: i32,
@@ -85,6 +93,8 @@ override TN: u32 = 4u;
 /** Workgroup shape: WGX invocations along pixels, WGY along channel tiles. */
 override WGX: u32 = 64u;
 override WGY: u32 = 1u;
+
+// Subgroup invocations 0..3 hold the values for channels co, co+1, co+2, co+3; every invocation gets all four.
 
 fn storeOut(base: i32, co: i32, stride: i32, v: vec4f) {
   for (var i = 0; i < 4; i++) {
@@ -353,6 +363,7 @@ fn forward_rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id)
   wo[5] = min(co0 + 5, Co - 1) * K;
   wo[6] = min(co0 + 6, Co - 1) * K;
   wo[7] = min(co0 + 7, Co - 1) * K;
+  // This invocation's share of the weight loads (channels co0 + lane and co0 + 4 + lane).
 
   let xn = n * C * HW;
   let iyb = oy * params.SH - params.PH;
@@ -406,6 +417,209 @@ fn forward_rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id)
             if (TN > 8u) { win[7] = win[8]; } else if (TN == 8u) { win[7] = nv; }
           }
         }
+      }
+    }
+  }
+
+  if (tv) {
+    var ba = vec4f(0.0);
+    var bb = vec4f(0.0);
+    if (params.hasBias != 0) {
+      ba = vec4f(bias[min(co0, Co - 1)], bias[min(co0 + 1, Co - 1)], bias[min(co0 + 2, Co - 1)], bias[min(co0 + 3, Co - 1)]);
+      bb = vec4f(bias[min(co0 + 4, Co - 1)], bias[min(co0 + 5, Co - 1)], bias[min(co0 + 6, Co - 1)], bias[min(co0 + 7, Co - 1)]);
+    }
+    let ob = n * Co * HoWo + oy * Wo + ox0;
+    { if (ox0 + 0 < Wo) { storeOut(ob + 0, co0, HoWo, a[0] + ba); if (TM > 4u) { storeOut(ob + 0, co0 + 4, HoWo, b[0] + bb); } } }
+    if (TN > 1u) { if (ox0 + 1 < Wo) { storeOut(ob + 1, co0, HoWo, a[1] + ba); if (TM > 4u) { storeOut(ob + 1, co0 + 4, HoWo, b[1] + bb); } } }
+    if (TN > 2u) { if (ox0 + 2 < Wo) { storeOut(ob + 2, co0, HoWo, a[2] + ba); if (TM > 4u) { storeOut(ob + 2, co0 + 4, HoWo, b[2] + bb); } } }
+    if (TN > 3u) { if (ox0 + 3 < Wo) { storeOut(ob + 3, co0, HoWo, a[3] + ba); if (TM > 4u) { storeOut(ob + 3, co0 + 4, HoWo, b[3] + bb); } } }
+    if (TN > 4u) { if (ox0 + 4 < Wo) { storeOut(ob + 4, co0, HoWo, a[4] + ba); if (TM > 4u) { storeOut(ob + 4, co0 + 4, HoWo, b[4] + bb); } } }
+    if (TN > 5u) { if (ox0 + 5 < Wo) { storeOut(ob + 5, co0, HoWo, a[5] + ba); if (TM > 4u) { storeOut(ob + 5, co0 + 4, HoWo, b[5] + bb); } } }
+    if (TN > 6u) { if (ox0 + 6 < Wo) { storeOut(ob + 6, co0, HoWo, a[6] + ba); if (TM > 4u) { storeOut(ob + 6, co0 + 4, HoWo, b[6] + bb); } } }
+    if (TN > 7u) { if (ox0 + 7 < Wo) { storeOut(ob + 7, co0, HoWo, a[7] + ba); if (TM > 4u) { storeOut(ob + 7, co0 + 4, HoWo, b[7] + bb); } } }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ forward_flat
+// The row-tiled forward with every tap unrolled, for kernel widths up to 7 (the model's 7x7, 3x3, 1x1): the kernel
+// width KWC and stride SXC are override constants, so per (c, ky) an invocation loads its whole input window, the
+// (TN-1)*SXC + KWC columns its TN pixels read, into registers at once, and tap kx of pixel j is window slot
+// j*SXC + kx, a constant. No loop over taps, no shifting: on SwiftShader, which keeps loop-carried state in memory
+// and does not unroll, the same multiply-adds ran 2x faster than forward_rows' per-tap loop (64->64 3x3 at 40x32,
+// loads removed: 2.5 vs 1.1 GFLOP per CPU-second). Columns no pixel reads (1x1 with stride 2) are not loaded.
+// Slot indices are clamped to the array (min / max) only because WGSL rejects a constant out-of-range index even
+// in a block that the override constants make dead (a wide stride with a tap that does not exist).
+override WINC: u32 = 10u; // window width (TN-1)*SXC + KWC, set by src/ops/conv2d.ts
+
+@compute @workgroup_size(WGX, WGY)
+fn forward_flat(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let C = params.C;
+  let Co = params.Co;
+  let HW = params.H * params.W;
+  let Wo = params.Wo;
+  let HoWo = params.Ho * Wo;
+  let K = C * params.KH * i32(KWC);
+  let CW = (Wo + i32(TN) - 1) / i32(TN);
+  let tiles = params.N * params.Ho * CW;
+  let q0 = i32((wid.x + wid.y * nwg.x) * WGX + lid.x);
+  let tv = q0 < tiles;
+  let q = select(0, q0, tv);
+  let row = q / CW;
+  let ox0 = (q - row * CW) * i32(TN);
+  let n = row / params.Ho;
+  let oy = row - n * params.Ho;
+  let co0 = i32((wid.z * WGY + lid.y) * TM);
+
+  var wo: array<i32, 8>;
+  wo[0] = min(co0 + 0, Co - 1) * K;
+  wo[1] = min(co0 + 1, Co - 1) * K;
+  wo[2] = min(co0 + 2, Co - 1) * K;
+  wo[3] = min(co0 + 3, Co - 1) * K;
+  wo[4] = min(co0 + 4, Co - 1) * K;
+  wo[5] = min(co0 + 5, Co - 1) * K;
+  wo[6] = min(co0 + 6, Co - 1) * K;
+  wo[7] = min(co0 + 7, Co - 1) * K;
+
+  let xn = n * C * HW;
+  let iyb = oy * params.SH - params.PH;
+  let ixs = ox0 * i32(SXC) - params.PW;
+  var a: array<vec4f, 8>;
+  var b: array<vec4f, 8>;
+  var win: array<f32, 24>;
+  for (var c = 0; c < C; c++) {
+    for (var ky = 0; ky < params.KH; ky++) {
+      let iy = iyb + ky;
+      let rok = tv && u32(iy) < u32(params.H);
+      let rb = xn + c * HW + iy * params.W;
+      let kb = (c * params.KH + ky) * i32(KWC);
+      if (WINC > 0u && (KWC >= SXC || 0u % SXC < KWC)) { win[0] = ldx(rb, rok, ixs + 0); }
+      if (WINC > 1u && (KWC >= SXC || 1u % SXC < KWC)) { win[1] = ldx(rb, rok, ixs + 1); }
+      if (WINC > 2u && (KWC >= SXC || 2u % SXC < KWC)) { win[2] = ldx(rb, rok, ixs + 2); }
+      if (WINC > 3u && (KWC >= SXC || 3u % SXC < KWC)) { win[3] = ldx(rb, rok, ixs + 3); }
+      if (WINC > 4u && (KWC >= SXC || 4u % SXC < KWC)) { win[4] = ldx(rb, rok, ixs + 4); }
+      if (WINC > 5u && (KWC >= SXC || 5u % SXC < KWC)) { win[5] = ldx(rb, rok, ixs + 5); }
+      if (WINC > 6u && (KWC >= SXC || 6u % SXC < KWC)) { win[6] = ldx(rb, rok, ixs + 6); }
+      if (WINC > 7u && (KWC >= SXC || 7u % SXC < KWC)) { win[7] = ldx(rb, rok, ixs + 7); }
+      if (WINC > 8u && (KWC >= SXC || 8u % SXC < KWC)) { win[8] = ldx(rb, rok, ixs + 8); }
+      if (WINC > 9u && (KWC >= SXC || 9u % SXC < KWC)) { win[9] = ldx(rb, rok, ixs + 9); }
+      if (WINC > 10u && (KWC >= SXC || 10u % SXC < KWC)) { win[10] = ldx(rb, rok, ixs + 10); }
+      if (WINC > 11u && (KWC >= SXC || 11u % SXC < KWC)) { win[11] = ldx(rb, rok, ixs + 11); }
+      if (WINC > 12u && (KWC >= SXC || 12u % SXC < KWC)) { win[12] = ldx(rb, rok, ixs + 12); }
+      if (WINC > 13u && (KWC >= SXC || 13u % SXC < KWC)) { win[13] = ldx(rb, rok, ixs + 13); }
+      if (WINC > 14u && (KWC >= SXC || 14u % SXC < KWC)) { win[14] = ldx(rb, rok, ixs + 14); }
+      if (WINC > 15u && (KWC >= SXC || 15u % SXC < KWC)) { win[15] = ldx(rb, rok, ixs + 15); }
+      if (WINC > 16u && (KWC >= SXC || 16u % SXC < KWC)) { win[16] = ldx(rb, rok, ixs + 16); }
+      if (WINC > 17u && (KWC >= SXC || 17u % SXC < KWC)) { win[17] = ldx(rb, rok, ixs + 17); }
+      if (WINC > 18u && (KWC >= SXC || 18u % SXC < KWC)) { win[18] = ldx(rb, rok, ixs + 18); }
+      if (WINC > 19u && (KWC >= SXC || 19u % SXC < KWC)) { win[19] = ldx(rb, rok, ixs + 19); }
+      if (WINC > 20u && (KWC >= SXC || 20u % SXC < KWC)) { win[20] = ldx(rb, rok, ixs + 20); }
+      if (WINC > 21u && (KWC >= SXC || 21u % SXC < KWC)) { win[21] = ldx(rb, rok, ixs + 21); }
+      if (WINC > 22u && (KWC >= SXC || 22u % SXC < KWC)) { win[22] = ldx(rb, rok, ixs + 22); }
+      if (WINC > 23u && (KWC >= SXC || 23u % SXC < KWC)) { win[23] = ldx(rb, rok, ixs + 23); }
+      if (KWC > 0u) {
+        let wa = vec4f(weight[wo[0] + kb + 0], weight[wo[1] + kb + 0], weight[wo[2] + kb + 0], weight[wo[3] + kb + 0]);
+        var wb = vec4f(0.0);
+        if (TM > 4u) {
+          wb = vec4f(weight[wo[4] + kb + 0], weight[wo[5] + kb + 0], weight[wo[6] + kb + 0], weight[wo[7] + kb + 0]);
+        }
+        { let v = win[min(0u * SXC + 0u, 23u)]; a[0] += wa * v; if (TM > 4u) { b[0] += wb * v; } }
+        if (TN > 1u) { let v = win[min(1u * SXC + 0u, 23u)]; a[1] += wa * v; if (TM > 4u) { b[1] += wb * v; } }
+        if (TN > 2u) { let v = win[min(2u * SXC + 0u, 23u)]; a[2] += wa * v; if (TM > 4u) { b[2] += wb * v; } }
+        if (TN > 3u) { let v = win[min(3u * SXC + 0u, 23u)]; a[3] += wa * v; if (TM > 4u) { b[3] += wb * v; } }
+        if (TN > 4u) { let v = win[min(4u * SXC + 0u, 23u)]; a[4] += wa * v; if (TM > 4u) { b[4] += wb * v; } }
+        if (TN > 5u) { let v = win[min(5u * SXC + 0u, 23u)]; a[5] += wa * v; if (TM > 4u) { b[5] += wb * v; } }
+        if (TN > 6u) { let v = win[min(6u * SXC + 0u, 23u)]; a[6] += wa * v; if (TM > 4u) { b[6] += wb * v; } }
+        if (TN > 7u) { let v = win[min(7u * SXC + 0u, 23u)]; a[7] += wa * v; if (TM > 4u) { b[7] += wb * v; } }
+      }
+      if (KWC > 1u) {
+        let wa = vec4f(weight[wo[0] + kb + 1], weight[wo[1] + kb + 1], weight[wo[2] + kb + 1], weight[wo[3] + kb + 1]);
+        var wb = vec4f(0.0);
+        if (TM > 4u) {
+          wb = vec4f(weight[wo[4] + kb + 1], weight[wo[5] + kb + 1], weight[wo[6] + kb + 1], weight[wo[7] + kb + 1]);
+        }
+        { let v = win[min(0u * SXC + 1u, 23u)]; a[0] += wa * v; if (TM > 4u) { b[0] += wb * v; } }
+        if (TN > 1u) { let v = win[min(1u * SXC + 1u, 23u)]; a[1] += wa * v; if (TM > 4u) { b[1] += wb * v; } }
+        if (TN > 2u) { let v = win[min(2u * SXC + 1u, 23u)]; a[2] += wa * v; if (TM > 4u) { b[2] += wb * v; } }
+        if (TN > 3u) { let v = win[min(3u * SXC + 1u, 23u)]; a[3] += wa * v; if (TM > 4u) { b[3] += wb * v; } }
+        if (TN > 4u) { let v = win[min(4u * SXC + 1u, 23u)]; a[4] += wa * v; if (TM > 4u) { b[4] += wb * v; } }
+        if (TN > 5u) { let v = win[min(5u * SXC + 1u, 23u)]; a[5] += wa * v; if (TM > 4u) { b[5] += wb * v; } }
+        if (TN > 6u) { let v = win[min(6u * SXC + 1u, 23u)]; a[6] += wa * v; if (TM > 4u) { b[6] += wb * v; } }
+        if (TN > 7u) { let v = win[min(7u * SXC + 1u, 23u)]; a[7] += wa * v; if (TM > 4u) { b[7] += wb * v; } }
+      }
+      if (KWC > 2u) {
+        let wa = vec4f(weight[wo[0] + kb + 2], weight[wo[1] + kb + 2], weight[wo[2] + kb + 2], weight[wo[3] + kb + 2]);
+        var wb = vec4f(0.0);
+        if (TM > 4u) {
+          wb = vec4f(weight[wo[4] + kb + 2], weight[wo[5] + kb + 2], weight[wo[6] + kb + 2], weight[wo[7] + kb + 2]);
+        }
+        { let v = win[min(0u * SXC + 2u, 23u)]; a[0] += wa * v; if (TM > 4u) { b[0] += wb * v; } }
+        if (TN > 1u) { let v = win[min(1u * SXC + 2u, 23u)]; a[1] += wa * v; if (TM > 4u) { b[1] += wb * v; } }
+        if (TN > 2u) { let v = win[min(2u * SXC + 2u, 23u)]; a[2] += wa * v; if (TM > 4u) { b[2] += wb * v; } }
+        if (TN > 3u) { let v = win[min(3u * SXC + 2u, 23u)]; a[3] += wa * v; if (TM > 4u) { b[3] += wb * v; } }
+        if (TN > 4u) { let v = win[min(4u * SXC + 2u, 23u)]; a[4] += wa * v; if (TM > 4u) { b[4] += wb * v; } }
+        if (TN > 5u) { let v = win[min(5u * SXC + 2u, 23u)]; a[5] += wa * v; if (TM > 4u) { b[5] += wb * v; } }
+        if (TN > 6u) { let v = win[min(6u * SXC + 2u, 23u)]; a[6] += wa * v; if (TM > 4u) { b[6] += wb * v; } }
+        if (TN > 7u) { let v = win[min(7u * SXC + 2u, 23u)]; a[7] += wa * v; if (TM > 4u) { b[7] += wb * v; } }
+      }
+      if (KWC > 3u) {
+        let wa = vec4f(weight[wo[0] + kb + 3], weight[wo[1] + kb + 3], weight[wo[2] + kb + 3], weight[wo[3] + kb + 3]);
+        var wb = vec4f(0.0);
+        if (TM > 4u) {
+          wb = vec4f(weight[wo[4] + kb + 3], weight[wo[5] + kb + 3], weight[wo[6] + kb + 3], weight[wo[7] + kb + 3]);
+        }
+        { let v = win[min(0u * SXC + 3u, 23u)]; a[0] += wa * v; if (TM > 4u) { b[0] += wb * v; } }
+        if (TN > 1u) { let v = win[min(1u * SXC + 3u, 23u)]; a[1] += wa * v; if (TM > 4u) { b[1] += wb * v; } }
+        if (TN > 2u) { let v = win[min(2u * SXC + 3u, 23u)]; a[2] += wa * v; if (TM > 4u) { b[2] += wb * v; } }
+        if (TN > 3u) { let v = win[min(3u * SXC + 3u, 23u)]; a[3] += wa * v; if (TM > 4u) { b[3] += wb * v; } }
+        if (TN > 4u) { let v = win[min(4u * SXC + 3u, 23u)]; a[4] += wa * v; if (TM > 4u) { b[4] += wb * v; } }
+        if (TN > 5u) { let v = win[min(5u * SXC + 3u, 23u)]; a[5] += wa * v; if (TM > 4u) { b[5] += wb * v; } }
+        if (TN > 6u) { let v = win[min(6u * SXC + 3u, 23u)]; a[6] += wa * v; if (TM > 4u) { b[6] += wb * v; } }
+        if (TN > 7u) { let v = win[min(7u * SXC + 3u, 23u)]; a[7] += wa * v; if (TM > 4u) { b[7] += wb * v; } }
+      }
+      if (KWC > 4u) {
+        let wa = vec4f(weight[wo[0] + kb + 4], weight[wo[1] + kb + 4], weight[wo[2] + kb + 4], weight[wo[3] + kb + 4]);
+        var wb = vec4f(0.0);
+        if (TM > 4u) {
+          wb = vec4f(weight[wo[4] + kb + 4], weight[wo[5] + kb + 4], weight[wo[6] + kb + 4], weight[wo[7] + kb + 4]);
+        }
+        { let v = win[min(0u * SXC + 4u, 23u)]; a[0] += wa * v; if (TM > 4u) { b[0] += wb * v; } }
+        if (TN > 1u) { let v = win[min(1u * SXC + 4u, 23u)]; a[1] += wa * v; if (TM > 4u) { b[1] += wb * v; } }
+        if (TN > 2u) { let v = win[min(2u * SXC + 4u, 23u)]; a[2] += wa * v; if (TM > 4u) { b[2] += wb * v; } }
+        if (TN > 3u) { let v = win[min(3u * SXC + 4u, 23u)]; a[3] += wa * v; if (TM > 4u) { b[3] += wb * v; } }
+        if (TN > 4u) { let v = win[min(4u * SXC + 4u, 23u)]; a[4] += wa * v; if (TM > 4u) { b[4] += wb * v; } }
+        if (TN > 5u) { let v = win[min(5u * SXC + 4u, 23u)]; a[5] += wa * v; if (TM > 4u) { b[5] += wb * v; } }
+        if (TN > 6u) { let v = win[min(6u * SXC + 4u, 23u)]; a[6] += wa * v; if (TM > 4u) { b[6] += wb * v; } }
+        if (TN > 7u) { let v = win[min(7u * SXC + 4u, 23u)]; a[7] += wa * v; if (TM > 4u) { b[7] += wb * v; } }
+      }
+      if (KWC > 5u) {
+        let wa = vec4f(weight[wo[0] + kb + 5], weight[wo[1] + kb + 5], weight[wo[2] + kb + 5], weight[wo[3] + kb + 5]);
+        var wb = vec4f(0.0);
+        if (TM > 4u) {
+          wb = vec4f(weight[wo[4] + kb + 5], weight[wo[5] + kb + 5], weight[wo[6] + kb + 5], weight[wo[7] + kb + 5]);
+        }
+        { let v = win[min(0u * SXC + 5u, 23u)]; a[0] += wa * v; if (TM > 4u) { b[0] += wb * v; } }
+        if (TN > 1u) { let v = win[min(1u * SXC + 5u, 23u)]; a[1] += wa * v; if (TM > 4u) { b[1] += wb * v; } }
+        if (TN > 2u) { let v = win[min(2u * SXC + 5u, 23u)]; a[2] += wa * v; if (TM > 4u) { b[2] += wb * v; } }
+        if (TN > 3u) { let v = win[min(3u * SXC + 5u, 23u)]; a[3] += wa * v; if (TM > 4u) { b[3] += wb * v; } }
+        if (TN > 4u) { let v = win[min(4u * SXC + 5u, 23u)]; a[4] += wa * v; if (TM > 4u) { b[4] += wb * v; } }
+        if (TN > 5u) { let v = win[min(5u * SXC + 5u, 23u)]; a[5] += wa * v; if (TM > 4u) { b[5] += wb * v; } }
+        if (TN > 6u) { let v = win[min(6u * SXC + 5u, 23u)]; a[6] += wa * v; if (TM > 4u) { b[6] += wb * v; } }
+        if (TN > 7u) { let v = win[min(7u * SXC + 5u, 23u)]; a[7] += wa * v; if (TM > 4u) { b[7] += wb * v; } }
+      }
+      if (KWC > 6u) {
+        let wa = vec4f(weight[wo[0] + kb + 6], weight[wo[1] + kb + 6], weight[wo[2] + kb + 6], weight[wo[3] + kb + 6]);
+        var wb = vec4f(0.0);
+        if (TM > 4u) {
+          wb = vec4f(weight[wo[4] + kb + 6], weight[wo[5] + kb + 6], weight[wo[6] + kb + 6], weight[wo[7] + kb + 6]);
+        }
+        { let v = win[min(0u * SXC + 6u, 23u)]; a[0] += wa * v; if (TM > 4u) { b[0] += wb * v; } }
+        if (TN > 1u) { let v = win[min(1u * SXC + 6u, 23u)]; a[1] += wa * v; if (TM > 4u) { b[1] += wb * v; } }
+        if (TN > 2u) { let v = win[min(2u * SXC + 6u, 23u)]; a[2] += wa * v; if (TM > 4u) { b[2] += wb * v; } }
+        if (TN > 3u) { let v = win[min(3u * SXC + 6u, 23u)]; a[3] += wa * v; if (TM > 4u) { b[3] += wb * v; } }
+        if (TN > 4u) { let v = win[min(4u * SXC + 6u, 23u)]; a[4] += wa * v; if (TM > 4u) { b[4] += wb * v; } }
+        if (TN > 5u) { let v = win[min(5u * SXC + 6u, 23u)]; a[5] += wa * v; if (TM > 4u) { b[5] += wb * v; } }
+        if (TN > 6u) { let v = win[min(6u * SXC + 6u, 23u)]; a[6] += wa * v; if (TM > 4u) { b[6] += wb * v; } }
+        if (TN > 7u) { let v = win[min(7u * SXC + 6u, 23u)]; a[7] += wa * v; if (TM > 4u) { b[7] += wb * v; } }
       }
     }
   }
@@ -550,6 +764,195 @@ fn dgrad_rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) w
     if (TN > 5u) { if (tx0 + 5 < Wq) { storeDx(ob + 5 * SW, c0, HW, a[5]); if (TM > 4u) { storeDx(ob + 5 * SW, c0 + 4, HW, b[5]); } } }
     if (TN > 6u) { if (tx0 + 6 < Wq) { storeDx(ob + 6 * SW, c0, HW, a[6]); if (TM > 4u) { storeDx(ob + 6 * SW, c0 + 4, HW, b[6]); } } }
     if (TN > 7u) { if (tx0 + 7 < Wq) { storeDx(ob + 7 * SW, c0, HW, a[7]); if (TM > 4u) { storeDx(ob + 7 * SW, c0 + 4, HW, b[7]); } } }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ dgrad_flat
+// dgrad for stride 1 with the taps unrolled, as forward_flat: dx[y, x] = sum over (co, ky, kx) of
+// w[co, c, ky, kx] * dy[y + PH - ky, x + PW - kx]. An invocation's TN pixels are consecutive in one row; per (co, ky)
+// it loads the TN + KWC - 1 dy values they read, starting at column x0 + PW - (KWC - 1), and tap kx of pixel j is
+// slot j + KWC - 1 - kx.
+@compute @workgroup_size(WGX, WGY)
+fn dgrad_flat(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let C = params.C;
+  let W = params.W;
+  let Co = params.Co;
+  let HW = params.H * W;
+  let HoWo = params.Ho * params.Wo;
+  let KK = params.KH * i32(KWC);
+  let CW = (W + i32(TN) - 1) / i32(TN);
+  let tiles = params.N * params.H * CW;
+  let q0 = i32((wid.x + wid.y * nwg.x) * WGX + lid.x);
+  let tv = q0 < tiles;
+  let q = select(0, q0, tv);
+  let row = q / CW;
+  let x0 = (q - row * CW) * i32(TN);
+  let n = row / params.H;
+  let y = row - n * params.H;
+  let c0 = i32((wid.z * WGY + lid.y) * TM);
+
+  var wc: array<i32, 8>;
+  wc[0] = min(c0 + 0, C - 1) * KK;
+  wc[1] = min(c0 + 1, C - 1) * KK;
+  wc[2] = min(c0 + 2, C - 1) * KK;
+  wc[3] = min(c0 + 3, C - 1) * KK;
+  wc[4] = min(c0 + 4, C - 1) * KK;
+  wc[5] = min(c0 + 5, C - 1) * KK;
+  wc[6] = min(c0 + 6, C - 1) * KK;
+  wc[7] = min(c0 + 7, C - 1) * KK;
+
+  let dyn = n * Co * HoWo;
+  let xs = x0 + params.PW - (i32(KWC) - 1);
+  var a: array<vec4f, 8>;
+  var b: array<vec4f, 8>;
+  var win: array<f32, 24>;
+  for (var co = 0; co < Co; co++) {
+    for (var ky = 0; ky < params.KH; ky++) {
+      let oy = y + params.PH - ky;
+      let rok = tv && u32(oy) < u32(params.Ho);
+      let rb = dyn + co * HoWo + oy * params.Wo;
+      let kb = co * C * KK + ky * i32(KWC);
+      if (WINC > 0u) { win[0] = ldd(rb, rok, xs + 0); }
+      if (WINC > 1u) { win[1] = ldd(rb, rok, xs + 1); }
+      if (WINC > 2u) { win[2] = ldd(rb, rok, xs + 2); }
+      if (WINC > 3u) { win[3] = ldd(rb, rok, xs + 3); }
+      if (WINC > 4u) { win[4] = ldd(rb, rok, xs + 4); }
+      if (WINC > 5u) { win[5] = ldd(rb, rok, xs + 5); }
+      if (WINC > 6u) { win[6] = ldd(rb, rok, xs + 6); }
+      if (WINC > 7u) { win[7] = ldd(rb, rok, xs + 7); }
+      if (WINC > 8u) { win[8] = ldd(rb, rok, xs + 8); }
+      if (WINC > 9u) { win[9] = ldd(rb, rok, xs + 9); }
+      if (WINC > 10u) { win[10] = ldd(rb, rok, xs + 10); }
+      if (WINC > 11u) { win[11] = ldd(rb, rok, xs + 11); }
+      if (WINC > 12u) { win[12] = ldd(rb, rok, xs + 12); }
+      if (WINC > 13u) { win[13] = ldd(rb, rok, xs + 13); }
+      if (WINC > 14u) { win[14] = ldd(rb, rok, xs + 14); }
+      if (WINC > 15u) { win[15] = ldd(rb, rok, xs + 15); }
+      if (WINC > 16u) { win[16] = ldd(rb, rok, xs + 16); }
+      if (WINC > 17u) { win[17] = ldd(rb, rok, xs + 17); }
+      if (WINC > 18u) { win[18] = ldd(rb, rok, xs + 18); }
+      if (WINC > 19u) { win[19] = ldd(rb, rok, xs + 19); }
+      if (WINC > 20u) { win[20] = ldd(rb, rok, xs + 20); }
+      if (WINC > 21u) { win[21] = ldd(rb, rok, xs + 21); }
+      if (WINC > 22u) { win[22] = ldd(rb, rok, xs + 22); }
+      if (WINC > 23u) { win[23] = ldd(rb, rok, xs + 23); }
+      if (KWC > 0u) {
+        let wa = vec4f(weight[wc[0] + kb + 0], weight[wc[1] + kb + 0], weight[wc[2] + kb + 0], weight[wc[3] + kb + 0]);
+        var wb = vec4f(0.0);
+        if (TM > 4u) {
+          wb = vec4f(weight[wc[4] + kb + 0], weight[wc[5] + kb + 0], weight[wc[6] + kb + 0], weight[wc[7] + kb + 0]);
+        }
+        { let v = win[max(0, 0 + i32(KWC) - 1 - 0)]; a[0] += wa * v; if (TM > 4u) { b[0] += wb * v; } }
+        if (TN > 1u) { let v = win[max(0, 1 + i32(KWC) - 1 - 0)]; a[1] += wa * v; if (TM > 4u) { b[1] += wb * v; } }
+        if (TN > 2u) { let v = win[max(0, 2 + i32(KWC) - 1 - 0)]; a[2] += wa * v; if (TM > 4u) { b[2] += wb * v; } }
+        if (TN > 3u) { let v = win[max(0, 3 + i32(KWC) - 1 - 0)]; a[3] += wa * v; if (TM > 4u) { b[3] += wb * v; } }
+        if (TN > 4u) { let v = win[max(0, 4 + i32(KWC) - 1 - 0)]; a[4] += wa * v; if (TM > 4u) { b[4] += wb * v; } }
+        if (TN > 5u) { let v = win[max(0, 5 + i32(KWC) - 1 - 0)]; a[5] += wa * v; if (TM > 4u) { b[5] += wb * v; } }
+        if (TN > 6u) { let v = win[max(0, 6 + i32(KWC) - 1 - 0)]; a[6] += wa * v; if (TM > 4u) { b[6] += wb * v; } }
+        if (TN > 7u) { let v = win[max(0, 7 + i32(KWC) - 1 - 0)]; a[7] += wa * v; if (TM > 4u) { b[7] += wb * v; } }
+      }
+      if (KWC > 1u) {
+        let wa = vec4f(weight[wc[0] + kb + 1], weight[wc[1] + kb + 1], weight[wc[2] + kb + 1], weight[wc[3] + kb + 1]);
+        var wb = vec4f(0.0);
+        if (TM > 4u) {
+          wb = vec4f(weight[wc[4] + kb + 1], weight[wc[5] + kb + 1], weight[wc[6] + kb + 1], weight[wc[7] + kb + 1]);
+        }
+        { let v = win[max(0, 0 + i32(KWC) - 1 - 1)]; a[0] += wa * v; if (TM > 4u) { b[0] += wb * v; } }
+        if (TN > 1u) { let v = win[max(0, 1 + i32(KWC) - 1 - 1)]; a[1] += wa * v; if (TM > 4u) { b[1] += wb * v; } }
+        if (TN > 2u) { let v = win[max(0, 2 + i32(KWC) - 1 - 1)]; a[2] += wa * v; if (TM > 4u) { b[2] += wb * v; } }
+        if (TN > 3u) { let v = win[max(0, 3 + i32(KWC) - 1 - 1)]; a[3] += wa * v; if (TM > 4u) { b[3] += wb * v; } }
+        if (TN > 4u) { let v = win[max(0, 4 + i32(KWC) - 1 - 1)]; a[4] += wa * v; if (TM > 4u) { b[4] += wb * v; } }
+        if (TN > 5u) { let v = win[max(0, 5 + i32(KWC) - 1 - 1)]; a[5] += wa * v; if (TM > 4u) { b[5] += wb * v; } }
+        if (TN > 6u) { let v = win[max(0, 6 + i32(KWC) - 1 - 1)]; a[6] += wa * v; if (TM > 4u) { b[6] += wb * v; } }
+        if (TN > 7u) { let v = win[max(0, 7 + i32(KWC) - 1 - 1)]; a[7] += wa * v; if (TM > 4u) { b[7] += wb * v; } }
+      }
+      if (KWC > 2u) {
+        let wa = vec4f(weight[wc[0] + kb + 2], weight[wc[1] + kb + 2], weight[wc[2] + kb + 2], weight[wc[3] + kb + 2]);
+        var wb = vec4f(0.0);
+        if (TM > 4u) {
+          wb = vec4f(weight[wc[4] + kb + 2], weight[wc[5] + kb + 2], weight[wc[6] + kb + 2], weight[wc[7] + kb + 2]);
+        }
+        { let v = win[max(0, 0 + i32(KWC) - 1 - 2)]; a[0] += wa * v; if (TM > 4u) { b[0] += wb * v; } }
+        if (TN > 1u) { let v = win[max(0, 1 + i32(KWC) - 1 - 2)]; a[1] += wa * v; if (TM > 4u) { b[1] += wb * v; } }
+        if (TN > 2u) { let v = win[max(0, 2 + i32(KWC) - 1 - 2)]; a[2] += wa * v; if (TM > 4u) { b[2] += wb * v; } }
+        if (TN > 3u) { let v = win[max(0, 3 + i32(KWC) - 1 - 2)]; a[3] += wa * v; if (TM > 4u) { b[3] += wb * v; } }
+        if (TN > 4u) { let v = win[max(0, 4 + i32(KWC) - 1 - 2)]; a[4] += wa * v; if (TM > 4u) { b[4] += wb * v; } }
+        if (TN > 5u) { let v = win[max(0, 5 + i32(KWC) - 1 - 2)]; a[5] += wa * v; if (TM > 4u) { b[5] += wb * v; } }
+        if (TN > 6u) { let v = win[max(0, 6 + i32(KWC) - 1 - 2)]; a[6] += wa * v; if (TM > 4u) { b[6] += wb * v; } }
+        if (TN > 7u) { let v = win[max(0, 7 + i32(KWC) - 1 - 2)]; a[7] += wa * v; if (TM > 4u) { b[7] += wb * v; } }
+      }
+      if (KWC > 3u) {
+        let wa = vec4f(weight[wc[0] + kb + 3], weight[wc[1] + kb + 3], weight[wc[2] + kb + 3], weight[wc[3] + kb + 3]);
+        var wb = vec4f(0.0);
+        if (TM > 4u) {
+          wb = vec4f(weight[wc[4] + kb + 3], weight[wc[5] + kb + 3], weight[wc[6] + kb + 3], weight[wc[7] + kb + 3]);
+        }
+        { let v = win[max(0, 0 + i32(KWC) - 1 - 3)]; a[0] += wa * v; if (TM > 4u) { b[0] += wb * v; } }
+        if (TN > 1u) { let v = win[max(0, 1 + i32(KWC) - 1 - 3)]; a[1] += wa * v; if (TM > 4u) { b[1] += wb * v; } }
+        if (TN > 2u) { let v = win[max(0, 2 + i32(KWC) - 1 - 3)]; a[2] += wa * v; if (TM > 4u) { b[2] += wb * v; } }
+        if (TN > 3u) { let v = win[max(0, 3 + i32(KWC) - 1 - 3)]; a[3] += wa * v; if (TM > 4u) { b[3] += wb * v; } }
+        if (TN > 4u) { let v = win[max(0, 4 + i32(KWC) - 1 - 3)]; a[4] += wa * v; if (TM > 4u) { b[4] += wb * v; } }
+        if (TN > 5u) { let v = win[max(0, 5 + i32(KWC) - 1 - 3)]; a[5] += wa * v; if (TM > 4u) { b[5] += wb * v; } }
+        if (TN > 6u) { let v = win[max(0, 6 + i32(KWC) - 1 - 3)]; a[6] += wa * v; if (TM > 4u) { b[6] += wb * v; } }
+        if (TN > 7u) { let v = win[max(0, 7 + i32(KWC) - 1 - 3)]; a[7] += wa * v; if (TM > 4u) { b[7] += wb * v; } }
+      }
+      if (KWC > 4u) {
+        let wa = vec4f(weight[wc[0] + kb + 4], weight[wc[1] + kb + 4], weight[wc[2] + kb + 4], weight[wc[3] + kb + 4]);
+        var wb = vec4f(0.0);
+        if (TM > 4u) {
+          wb = vec4f(weight[wc[4] + kb + 4], weight[wc[5] + kb + 4], weight[wc[6] + kb + 4], weight[wc[7] + kb + 4]);
+        }
+        { let v = win[max(0, 0 + i32(KWC) - 1 - 4)]; a[0] += wa * v; if (TM > 4u) { b[0] += wb * v; } }
+        if (TN > 1u) { let v = win[max(0, 1 + i32(KWC) - 1 - 4)]; a[1] += wa * v; if (TM > 4u) { b[1] += wb * v; } }
+        if (TN > 2u) { let v = win[max(0, 2 + i32(KWC) - 1 - 4)]; a[2] += wa * v; if (TM > 4u) { b[2] += wb * v; } }
+        if (TN > 3u) { let v = win[max(0, 3 + i32(KWC) - 1 - 4)]; a[3] += wa * v; if (TM > 4u) { b[3] += wb * v; } }
+        if (TN > 4u) { let v = win[max(0, 4 + i32(KWC) - 1 - 4)]; a[4] += wa * v; if (TM > 4u) { b[4] += wb * v; } }
+        if (TN > 5u) { let v = win[max(0, 5 + i32(KWC) - 1 - 4)]; a[5] += wa * v; if (TM > 4u) { b[5] += wb * v; } }
+        if (TN > 6u) { let v = win[max(0, 6 + i32(KWC) - 1 - 4)]; a[6] += wa * v; if (TM > 4u) { b[6] += wb * v; } }
+        if (TN > 7u) { let v = win[max(0, 7 + i32(KWC) - 1 - 4)]; a[7] += wa * v; if (TM > 4u) { b[7] += wb * v; } }
+      }
+      if (KWC > 5u) {
+        let wa = vec4f(weight[wc[0] + kb + 5], weight[wc[1] + kb + 5], weight[wc[2] + kb + 5], weight[wc[3] + kb + 5]);
+        var wb = vec4f(0.0);
+        if (TM > 4u) {
+          wb = vec4f(weight[wc[4] + kb + 5], weight[wc[5] + kb + 5], weight[wc[6] + kb + 5], weight[wc[7] + kb + 5]);
+        }
+        { let v = win[max(0, 0 + i32(KWC) - 1 - 5)]; a[0] += wa * v; if (TM > 4u) { b[0] += wb * v; } }
+        if (TN > 1u) { let v = win[max(0, 1 + i32(KWC) - 1 - 5)]; a[1] += wa * v; if (TM > 4u) { b[1] += wb * v; } }
+        if (TN > 2u) { let v = win[max(0, 2 + i32(KWC) - 1 - 5)]; a[2] += wa * v; if (TM > 4u) { b[2] += wb * v; } }
+        if (TN > 3u) { let v = win[max(0, 3 + i32(KWC) - 1 - 5)]; a[3] += wa * v; if (TM > 4u) { b[3] += wb * v; } }
+        if (TN > 4u) { let v = win[max(0, 4 + i32(KWC) - 1 - 5)]; a[4] += wa * v; if (TM > 4u) { b[4] += wb * v; } }
+        if (TN > 5u) { let v = win[max(0, 5 + i32(KWC) - 1 - 5)]; a[5] += wa * v; if (TM > 4u) { b[5] += wb * v; } }
+        if (TN > 6u) { let v = win[max(0, 6 + i32(KWC) - 1 - 5)]; a[6] += wa * v; if (TM > 4u) { b[6] += wb * v; } }
+        if (TN > 7u) { let v = win[max(0, 7 + i32(KWC) - 1 - 5)]; a[7] += wa * v; if (TM > 4u) { b[7] += wb * v; } }
+      }
+      if (KWC > 6u) {
+        let wa = vec4f(weight[wc[0] + kb + 6], weight[wc[1] + kb + 6], weight[wc[2] + kb + 6], weight[wc[3] + kb + 6]);
+        var wb = vec4f(0.0);
+        if (TM > 4u) {
+          wb = vec4f(weight[wc[4] + kb + 6], weight[wc[5] + kb + 6], weight[wc[6] + kb + 6], weight[wc[7] + kb + 6]);
+        }
+        { let v = win[max(0, 0 + i32(KWC) - 1 - 6)]; a[0] += wa * v; if (TM > 4u) { b[0] += wb * v; } }
+        if (TN > 1u) { let v = win[max(0, 1 + i32(KWC) - 1 - 6)]; a[1] += wa * v; if (TM > 4u) { b[1] += wb * v; } }
+        if (TN > 2u) { let v = win[max(0, 2 + i32(KWC) - 1 - 6)]; a[2] += wa * v; if (TM > 4u) { b[2] += wb * v; } }
+        if (TN > 3u) { let v = win[max(0, 3 + i32(KWC) - 1 - 6)]; a[3] += wa * v; if (TM > 4u) { b[3] += wb * v; } }
+        if (TN > 4u) { let v = win[max(0, 4 + i32(KWC) - 1 - 6)]; a[4] += wa * v; if (TM > 4u) { b[4] += wb * v; } }
+        if (TN > 5u) { let v = win[max(0, 5 + i32(KWC) - 1 - 6)]; a[5] += wa * v; if (TM > 4u) { b[5] += wb * v; } }
+        if (TN > 6u) { let v = win[max(0, 6 + i32(KWC) - 1 - 6)]; a[6] += wa * v; if (TM > 4u) { b[6] += wb * v; } }
+        if (TN > 7u) { let v = win[max(0, 7 + i32(KWC) - 1 - 6)]; a[7] += wa * v; if (TM > 4u) { b[7] += wb * v; } }
+      }
+    }
+  }
+  if (tv) {
+    let ob = n * C * HW + y * W + x0;
+    { if (x0 + 0 < W) { storeDx(ob + 0, c0, HW, a[0]); if (TM > 4u) { storeDx(ob + 0, c0 + 4, HW, b[0]); } } }
+    if (TN > 1u) { if (x0 + 1 < W) { storeDx(ob + 1, c0, HW, a[1]); if (TM > 4u) { storeDx(ob + 1, c0 + 4, HW, b[1]); } } }
+    if (TN > 2u) { if (x0 + 2 < W) { storeDx(ob + 2, c0, HW, a[2]); if (TM > 4u) { storeDx(ob + 2, c0 + 4, HW, b[2]); } } }
+    if (TN > 3u) { if (x0 + 3 < W) { storeDx(ob + 3, c0, HW, a[3]); if (TM > 4u) { storeDx(ob + 3, c0 + 4, HW, b[3]); } } }
+    if (TN > 4u) { if (x0 + 4 < W) { storeDx(ob + 4, c0, HW, a[4]); if (TM > 4u) { storeDx(ob + 4, c0 + 4, HW, b[4]); } } }
+    if (TN > 5u) { if (x0 + 5 < W) { storeDx(ob + 5, c0, HW, a[5]); if (TM > 4u) { storeDx(ob + 5, c0 + 4, HW, b[5]); } } }
+    if (TN > 6u) { if (x0 + 6 < W) { storeDx(ob + 6, c0, HW, a[6]); if (TM > 4u) { storeDx(ob + 6, c0 + 4, HW, b[6]); } } }
+    if (TN > 7u) { if (x0 + 7 < W) { storeDx(ob + 7, c0, HW, a[7]); if (TM > 4u) { storeDx(ob + 7, c0 + 4, HW, b[7]); } } }
   }
 }
 

@@ -1,7 +1,8 @@
 // Times the full ResNet34-UNet on whatever adapter the engine gets: forward (no grad) and a full training step
 // (forward, CHH loss, backward, Adam), median/min/max of several runs after warm-up, and peak live GPU memory.
-//   npx tsx bench/model-step.ts --size 128x160 --batch 1 --reps 3 [--width-scale 1] [--out FILE]
-// Sizes are HxW. This is the model half of the benchmark; the TF.js comparison lives with the browser bench.
+//   npx tsx bench/model-step.ts --size 128x160 --batch 1 --reps 3 [--conv auto|TILE] [--subgroups auto|on|off] [--out FILE]
+// Sizes are HxW. --conv forces one conv tile for forward, dgrad and wgrad, written as in bench/conv-micro.ts
+// (TMxTN plus r: row-tiled, f: taps unrolled; e.g. 8x8rf); --subgroups sets conv2dTuning.subgroups. This is the model half of the benchmark; the TF.js comparison lives with the browser bench.
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { Engine } from '../src/runtime/engine.ts';
@@ -10,6 +11,7 @@ import { Adam } from '../src/runtime/optim.ts';
 import { fmtBytes } from '../src/runtime/buffer-pool.ts';
 import { softmaxNll } from '../src/ops/softmax-nll.ts';
 import { ResnetUnet, RESNET34_UNET } from '../src/model/unet.ts';
+import { conv2dTuning } from '../src/ops/conv2d.ts';
 
 const { values } = parseArgs({
   options: {
@@ -17,8 +19,18 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '1' },
     reps: { type: 'string', default: '3' },
     out: { type: 'string' },
+    conv: { type: 'string', default: 'auto' },
+    subgroups: { type: 'string', default: 'auto' },
   },
 });
+if (values.conv !== 'auto') {
+  const m = /^(4|8)x(\d)([rf]*)$/.exec(values.conv!);
+  if (!m) throw new Error(`--conv must be auto or TMxTN[r][f] (e.g. 8x8rf), got ${values.conv}`);
+  const tile = { tm: Number(m[1]) as 4 | 8, tn: Number(m[2]), rows: m[3].includes('r'), flat: m[3].includes('f') };
+  Object.assign(conv2dTuning, { forward: tile, dgrad: tile, wgrad: tile });
+}
+if (!['auto', 'on', 'off'].includes(values.subgroups!)) throw new Error(`--subgroups must be auto, on or off, got ${values.subgroups}`);
+conv2dTuning.subgroups = values.subgroups === 'auto' ? null : values.subgroups === 'on';
 const [h, w] = values.size!.split('x').map(Number);
 const n = Number(values.batch);
 const reps = Number(values.reps);
@@ -64,6 +76,8 @@ const result = {
   date: new Date().toISOString(),
   size: `${h}x${w}`,
   batch: n,
+  conv: values.conv,
+  subgroups: values.subgroups,
   parameters: state.params.count,
   forward_ms: stats(forward),
   train_step_ms: stats(step),
@@ -71,6 +85,6 @@ const result = {
   step_extra_peak_bytes: mem.peakLiveBytes - base,
 };
 console.log(JSON.stringify(result, null, 2));
-console.log(`forward ${result.forward_ms.median.toFixed(1)} ms, train step ${result.train_step_ms.median.toFixed(1)} ms, peak live ${fmtBytes(mem.peakLiveBytes)}`);
+console.log(`conv ${values.conv} subgroups ${values.subgroups}: forward ${result.forward_ms.median.toFixed(1)} ms, train step ${result.train_step_ms.median.toFixed(1)} ms, peak live ${fmtBytes(mem.peakLiveBytes)}`);
 if (values.out) writeFileSync(values.out, JSON.stringify(result, null, 2));
 engine.destroy();

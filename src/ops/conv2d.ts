@@ -36,10 +36,12 @@ export interface ConvTile {
  * Kernel choices, tunable at run time (benchmarks, tests, an adapter-specific setup). null means "pick per
  * adapter and shape", from measurements with bench/conv-micro.ts (SwiftShader, 2 CPU cores) and on an NVIDIA H100
  * through Dawn's Vulkan backend:
- *  - forward/dgrad: row-tiled. On SwiftShader TM=8 x TN=8 (fewest loads per multiply-add). On a GPU 8x8 only
- *    where it still makes >= 32k invocations (batch 8, 64->64 3x3 at 80x64 on the H100: 12.1 TFLOP/s vs 7.6 for
- *    4x4), else 4x4 (batch 8, 512->512 at 10x8: 3.2 vs 2.6), and the column kernel for a strided forward
- *    (batch 8, 128->256 3x3/s2 at 40x32: 5.2 vs 3.5 row-tiled).
+ *  - forward/dgrad: row-tiled, TM=8 x TN=8, taps unrolled (forward_flat, dgrad_flat for stride 1; dgrad_rows for
+ *    strided dgrad). SwiftShader (bench/conv-micro.ts, 64->64 3x3 at 40x32, GFLOP per CPU-second): forward 0.53 ->
+ *    0.99, dgrad 0.55 -> 0.96 against the row kernels with their per-tap loop. NVIDIA H200 (bench/model-step.ts,
+ *    whole ResNet34-UNet at 800x640 batch 4): forward 69 -> 51 ms, training step 197 -> 174 ms against the earlier
+ *    choice (8x8 or 4x4 row kernels by occupancy, the column kernel for a strided forward); at 128x160 batch 1 all
+ *    choices were within 10% (launch-bound).
  *  - wgrad: row-tiled with TM=8 (H100, stride 1: 6.5-10.8 TFLOP/s vs 4.6-8.1 for the column kernel), except a
  *    strided one on a GPU, where the column kernel with TM=8 x TN=4 was faster (5.8 vs 4.3 TFLOP/s).
  *  - targetInvocations: how far wgrad splits its K dimension (batch*Ho*Wo): enough splits that about this many
@@ -56,7 +58,8 @@ export const conv2dTuning: {
   /**
    * Row-tiled kernels from conv2d_subgroups.wgsl (weight / dy loads shared through subgroupBroadcast): null uses
    * them where the adapter has the `subgroups` feature and reports subgroups of at least 4 invocations; true
-   * insists (an error where the adapter cannot), false never.
+   * insists (an error where the adapter cannot), false never. Measured: SwiftShader wgrad 0.74 -> 0.87 GFLOP per
+   * CPU-second (64->64 3x3 at 40x32), forward/dgrad +5-15%; NVIDIA H200 training step at 800x640 batch 4 188 -> 174 ms.
    */
   subgroups: boolean | null;
 } = {
@@ -95,17 +98,9 @@ function targetInvocations(e: Engine): number {
   return isCpuAdapter(e) ? 2048 : 32768;
 }
 
-/** The tile for a forward or dgrad GEMM of `rows` output channels by `cols` pixels. */
-function gemmTile(e: Engine, which: 'forward' | 'dgrad', rows: number, cols: number, strideX: number): ConvTile {
-  let tile = conv2dTuning[which];
-  if (!tile) {
-    // On a CPU adapter the taps are unrolled (forward_flat, dgrad_flat: ~2x the row kernels on SwiftShader).
-    if (isCpuAdapter(e)) tile = { tm: 8, tn: 8, rows: true, flat: true };
-    else if ((rows / 8) * (cols / 8) >= 32768) tile = { tm: 8, tn: 8, rows: true };
-    // Strided forward on a GPU: the column kernel's coalesced loads beat the window (H100: 3.5 vs 2.6 TFLOP/s).
-    else if (which === 'forward' && strideX > 1) tile = { tm: 4, tn: 4 };
-    else tile = { tm: 4, tn: 4, rows: true };
-  }
+/** The tile for a forward or dgrad GEMM: conv2dTuning's, else the default above (the same on every adapter measured). */
+function gemmTile(which: 'forward' | 'dgrad'): ConvTile {
+  const tile = conv2dTuning[which] ?? { tm: 8, tn: 8, rows: true, flat: true };
   checkTile(tile, which);
   return tile;
 }
@@ -220,7 +215,7 @@ function rowTile(cols: number, tn: number): { tn: number; chunks: number } {
 }
 
 function forwardRaw(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null, g: Geometry): Tensor {
-  const tile = gemmTile(e, 'forward', g.Co, g.N * g.Ho * g.Wo, g.SW);
+  const tile = gemmTile('forward');
   if (tile.rows && tile.flat && g.KW <= 7 && (rowTile(g.Wo, tile.tn).tn - 1) * g.SW + g.KW <= 24) return forwardFlat(e, x, weight, bias, g, tile);
   if (tile.rows) return forwardRows(e, x, weight, bias, g, tile);
   const P = g.N * g.Ho * g.Wo;
@@ -316,7 +311,7 @@ function dgradRows(e: Engine, dy: Tensor, weight: Tensor, g: Geometry, tile: Con
 }
 
 function dgradRaw(e: Engine, dy: Tensor, weight: Tensor, g: Geometry): Tensor {
-  const tile = gemmTile(e, 'dgrad', g.C, g.N * g.H * g.W, g.SW);
+  const tile = gemmTile('dgrad');
   if (tile.rows && tile.flat && g.SH === 1 && g.SW === 1 && g.KW <= 7 && rowTile(g.W, tile.tn).tn + g.KW - 1 <= 24) {
     return dgradFlat(e, dy, weight, g, tile);
   }

@@ -52,7 +52,18 @@ export interface OursResult {
   parameters: number;
   cases: OurCase[];
   memory: { peakLiveBytes: number; peakAllocatedBytes: number; liveBytesBeforeStep: number; createdBuffers: number } | null;
-  soak: { steps: number; liveBytesStart: number; liveBytesEnd: number; createdBuffersStart: number; createdBuffersEnd: number; ms: number } | null;
+  soak: {
+    steps: number;
+    liveBytesStart: number;
+    liveBytesEnd: number;
+    /** Smallest and largest live bytes over samples taken every 10 steps (after each sync). */
+    liveBytesMin: number;
+    liveBytesMax: number;
+    samples: number;
+    createdBuffersStart: number;
+    createdBuffersEnd: number;
+    ms: number;
+  } | null;
   timing: string;
 }
 
@@ -347,16 +358,27 @@ async function runOn(engine: Engine, cfg: OursConfig): Promise<OursResult> {
     await engine.sync();
     const start = engine.memory();
     const t0 = performance.now();
+    let min = start.liveBytes;
+    let max = start.liveBytes;
+    let samples = 1;
     for (let i = 0; i < cfg.soak; i++) {
       trainStep();
-      if (i % 10 === 9) await engine.sync();
+      if (i % 10 === 9 || i === cfg.soak - 1) {
+        await engine.sync();
+        const live = engine.memory().liveBytes;
+        min = Math.min(min, live);
+        max = Math.max(max, live);
+        samples++;
+      }
     }
-    await engine.sync();
     const end = engine.memory();
     soak = {
       steps: cfg.soak,
       liveBytesStart: start.liveBytes,
       liveBytesEnd: end.liveBytes,
+      liveBytesMin: min,
+      liveBytesMax: max,
+      samples,
       createdBuffersStart: start.createdBuffers,
       createdBuffersEnd: end.createdBuffers,
       ms: performance.now() - t0,

@@ -175,7 +175,7 @@ export function resultsMarkdown(r: BenchResults): string {
   if (r.torch) lines.push('', `PyTorch reference: torch ${r.torch.torch}, CPU, ${r.torch.threads} threads, same model and loss (scripts/fixtures/unet.py's modules).`);
   if (r.soak) {
     const s = r.soak;
-    lines.push('', `Soak: ${s.steps} training step${s.steps === 1 ? '' : 's'} in ${(s.ms / 1000).toFixed(1)} s; live GPU bytes ${s.liveBytesStart} at the start, ${s.liveBytesEnd} at the end; GPU buffers created ${s.createdBuffersStart} -> ${s.createdBuffersEnd}.`);
+    lines.push('', `Soak: ${s.steps} training step${s.steps === 1 ? '' : 's'} in ${(s.ms / 1000).toFixed(1)} s; live GPU bytes ${s.liveBytesStart} at the start, ${s.liveBytesEnd} at the end, between ${s.liveBytesMin} and ${s.liveBytesMax} over ${s.samples} samples (one every 10 steps); GPU buffers created ${s.createdBuffersStart} -> ${s.createdBuffersEnd}.`);
   }
   const kernels = r.cases.filter((c) => c.kind === 'kernel');
   if (kernels.length) {

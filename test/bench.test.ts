@@ -71,7 +71,7 @@ const ours: OursResult = {
     { name: 'unet.train_step.160x128.b1', kind: 'model', ms: { median: 8000, min: 7000, max: 9000, runs: 3 } },
   ],
   memory: { peakLiveBytes: 600 * 2 ** 20, peakAllocatedBytes: 700 * 2 ** 20, liveBytesBeforeStep: 300 * 2 ** 20, createdBuffers: 100 },
-  soak: { steps: 10, liveBytesStart: 1000, liveBytesEnd: 1000, createdBuffersStart: 5, createdBuffersEnd: 5, ms: 80000 },
+  soak: { steps: 10, liveBytesStart: 1000, liveBytesEnd: 1000, liveBytesMin: 1000, liveBytesMax: 1000, samples: 2, createdBuffersStart: 5, createdBuffersEnd: 5, ms: 80000 },
   timing: 'wall clock',
 };
 const tfjs: TfjsResult = {
@@ -120,7 +120,7 @@ describe('bench results', () => {
     expect(md).toContain('| conv.fwd.64x64.k3s1.40x32 | 50.0 | 40.0-60.0 | 2.00 GFLOP/s | 2 | 6 | 300 |');
     expect(md).toContain('ours 600.0 MiB');
     expect(md).toContain('TF.js 900.0 MiB');
-    expect(md).toContain('live GPU bytes 1000 at the start, 1000 at the end');
+    expect(md).toContain('live GPU bytes 1000 at the start, 1000 at the end, between 1000 and 1000 over 2 samples');
   });
 
   it('replaces only its own section of BENCHMARKS.md', () => {

@@ -42,8 +42,9 @@ export interface ConvTile {
  *    whole ResNet34-UNet at 800x640 batch 4): forward 69 -> 51 ms, training step 197 -> 174 ms against the earlier
  *    choice (8x8 or 4x4 row kernels by occupancy, the column kernel for a strided forward); at 128x160 batch 1 all
  *    choices were within 10% (launch-bound).
- *  - wgrad: row-tiled with TM=8 (H100, stride 1: 6.5-10.8 TFLOP/s vs 4.6-8.1 for the column kernel), except a
- *    strided one on a GPU, where the column kernel with TM=8 x TN=4 was faster (5.8 vs 4.3 TFLOP/s).
+ *  - wgrad: row-tiled with TM=8 (H100, stride 1: 6.5-10.8 TFLOP/s vs 4.6-8.1 for the column kernel). Strided ones
+ *    too: on an H100 the column kernel was faster per kernel (5.8 vs 4.3 TFLOP/s), but in the whole training step
+ *    on an H200 (800x640 batch 4) row-tiled everywhere measured 177 and 177 ms against 181 and 198 ms.
  *  - targetInvocations: how far wgrad splits its K dimension (batch*Ho*Wo): enough splits that about this many
  *    invocations run. A GPU needs tens of thousands in flight; SwiftShader runs on a few CPU cores, where every
  *    split only adds partial sums to write and add up, so it gets a small target.
@@ -345,7 +346,7 @@ function splitRows(e: Engine, g: Geometry, invocations: number, total: number): 
 }
 
 function wgradRaw(e: Engine, x: Tensor, dy: Tensor, g: Geometry, withBias: boolean): { dw: Tensor; db: Tensor | null } {
-  const tile = conv2dTuning.wgrad ?? { tm: 8, tn: 4, rows: isCpuAdapter(e) || g.SW === 1 };
+  const tile = conv2dTuning.wgrad ?? { tm: 8, tn: 4, rows: true };
   checkTile(tile, 'wgrad');
   const NT = g.C * g.KH * g.KW;
   const total = g.Co * NT + g.Co;

@@ -8,6 +8,7 @@ import { record } from '../runtime/autograd.ts';
 import { checkInputs } from '../runtime/ops.ts';
 import { Tensor, shapeString } from '../runtime/tensor.ts';
 import type { Engine } from '../runtime/engine.ts';
+import { isCpuAdapter } from '../runtime/device.ts';
 
 export interface Conv2dOptions {
   /** Stride, one number for both axes or [sh, sw]. Default 1. */
@@ -90,13 +91,9 @@ function rowShader(e: Engine): 'conv2d' | 'conv2d_subgroups' {
   return ok ? 'conv2d_subgroups' : 'conv2d';
 }
 
-function isCpuAdapter(e: Engine): boolean {
-  return e.adapter.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${e.adapter.architecture} ${e.adapter.device} ${e.adapter.description}`);
-}
-
 function targetInvocations(e: Engine): number {
   if (conv2dTuning.targetInvocations !== null) return conv2dTuning.targetInvocations;
-  return isCpuAdapter(e) ? 2048 : 32768;
+  return isCpuAdapter(e.adapter) ? 2048 : 32768;
 }
 
 /** The tile for a forward or dgrad GEMM: conv2dTuning's, else the default above (the same on every adapter measured). */

@@ -28,6 +28,15 @@ export interface DeviceOptions {
   dawnFlags?: string[];
 }
 
+/**
+ * Whether the adapter is a CPU implementation (SwiftShader, llvmpipe/lavapipe): 4 invocations are the SIMD lanes of
+ * one CPU thread, the workgroup's other invocations run as coroutines, so barriers cost a switch per 4 invocations
+ * and loads with computed addresses are gathers. Some kernels pick other shapes there.
+ */
+export function isCpuAdapter(adapter: AdapterDescription): boolean {
+  return adapter.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${adapter.architecture} ${adapter.device} ${adapter.description}`);
+}
+
 /** Optional features we use when the adapter offers them. */
 export const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups'];
 

@@ -1,8 +1,14 @@
 // batchnorm2d over NCHW, with PyTorch's semantics, optionally fused with ReLU.
 //
-// Channel c's values are x[n, c, hw] for n < N, hw < HW: `count` = N*HW of them, indexed here by
-// j = n*HW + hw. Per-channel reductions are split into `nparts` chunks of `chunk` consecutive j's, one
-// workgroup per (chunk, channel), then combined per channel in a second pass (no atomics).
+// Channel c's values are x[n, c, hw] for n < N, hw < HW: `count` = N*HW of them. Per-channel reductions are
+// split into `nparts` = N * `blocks` chunks: chunk p is image n = p / blocks, spatial positions
+// [b*chunk, min((b+1)*chunk, HW)) with b = p % blocks, so a chunk is contiguous in memory. One workgroup per
+// (chunk, channel), then combined per channel in a second pass (no atomics).
+//
+// No integer division per element: SwiftShader runs 4 invocations as SIMD lanes, and x86 has no SIMD integer
+// division, so every `/` or `%` on a per-invocation value is 4 scalar divisions. Chunks are contiguous (no index
+// arithmetic in the loop), and the elementwise kernels run one workgroup row per (n, c) plane, so the channel is
+// worked out once per invocation and each invocation handles EPI elements of its plane.
 //
 // Forward, training:  stats_partial (count, chunk mean, chunk M2 by two passes over the chunk)
 //                     -> stats_combine (Chan's parallel combine in f32; writes mean/invstd and updates the
@@ -19,11 +25,13 @@ struct Params {
   count: u32,
   hw: u32,
   channels: u32,
-  // partial reductions: chunk length in j, and number of chunks per channel
+  // partial reductions: chunk length (spatial positions), chunks per image plane, chunks per channel (N * blocks)
   chunk: u32,
+  blocks: u32,
   nparts: u32,
-  // total elements N*C*HW (elementwise kernels)
+  // total elements N*C*HW, and planes N*C (elementwise kernels)
   total: u32,
+  planes: u32,
   momentum: f32,
   eps: f32,
 }
@@ -59,10 +67,22 @@ override WG: u32 = 256u;
 var<workgroup> red_a: array<f32, WG>;
 var<workgroup> red_b: array<f32, WG>;
 
-// Index into x of channel c's j-th value.
-fn chan_index(c: u32, j: u32) -> u32 {
-  let n = j / params.hw;
-  return (n * params.channels + c) * params.hw + (j - n * params.hw);
+// Chunk p of channel c: its first element in x and its length.
+fn chunk_range(c: u32, p: u32) -> vec2u {
+  let n = p / params.blocks;
+  let b = p - n * params.blocks;
+  let start = b * params.chunk;
+  return vec2u((n * params.channels + c) * params.hw + start, min(params.chunk, params.hw - start));
+}
+
+// Elementwise kernels: workgroup (x, row) covers elements [x*WGE*EPI, (x+1)*WGE*EPI) of plane row = n*C + c (rows
+// folded over y and z when there are more than the adapter allows along y). Returns (plane start, channel, first
+// position of this invocation, whether the row is a plane at all).
+override WGE: u32 = 64u;
+override EPI: u32 = 4u;
+fn plane_of(lid: u32, wid: vec3u, nwg: vec3u) -> vec4u {
+  let row = wid.y + wid.z * nwg.y;
+  return vec4u(row * params.hw, row % params.channels, wid.x * WGE * EPI + lid, u32(row < params.planes));
 }
 
 // Tree sum of red_a (and red_b) over the workgroup; the result is in [0]. Ends with a barrier.
@@ -93,20 +113,19 @@ fn reduce_ab(lid: u32) {
 fn stats_partial(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
   let p = wid.x;
   let c = wid.y;
-  let start = p * params.chunk;
-  let end = min(start + params.chunk, params.count);
-  let cnt = f32(end - start);
+  let r = chunk_range(c, p);
+  let cnt = f32(r.y);
   var acc = 0.0;
-  for (var j = start + lid; j < end; j += WG) {
-    acc += x[chan_index(c, j)];
+  for (var k = lid; k < r.y; k += WG) {
+    acc += x[r.x + k];
   }
   red_a[lid] = acc;
   reduce_a(lid);
   let m = red_a[0] / cnt;
   workgroupBarrier();
   var acc2 = 0.0;
-  for (var j = start + lid; j < end; j += WG) {
-    let d = x[chan_index(c, j)] - m;
+  for (var k = lid; k < r.y; k += WG) {
+    let d = x[r.x + k] - m;
     acc2 += d * d;
   }
   red_a[lid] = acc2;
@@ -160,20 +179,28 @@ fn eval_stats(@builtin(global_invocation_id) gid: vec3u) {
   stats[params.channels + c] = 1.0 / sqrt(running_var[c] + params.eps);
 }
 
-// y = weight * (x - mean) * invstd + bias, then max(y, 0) with RELU. One invocation per element.
-@compute @workgroup_size(256)
-fn normalize(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= params.total) {
+// y = weight * (x - mean) * invstd + bias, then max(y, 0) with RELU. (Not x * scale + shift: with a large mean
+// that would cancel digits.)
+@compute @workgroup_size(WGE)
+fn normalize(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let q = plane_of(lid, wid, nwg);
+  if (q.w == 0u) {
     return;
   }
-  let c = (i / params.hw) % params.channels;
-  let xhat = (x[i] - saved[c]) * saved[params.channels + c];
-  var v = weight[c] * xhat + bias[c];
-  if (RELU) {
-    v = max(v, 0.0);
+  let c = q.y;
+  let mean = saved[c];
+  let scale = weight[c] * saved[params.channels + c];
+  let shift = bias[c];
+  for (var k = 0u; k < EPI; k++) {
+    let h = q.z + k * WGE;
+    if (h < params.hw) {
+      var v = (x[q.x + h] - mean) * scale + shift;
+      if (RELU) {
+        v = max(v, 0.0);
+      }
+      y[q.x + h] = v;
+    }
   }
-  y[i] = v;
 }
 
 // The upstream gradient, masked by the ReLU (PyTorch's relu backward: dy where out > 0).
@@ -189,14 +216,13 @@ fn grad_in(i: u32) -> f32 {
 fn grad_partial(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
   let p = wid.x;
   let c = wid.y;
-  let start = p * params.chunk;
-  let end = min(start + params.chunk, params.count);
+  let r = chunk_range(c, p);
   let mean = saved[c];
   let invstd = saved[params.channels + c];
   var sg = 0.0;
   var sgx = 0.0;
-  for (var j = start + lid; j < end; j += WG) {
-    let i = chan_index(c, j);
+  for (var k = lid; k < r.y; k += WG) {
+    let i = r.x + k;
     let g = grad_in(i);
     sg += g;
     sgx += g * (x[i] - mean) * invstd;
@@ -231,20 +257,35 @@ fn grad_combine(@builtin(global_invocation_id) gid: vec3u) {
 
 // dx. Training: dx = weight*invstd/n * (n*dy - dbeta - xhat*dgamma); eval: dx = dy*weight*invstd.
 
-@compute @workgroup_size(256)
-fn backward_dx(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= params.total) {
+// Training: dx = k * (g - dbeta/n - xhat * dgamma/n) with k = weight*invstd, xhat = (x - mean) * invstd; eval:
+// dx = k * g. The per-channel factors are read once per invocation.
+@compute @workgroup_size(WGE)
+fn backward_dx(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let q = plane_of(lid, wid, nwg);
+  if (q.w == 0u) {
     return;
   }
-  let c = (i / params.hw) % params.channels;
+  let c = q.y;
+  let mean = saved[c];
   let invstd = saved[params.channels + c];
-  let g = grad_in(i);
+  let k = weight[c] * invstd;
+  var db = 0.0;
+  var dg = 0.0;
   if (TRAIN) {
     let n = f32(params.count);
-    let xhat = (x[i] - saved[c]) * invstd;
-    dx[i] = weight[c] * invstd * (g - dbeta_in[c] / n - xhat * (dgamma_in[c] / n));
-  } else {
-    dx[i] = g * weight[c] * invstd;
+    db = dbeta_in[c] / n;
+    dg = dgamma_in[c] / n;
+  }
+  for (var e = 0u; e < EPI; e++) {
+    let h = q.z + e * WGE;
+    if (h < params.hw) {
+      let i = q.x + h;
+      let g = grad_in(i);
+      if (TRAIN) {
+        dx[i] = k * (g - db - (x[i] - mean) * invstd * dg);
+      } else {
+        dx[i] = g * k;
+      }
+    }
   }
 }

@@ -144,6 +144,7 @@ function readSettings(): DemoSettings {
     lr: num('lr'),
     augment: $<HTMLInputElement>('augment').checked,
     calibrationEpochs: num('calibration-epochs'),
+    calibrationObjective: $<HTMLSelectElement>('calibration-objective').value === 'nll' ? 'nll' : 'ece',
     heatmapEvery: Math.max(1, num('heatmap-every')),
     seed: 0,
   };
@@ -172,6 +173,7 @@ function writeSettings(s: DemoSettings): void {
   set('lr', s.lr);
   $<HTMLInputElement>('augment').checked = s.augment;
   set('calibration-epochs', s.calibrationEpochs);
+  $<HTMLSelectElement>('calibration-objective').value = s.calibrationObjective ?? 'ece';
   set('heatmap-every', s.heatmapEvery);
   $('folder-row').hidden = s.source !== 'folder';
 }

@@ -9,7 +9,7 @@ import { saveSafetensors } from '../src/model/checkpoint.ts';
 import { loadSyntheticSplit } from '../src/data/synthetic.ts';
 import { fileListSource, loadIsbiSplit, type IsbiSample, type IsbiSplit } from '../src/data/isbi.ts';
 import { train, gpuAugmenter, CHECKPOINT_FILE, type EpochSummary, type TrainProgress } from '../src/pipeline/train.ts';
-import { calibrateTemperatures, type CalibrateResult } from '../src/pipeline/calibrate.ts';
+import { calibrateTemperatures, type CalibrateResult, type CalibrationObjective } from '../src/pipeline/calibrate.ts';
 import { evaluateModel, unetNetwork, type EvaluationResult } from '../src/pipeline/evaluate.ts';
 import { buildOverlays, overlayImage, renderReport } from '../src/pipeline/report.ts';
 import type { PngImage } from '../src/pipeline/png.ts';
@@ -30,6 +30,8 @@ export interface DemoSettings {
   lr: number;
   augment: boolean;
   calibrationEpochs: number;
+  /** What temperature scaling minimises (src/pipeline/calibrate.ts); absent in runs saved before the option: 'ece'. */
+  calibrationObjective?: CalibrationObjective;
   /** Refresh the live heatmap every this many steps. */
   heatmapEvery: number;
   seed: number;
@@ -48,6 +50,7 @@ export const DEFAULT_SETTINGS: DemoSettings = {
   lr: 3e-3,
   augment: true,
   calibrationEpochs: 5,
+  calibrationObjective: 'ece',
   heatmapEvery: 5,
   seed: 0,
 };
@@ -346,9 +349,11 @@ export class DemoSession {
     try {
       const L = model.config.landmarks;
       const calibration = await calibrateTemperatures(engine, unetNetwork(model, state), data.calibration, {
+        objective: s.calibrationObjective ?? 'ece',
         epochs: s.calibrationEpochs,
         seed: s.seed,
-        augment: s.augment ? 'reference' : null,
+        // With augmentation on, the objective's default (plain images for the ECE, augmented for the NLL).
+        augment: s.augment ? undefined : null,
         batchSize: s.batch,
         onProgress: (ev) => {
           if (ev.kind === 'epoch') {

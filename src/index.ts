@@ -43,7 +43,16 @@ export {
   train, gpuAugmenter, learningRate, checkpointBytes, restoreCheckpoint, DEFAULT_TRAIN_OPTIONS, CHECKPOINT_FILE, NonFiniteLossError,
   type TrainOptions, type TrainRun, type TrainResult, type TrainProgress, type EpochSummary, type CheckpointStore, type BatchAugmenter,
 } from './pipeline/train.ts';
-export { calibrateTemperatures, referenceAugmenter, type CalibrateOptions, type CalibrateResult, type CalibrateEpoch, type CalibrateProgress } from './pipeline/calibrate.ts';
+export {
+  calibrateTemperatures,
+  referenceAugmenter,
+  CALIBRATION_OBJECTIVES,
+  type CalibrationObjective,
+  type CalibrateOptions,
+  type CalibrateResult,
+  type CalibrateEpoch,
+  type CalibrateProgress,
+} from './pipeline/calibrate.ts';
 export {
   evaluateModel, evaluateSplit, unetNetwork, heatmapSnapshot, REFERENCE_CALIBRATION_BINS, calibrationBinsFor,
   type EvaluateOptions, type EvaluationResult, type ImageEvaluation, type HeatmapSnapshot, type FrozenNetwork,

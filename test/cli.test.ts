@@ -39,6 +39,12 @@ describe('chh', () => {
     expect(err.join('\n')).toMatch(/--size must be WxH with both multiples of 32/);
     expect(await main(['train', '--data', join(dir, 'missing')])).toBe(2);
     expect(err.join('\n')).toMatch(/does not exist \(make a synthetic set with: chh synth/);
+    expect(await main(['calibrate', '--data', data, '--weights', 'w.safetensors', '--objective', 'mse'])).toBe(2);
+    expect(err.join('\n')).toMatch(/--objective must be ece or nll, got mse/);
+    expect(await main(['calibrate', '--data', data, '--weights', 'w.safetensors', '--augment', '--no-augment'])).toBe(2);
+    expect(err.join('\n')).toMatch(/--augment and --no-augment contradict each other/);
+    await ok(['calibrate', '--help']);
+    expect(out.join('\n')).toMatch(/--objective/);
     expect(await main(['train', '--bogus'])).toBe(2);
     expect(err.join('\n')).toMatch(/Unknown option '--bogus'/);
     // chh bench hands its options to bench/run.ts (a child process), --help included.
@@ -64,7 +70,11 @@ describe('chh', () => {
     await ok(['calibrate', '--data', data, '--weights', weights, '--out', cal, ...common, '--epochs', '2', '--batch', '2']);
     const calibrated = parseSafetensors(readFileSync(join(cal, 'calibrated.safetensors')));
     expect(calibrated.tensors.get('temperatures')!.shape).toEqual([1, 5, 1, 1]);
-    expect(out.join('\n')).toMatch(/ECE on the second half: [\d.]+ before, [\d.]+ after/);
+    expect(out.join('\n')).toMatch(/ECE on the second half: [\d.]+ before, [\d.]+ after \(best epoch \d+; ece objective, first half not augmented\)/);
+    expect(JSON.parse(readFileSync(join(cal, 'calibration.json'), 'utf8')).settings).toMatchObject({ objective: 'ece', augmented: false });
+    const calNll = join(dir, 'cal-nll');
+    await ok(['calibrate', '--data', data, '--weights', weights, '--out', calNll, ...common, '--objective', 'nll', '--epochs', '1', '--batch', '2']);
+    expect(JSON.parse(readFileSync(join(calNll, 'calibration.json'), 'utf8')).settings).toMatchObject({ objective: 'nll', augmented: true });
 
     const test = join(dir, 'test');
     await ok(['test', '--data', data, '--weights', join(cal, 'calibrated.safetensors'), '--calibration', join(cal, 'calibration.json'), '--out', test, ...common, '--overlays', '1']);

@@ -235,6 +235,21 @@ describe('renderReport', () => {
     expect(again).toContain(`AUC = ${s.roc!.auc.toFixed(3)}`);
     expect(again.match(/<img src="data:image\/png;base64,/g)).toHaveLength(2);
     expect(again).not.toContain('NaN');
+
+    // The objective: results written before it was an option (no settings.objective) fitted the NLL; the ECE
+    // objective adds the fitting half's ECE to the history table.
+    expect(html).toContain(`<b id="calibration-objective">NLL (the reference's CHH loss)</b>`);
+    expect(html).not.toContain('ECE (fit, %)');
+    const eceRun: CalibrateResult = {
+      ...calibrationRun,
+      history: calibrationRun.history.map((h, i) => ({ ...h, fitEce: i === 0 ? NaN : 0.0432 })),
+      settings: { ...calibrationRun.settings, objective: 'ece', augmented: false },
+    };
+    const eceHtml = renderReport({ evaluation, calibration: eceRun });
+    expect(eceHtml).toContain('<b id="calibration-objective">ECE of the first half (one Adam step per epoch)</b>');
+    expect(eceHtml).toContain('<th>ECE (fit, %)</th>');
+    expect(eceHtml).toContain('<td>4.32</td>');
+    expect(eceHtml).not.toContain('NaN');
   });
 
   it('renders without a ROC (one class), a calibration run or overlays', () => {

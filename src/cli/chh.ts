@@ -251,17 +251,19 @@ function split(name: string, v: unknown): IsbiSplit {
 }
 
 const calibrateCommand: Command = {
-  summary: 'fit one temperature per landmark (temperature scaling, Adam lr 0.01, best ECE kept)',
-  usage: 'chh calibrate --data DIR --weights FILE [--split test1] [--out DIR] [--size WxH] [--epochs N] [--lr X] [--batch N] [--no-augment] [--seed S]',
+  summary: 'fit one temperature per landmark (temperature scaling, Adam lr 0.01 on the ECE or the NLL, best ECE kept)',
+  usage: 'chh calibrate --data DIR --weights FILE [--split test1] [--out DIR] [--size WxH] [--objective ece|nll] [--epochs N] [--lr X] [--batch N] [--augment | --no-augment] [--seed S]',
   options: {
     data: { type: 'string' },
     weights: { type: 'string' },
     split: { type: 'string', default: 'test1' },
     out: { type: 'string', default: 'runs/calibrate' },
     size: { type: 'string' },
+    objective: { type: 'string', default: 'ece' },
     epochs: { type: 'string', default: '15' },
     lr: { type: 'string', default: '0.01' },
     batch: { type: 'string', default: '4' },
+    augment: { type: 'boolean', default: false },
     'no-augment': { type: 'boolean', default: false },
     seed: { type: 'string', default: '0' },
   },
@@ -271,14 +273,21 @@ const calibrateCommand: Command = {
     split: 'the fine-tuning set: its first half fits the temperatures, its second half picks the best ECE (default test1; keep it apart from the split you test on)',
     out: 'output folder: calibrated.safetensors (CHH names, with temperatures), calibration.json (default runs/calibrate)',
     size: 'image size WxH (default: the size stored in the weights, else 640x800)',
+    objective:
+      'what the temperatures minimise on the first half: ece (default; the ECE of the whole first half, one Adam step per epoch) ' +
+      "or nll (the reference's CHH loss, one Adam step per batch)",
     epochs: 'epochs (default 15)',
     lr: 'Adam learning rate (default 0.01, the reference)',
-    batch: 'batch size of the fitting half (default 4)',
-    'no-augment': 'fit on the plain images (the reference augments the first half)',
+    batch: 'images per batch on the first half (default 4; with --objective ece only the size of the GPU passes)',
+    augment: 'fit on augmented images of the first half (the default with --objective nll, as the reference)',
+    'no-augment': 'fit on the plain images (the default with --objective ece)',
     seed: 'seed of the shuffle and augmentation (default 0)',
   },
   async run(v) {
     const data = requireString('data', v.data);
+    const objective = v.objective;
+    if (objective !== 'ece' && objective !== 'nll') throw new UsageError(`--objective must be ece or nll, got ${String(objective)}`);
+    if (v.augment && v['no-augment']) throw new UsageError('--augment and --no-augment contradict each other');
     const bytes = await readWeights(requireString('weights', v.weights));
     const size = sizeFor(v.size, bytes);
     const out = String(v.out);
@@ -289,11 +298,12 @@ const calibrateCommand: Command = {
       const epochs = positiveInt('epochs', v.epochs);
       const bar = new ProgressBar(epochs, 'calibrate');
       const result = await calibrateTemperatures(engine, unetNetwork(model, state), samples, {
+        objective,
         epochs,
         lr: positiveNumber('lr', v.lr),
         batchSize: positiveInt('batch', v.batch),
         seed: Number(v.seed),
-        augment: v['no-augment'] ? null : 'reference',
+        augment: v.augment ? 'reference' : v['no-augment'] ? null : undefined,
         initialTemperatures: temperatures,
         onProgress: (ev) => {
           if (ev.kind === 'epoch') bar.update(ev.result.epoch, `NLL ${ev.result.validationNll.toFixed(4)} ECE ${ev.result.ece.toFixed(4)}`);
@@ -304,7 +314,7 @@ const calibrateCommand: Command = {
       const file = join(out, 'calibrated.safetensors');
       await writeFile(file, await saveSafetensors(model, state, t, weightsMetadata(model.config, size)));
       await writeFile(join(out, 'calibration.json'), JSON.stringify(result, null, 2));
-      console.log(`ECE on the second half: ${result.eceBefore.toFixed(4)} before, ${result.eceAfter.toFixed(4)} after (best epoch ${result.bestEpoch})`);
+      console.log(`ECE on the second half: ${result.eceBefore.toFixed(4)} before, ${result.eceAfter.toFixed(4)} after (best epoch ${result.bestEpoch}; ${objective} objective, first half ${result.settings.augmented ? 'augmented' : 'not augmented'})`);
       console.log(`temperatures: ${Array.from(result.temperatures, (x) => x.toFixed(3)).join(' ')}`);
       console.log(`calibrated weights: ${resolve(file)} (CHH names, with temperatures)`);
       t.dispose();

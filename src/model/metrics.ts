@@ -231,6 +231,25 @@ function calibrationEdges(bins: number, maxConfidence: number): number[] {
 }
 
 /**
+ * The bin calibration() puts a confidence in (0-based): the largest b with edge_b <= c, so the last bin also takes
+ * c == 1. Options as calibration's (validated here). Temperature scaling on the ECE (src/pipeline/calibrate.ts)
+ * bins with this, so its objective is exactly the ECE reported.
+ */
+export function calibrationBinIndexer(options: CalibrationOptions = {}): (confidence: number) => number {
+  const fn = 'calibration';
+  const nBins = options.bins ?? 10;
+  const maxConfidence = options.maxConfidence ?? 1;
+  if (!Number.isInteger(nBins) || nBins < 1) fail(fn, `bins = ${nBins} must be a positive integer`);
+  if (!(maxConfidence > 0 && maxConfidence <= 1)) fail(fn, `maxConfidence = ${maxConfidence} must be in (0, 1]`);
+  const edges = calibrationEdges(nBins, maxConfidence);
+  return (c) => {
+    let b = nBins - 1;
+    while (b > 0 && c < edges[b]) b--;
+    return b;
+  };
+}
+
+/**
  * Calibration of the mode probability (confidence = max of the heatmap) against correctness (radial error below
  * correctRadiusMm of the landmark's pixel). Expected calibration error and the reliability diagram.
  *
@@ -254,6 +273,7 @@ export function calibration(
   checkSameLength(fn, ['radialErrorsMm', 'modeProbabilities'], [radialErrorsMm, modeProbabilities]);
   const sizes = pixelSizePairs(fn, pixelSizeMm, radialErrorsMm.length);
 
+  const binOf = calibrationBinIndexer(options);
   const edges = calibrationEdges(nBins, maxConfidence);
   const count = new Array<number>(nBins).fill(0);
   const confSum = new Array<number>(nBins).fill(0);
@@ -262,9 +282,7 @@ export function calibration(
   const n = radialErrorsMm.length;
   for (let i = 0; i < n; i++) {
     const c = modeProbabilities[i];
-    // Largest b with edges[b] <= c (the last bin also takes c == 1).
-    let b = nBins - 1;
-    while (b > 0 && c < edges[b]) b--;
+    const b = binOf(c);
     const [sx, sy] = sizes[i];
     const ok = radialErrorsMm[i] < Math.sqrt((sx * sy) / Math.PI);
     count[b]++;

@@ -244,6 +244,11 @@ function numbers(v: ArrayLike<number> | Record<string, number> | null | undefine
   return Object.values(v as Record<string, number>);
 }
 
+/** The temperature-scaling objective in words (results written before the option existed fitted the NLL). */
+function objectiveText(objective: CalibrateResult['settings']['objective']): string {
+  return objective === 'ece' ? 'ECE of the first half (one Adam step per epoch)' : "NLL (the reference's CHH loss)";
+}
+
 function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
@@ -446,11 +451,12 @@ export function renderReport(data: ReportData): string {
   const split = s.split;
   const group = (name: string, g: typeof split.good) => `<tr><td>${name}</td><td>${g.count}</td><td>${fmt(num(g.mre))}</td><td>${fmt(num(g.std))}</td>${sdrCells(g.sdr)}</tr>`;
 
+  const eceFit = cal?.settings.objective === 'ece';
   const history = cal
     ? `<h2>Temperature scaling</h2>
-<p>Fitted on ${cal.fitCount} images (${cal.settings.augmented ? 'augmented' : 'not augmented'}), ECE measured on ${cal.validationCount}; Adam lr ${fmt(cal.settings.lr, 4)}, batch ${cal.settings.batchSize}, ${cal.settings.epochs} epochs; best epoch <b>${cal.bestEpoch}</b>. ECE on the fine-tune set: <b id="ece-before">${fmt(100 * num(cal.eceBefore), 2)}%</b> before, <b id="ece-after">${fmt(100 * num(cal.eceAfter), 2)}%</b> after.</p>
-<table class="num"><thead><tr><th>epoch</th><th>NLL (fit)</th><th>NLL (validation)</th><th>ECE (%)</th><th>temperatures</th></tr></thead><tbody>
-${cal.history.map((h) => `<tr${h.epoch === cal.bestEpoch ? ' class="best"' : ''}><td>${h.epoch}</td><td>${fmt(num(h.nll))}</td><td>${fmt(num(h.validationNll))}</td><td>${fmt(100 * num(h.ece), 2)}</td><td class="temps">${numbers(h.temperatures).map((t) => fmt(t, 3)).join(' ')}</td></tr>`).join('\n')}
+<p>Objective: <b id="calibration-objective">${objectiveText(cal.settings.objective)}</b>. Fitted on ${cal.fitCount} images (${cal.settings.augmented ? 'augmented' : 'not augmented'}), ECE measured on ${cal.validationCount}; Adam lr ${fmt(cal.settings.lr, 4)}, batch ${cal.settings.batchSize}, ${cal.settings.epochs} epochs; best epoch <b>${cal.bestEpoch}</b>. ECE on the fine-tune set: <b id="ece-before">${fmt(100 * num(cal.eceBefore), 2)}%</b> before, <b id="ece-after">${fmt(100 * num(cal.eceAfter), 2)}%</b> after.</p>
+<table class="num"><thead><tr><th>epoch</th><th>NLL (fit)</th>${eceFit ? '<th>ECE (fit, %)</th>' : ''}<th>NLL (validation)</th><th>ECE (%)</th><th>temperatures</th></tr></thead><tbody>
+${cal.history.map((h) => `<tr${h.epoch === cal.bestEpoch ? ' class="best"' : ''}><td>${h.epoch}</td><td>${fmt(num(h.nll))}</td>${eceFit ? `<td>${fmt(100 * num(h.fitEce ?? NaN), 2)}</td>` : ''}<td>${fmt(num(h.validationNll))}</td><td>${fmt(100 * num(h.ece), 2)}</td><td class="temps">${numbers(h.temperatures).map((t) => fmt(t, 3)).join(' ')}</td></tr>`).join('\n')}
 </tbody></table>`
     : '';
 

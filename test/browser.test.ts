@@ -56,7 +56,10 @@ describe('in headless Chromium', () => {
     expect(r.evaluation.summary.count).toBe(10);
     // A Float32Array crosses from the page as a plain object of its values.
     expect(Object.values(r.calibration.temperatures)).toHaveLength(5);
+    expect(r.calibration.settings).toMatchObject({ objective: 'ece', augmented: false }); // QUICK_PIPELINE's
     expect(r.reportHtml).toMatch(/<svg/);
+    expect(r.reportHtml).toContain('temperature scaling: ECE objective');
+    expect(r.reportHtml).toContain('<b id="calibration-objective">ECE of the first half');
     expect(events.some((l) => l.startsWith('@@chh ') && l.includes('"progress"'))).toBe(true);
     const weights = parseSafetensors(Buffer.from(r.weightsBase64, 'base64'));
     expect(weights.tensors.get('temperatures')!.shape).toEqual([1, 5, 1, 1]);

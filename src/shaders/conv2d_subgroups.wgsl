@@ -69,10 +69,13 @@ struct Params {
   PH: i32,
   PW: i32,
   hasBias: i32,
-  // wgrad: rows (n, oy) of the K dimension per split; `total` = Cout*Cin*kh*kw + Cout partial sums per split.
+  // wgrad: rows (n, oy) of the K dimension per split; `total` partial sums per split: Cout*Cin*kh*kw weight
+  // entries, then the Cout bias entries from `biasAt` (>= Cout*Cin*kh*kw, rounded up so that a buffer view of them
+  // can be bound: with one split, src/ops/conv2d.ts copies both ranges out instead of running wgrad_reduce).
   rowsPerSplit: i32,
   splits: i32,
   total: i32,
+  biasAt: i32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -1065,9 +1068,9 @@ fn wgrad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: v
   if (TN > 6u) { if (tv[6]) { let tj = tbase + 6 * i32(WGX); storePartial(pbase + tj, co0, NT, a[6]); if (TM > 4u) { storePartial(pbase + tj, co0 + 4, NT, b[6]); } } }
   if (TN > 7u) { if (tv[7]) { let tj = tbase + 7 * i32(WGX); storePartial(pbase + tj, co0, NT, a[7]); if (TM > 4u) { storePartial(pbase + tj, co0 + 4, NT, b[7]); } } }
   if (tbase == 0 && params.hasBias != 0) {
-    storePartial(pbase + Co * NT, co0, 1, sa);
+    storePartial(pbase + params.biasAt, co0, 1, sa);
     if (TM > 4u) {
-      storePartial(pbase + Co * NT, co0 + 4, 1, sb);
+      storePartial(pbase + params.biasAt, co0 + 4, 1, sb);
     }
   }
 }
@@ -1199,9 +1202,9 @@ fn wgrad_rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) w
   if (TC * KWC > 6u && sv[6]) { let tap = (cr0 + i32(6u / KWC)) * KW + kc[6]; storePartial(pbase + tap, co0, NT, a[6]); if (TM > 4u) { storePartial(pbase + tap, co0 + 4, NT, b[6]); } }
   if (TC * KWC > 7u && sv[7]) { let tap = (cr0 + i32(7u / KWC)) * KW + kc[7]; storePartial(pbase + tap, co0, NT, a[7]); if (TM > 4u) { storePartial(pbase + tap, co0 + 4, NT, b[7]); } }
   if (cr0 == 0 && params.hasBias != 0) {
-    storePartial(pbase + Co * NT, co0, 1, sa);
+    storePartial(pbase + params.biasAt, co0, 1, sa);
     if (TM > 4u) {
-      storePartial(pbase + Co * NT, co0 + 4, 1, sb);
+      storePartial(pbase + params.biasAt, co0 + 4, 1, sb);
     }
   }
 }
@@ -1213,22 +1216,22 @@ fn ldw(rb: i32, rok: bool, col: i32, pw: i32) -> f32 {
   return select(0.0, x[select(0, rb + col, ok)], ok);
 }
 
-// dw[i] (and db, stored after the Cout*NT weight entries) = sum over splits of the partials, in split order.
+// dw[i] (and db, stored from biasAt) = sum over splits of the partials, in split order.
 @compute @workgroup_size(256)
 fn wgrad_reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = i32(gid.x + gid.y * nwg.x * 256u);
   let total = params.total;
-  if (i >= total) {
+  let nw = params.Co * params.C * params.KH * params.KW;
+  if (i >= total || (i >= nw && i < params.biasAt)) {
     return;
   }
   var s = 0.0;
   for (var k = 0; k < params.splits; k++) {
     s += parts[k * total + i];
   }
-  let nw = total - params.Co;
   if (i < nw) {
     dw[i] = s;
   } else if (params.hasBias != 0) {
-    db[i - nw] = s;
+    db[i - params.biasAt] = s;
   }
 }

@@ -24,11 +24,13 @@ fn step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (i >= params.n) {
     return;
   }
-  let g = grad[i] + params.weight_decay * param[i];
+  // Each array is read once (p, not param[i] twice): on a CPU driver every load here is a 4-lane gather.
+  let p = param[i];
+  let g = grad[i] + params.weight_decay * p;
   let m = params.beta1 * exp_avg[i] + (1.0 - params.beta1) * g;
   let v = params.beta2 * exp_avg_sq[i] + (1.0 - params.beta2) * g * g;
   exp_avg[i] = m;
   exp_avg_sq[i] = v;
   let denom = sqrt(v) / params.bias_correction2_sqrt + params.eps;
-  param[i] = param[i] - (params.lr / params.bias_correction1) * m / denom;
+  param[i] = p - (params.lr / params.bias_correction1) * m / denom;
 }

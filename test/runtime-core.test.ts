@@ -55,6 +55,15 @@ describe('tensors', () => {
     expect(Array.from(all.slice(0, 3))).toEqual([7, 7, 7]);
     expect(Array.from(await views[1].read())).toEqual([1, 2, 3, 4]);
     expect(() => flat.view(1, [2])).toThrow(/alignment/);
+    // Zero fills go through clearBuffer: only the view's bytes are cleared, in order with the other GPU work.
+    e.fill(views[1], 0);
+    e.write(views[0], new Float32Array([5, 6, 7]));
+    const after = await flat.read();
+    expect(Array.from(after.slice(0, 3))).toEqual([5, 6, 7]);
+    expect(Array.from(await views[1].read())).toEqual([0, 0, 0, 0]);
+    const ints = e.tensor(new Int32Array([3, 4, 5]), [3], { dtype: 'i32' });
+    e.fill(ints, 0);
+    expect(Array.from(await ints.read())).toEqual([0, 0, 0]);
     flat.dispose();
     expect(() => views[1].buffer).toThrow(/disposed/);
   });

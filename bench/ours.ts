@@ -10,6 +10,7 @@
 import { Engine } from '../src/runtime/engine.ts';
 import { backward } from '../src/runtime/ops.ts';
 import { Adam } from '../src/runtime/optim.ts';
+import { GpuTimer } from '../src/runtime/profiler.ts';
 import type { TapeNode } from '../src/runtime/autograd.ts';
 import type { Tensor } from '../src/runtime/tensor.ts';
 import { conv2dKernels, conv2dOutputSize } from '../src/ops/conv2d.ts';
@@ -43,6 +44,8 @@ export interface OurCase {
   /** How many times the model's training step runs this kernel (conv cases). */
   perStep?: number;
   note?: string;
+  /** Kernel cases timed by GPU timestamps: the wall-clock median per dispatch too (submit and wait included). */
+  wallMs?: number;
 }
 
 export interface OursResult {
@@ -155,28 +158,39 @@ async function runOn(engine: Engine, cfg: OursConfig): Promise<OursResult> {
    * calibration run with one dispatch, then kernelReps runs of R dispatches each; `prepare` (untimed, synced
    * before the clock starts) may set up per-run state such as forward passes whose tape the record consumes.
    */
+  const timer = GpuTimer.supported(engine) ? new GpuTimer(engine, 4) : null;
+
   async function kernelCase(
     name: string,
     record: (i: number) => void,
     extra: Partial<OurCase> = {},
     prepare?: (r: number) => void,
   ): Promise<void> {
-    const once = async (r: number): Promise<number> => {
+    // GPU time of the R dispatches from timestamps where the adapter has them (no submit or wait in it), else wall.
+    const once = async (r: number): Promise<{ wall: number; gpu: number }> => {
       prepare?.(r);
       await engine.sync();
       const t0 = performance.now();
-      engine.scope(() => {
-        for (let i = 0; i < r; i++) record(i);
-      });
+      const recordAll = () =>
+        engine.scope(() => {
+          for (let i = 0; i < r; i++) record(i);
+        });
+      const span = timer ? timer.time(recordAll) : (recordAll(), -1);
       await engine.sync();
-      return performance.now() - t0;
+      const wall = performance.now() - t0;
+      return { wall, gpu: timer ? (await timer.read())[span] : NaN };
     };
     await once(1); // compile + first touch of the buffers
-    const t1 = await once(1);
+    const t1 = (await once(1)).wall;
     const r = Math.max(1, Math.min(64, Math.round(cfg.kernelTargetMs / Math.max(t1, 0.01))));
     const times: number[] = [];
-    for (let i = 0; i < cfg.kernelReps; i++) times.push((await once(r)) / r);
-    const c: OurCase = { name, kind: 'kernel', ms: stats(times), perSync: r, ...extra };
+    const walls: number[] = [];
+    for (let i = 0; i < cfg.kernelReps; i++) {
+      const t = await once(r);
+      walls.push(t.wall / r);
+      times.push((timer ? t.gpu : t.wall) / r);
+    }
+    const c: OurCase = { name, kind: 'kernel', ms: stats(times), perSync: r, ...extra, ...(timer ? { wallMs: stats(walls).median } : {}) };
     cases.push(c);
     const rate = c.gflop ? `${(c.gflop / (c.ms.median / 1000)).toFixed(2)} GFLOP/s` : c.gbytes ? `${(c.gbytes / (c.ms.median / 1000)).toFixed(2)} GB/s` : '';
     log(`ours: ${name} ${c.ms.median.toFixed(2)} ms ${rate} (x${r} per sync)`);
@@ -386,6 +400,7 @@ async function runOn(engine: Engine, cfg: OursConfig): Promise<OursResult> {
     log(`ours: soak ${cfg.soak} steps, live bytes ${start.liveBytes} -> ${end.liveBytes}, buffers created ${start.createdBuffers} -> ${end.createdBuffers}`);
   }
 
+  timer?.dispose();
   return {
     adapter: engine.adapter,
     features: [...engine.features],
@@ -395,7 +410,9 @@ async function runOn(engine: Engine, cfg: OursConfig): Promise<OursResult> {
     memory,
     soak,
     timing:
-      'wall clock around engine.sync(): kernel cases record R identical dispatches per sync (R chosen to fill ~kernelTargetMs) and ' +
-      'report wall/R; model cases time one forward or training step per sync. Median, min, max over the timed runs after warm-up.',
+      (timer
+        ? 'kernel cases: GPU timestamps (timestamp-query) around R identical dispatches (R chosen to fill ~kernelTargetMs), per dispatch; '
+        : 'kernel cases: wall clock around engine.sync() over R identical dispatches per sync (R chosen to fill ~kernelTargetMs), per dispatch; ') +
+      'model cases: wall clock around engine.sync(), one forward or training step per sync (as TF.js is timed). Median, min, max over the timed runs after warm-up.',
   };
 }

@@ -21,6 +21,8 @@ export interface CaseRow {
   ours_max_ms: number;
   runs: number;
   per_sync?: number;
+  /** Kernel cases timed by GPU timestamps: wall clock per dispatch around engine.sync() (submit and wait included). */
+  wall_ms?: number;
   gflops?: number;
   gbps?: number;
   per_step?: number;
@@ -81,6 +83,7 @@ export function buildResults(input: {
   const cases = ours.cases.map((c: OurCase): CaseRow => {
     const row: CaseRow = { name: c.name, kind: c.kind, ours_ms: round(c.ms.median), ours_min_ms: round(c.ms.min), ours_max_ms: round(c.ms.max), runs: c.ms.runs };
     if (c.perSync !== undefined) row.per_sync = c.perSync;
+    if (c.wallMs !== undefined) row.wall_ms = round(c.wallMs);
     if (c.gflop !== undefined) row.gflops = round(c.gflop / (c.ms.median / 1000));
     if (c.gbytes !== undefined) row.gbps = round(c.gbytes / (c.ms.median / 1000));
     if (c.perStep !== undefined) row.per_step = c.perStep;
@@ -179,11 +182,17 @@ export function resultsMarkdown(r: BenchResults): string {
   }
   const kernels = r.cases.filter((c) => c.kind === 'kernel');
   if (kernels.length) {
-    lines.push('', '| kernel case | ms (median) | min-max | rate | per sync | per step | est. ms per step |', '|---|---:|---:|---:|---:|---:|---:|');
+    const wall = kernels.some((c) => c.wall_ms !== undefined);
+    lines.push(
+      '',
+      `| kernel case | ms (median) | min-max | rate | per sync | per step | est. ms per step |${wall ? ' wall ms |' : ''}`,
+      `|---|---:|---:|---:|---:|---:|---:|${wall ? '---:|' : ''}`,
+    );
     for (const c of kernels) {
       const rate = c.gflops !== undefined ? `${c.gflops.toFixed(2)} GFLOP/s` : c.gbps !== undefined ? `${c.gbps.toFixed(2)} GB/s` : '';
       const per = c.per_step ?? 1;
-      lines.push(`| ${c.name} | ${ms(c.ours_ms)} | ${ms(c.ours_min_ms)}-${ms(c.ours_max_ms)} | ${rate} | ${c.per_sync ?? ''} | ${per} | ${ms(c.ours_ms * per)} |`);
+      const w = wall ? ` ${c.wall_ms !== undefined ? ms(c.wall_ms) : ''} |` : '';
+      lines.push(`| ${c.name} | ${ms(c.ours_ms)} | ${ms(c.ours_min_ms)}-${ms(c.ours_max_ms)} | ${rate} | ${c.per_sync ?? ''} | ${per} | ${ms(c.ours_ms * per)} |${w}`);
     }
   }
   return lines.join('\n');

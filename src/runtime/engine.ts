@@ -339,6 +339,17 @@ export class Engine {
     if (++this.dispatchesInEncoder >= this.maxDispatchesPerSubmit) this.flush();
   }
 
+  /**
+   * Hands the command encoder to `fn` between compute passes, in order with everything recorded before and after
+   * (ends the current compute pass): for commands the engine has no method for, e.g. a profiler's timestamp passes
+   * and query resolves (src/runtime/profiler.ts).
+   */
+  encode(fn: (encoder: GPUCommandEncoder) => void): void {
+    this.checkHealthy('encode');
+    this.endPass();
+    fn(this.commandEncoder());
+  }
+
   /** Records a buffer copy (ends the current compute pass). */
   copy(src: Tensor, dst: Tensor): void {
     if (src.size !== dst.size) throw new Error(`copy: "${src.label}" has ${src.size} elements but "${dst.label}" has ${dst.size}`);

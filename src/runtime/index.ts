@@ -7,3 +7,4 @@ export { record, type TapeNode } from './autograd.ts';
 export { add, sub, mul, scale, relu, sum, mean, accumulate, backward, checkInputs, checkSameShape, sameShape } from './ops.ts';
 export { ParameterStore, type ParameterSpec } from './parameters.ts';
 export { SGD, Adam, type SgdOptions, type AdamOptions } from './optim.ts';
+export { GpuTimer } from './profiler.ts';

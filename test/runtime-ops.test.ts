@@ -1,6 +1,6 @@
 // Elementwise and reduction kernels against CPU references; backward against central finite differences.
 import { describe, expect, it } from 'vitest';
-import { add, sub, mul, scale, relu, sum, mean, backward, accumulate, type Tensor } from '../src/runtime/index.ts';
+import { add, sub, mul, scale, relu, sum, mean, backward, accumulate, ParameterStore, type Tensor } from '../src/runtime/index.ts';
 import { useEngine } from './helpers/gpu.ts';
 import { randomArray, finiteDifferences, expectClose } from './helpers/reference.ts';
 
@@ -111,5 +111,36 @@ describe('backward against finite differences', () => {
     expectClose(await t.read(), Float64Array.from(a, (v, i) => v + 0.5 * b[i]), 1e-6, 'a += 0.5 b');
     t.dispose();
     u.dispose();
+  });
+});
+
+describe('gradient accumulation into .grad', () => {
+  it('adds across backward calls, restarts after zeroGrad (first gradient copied in), leaves others at zero', async () => {
+    const e = engine();
+    const store = ParameterStore.create(e, [
+      { name: 'a', shape: [3] },
+      { name: 'b', shape: [3] },
+    ]);
+    const [a, b] = [store.get('a'), store.get('b')];
+    e.write(a, new Float32Array([1, 2, 3]));
+    e.write(b, new Float32Array([4, 5, 6]));
+    const x = e.tensor([1, -1, 2], [3]);
+    // loss = sum(a * x) + sum(a * a): a is used twice in one graph, d/da = x + 2a
+    const lossA = () => e.scope(() => backward(add(sum(mul(a, x)), sum(mul(a, a)))));
+    lossA();
+    expect(Array.from(await a.grad!.read())).toEqual([3, 3, 8]);
+    lossA(); // no zeroGrad: accumulates, as PyTorch
+    expect(Array.from(await a.grad!.read())).toEqual([6, 6, 16]);
+    expect(Array.from(await b.grad!.read())).toEqual([0, 0, 0]);
+    store.zeroGrad();
+    expect(a.gradIsZero && b.gradIsZero).toBe(true);
+    e.scope(() => backward(sum(mul(b, x)))); // only b takes part
+    expect(Array.from(await b.grad!.read())).toEqual([1, -1, 2]);
+    expect(b.gradIsZero).toBe(false);
+    expect(Array.from(await a.grad!.read())).toEqual([0, 0, 0]); // still the zeros zeroGrad wrote
+    expect(a.gradIsZero).toBe(true);
+    lossA();
+    expect(Array.from(await a.grad!.read())).toEqual([3, 3, 8]);
+    store.dispose();
   });
 });

@@ -149,7 +149,15 @@ export function backward(loss: Tensor): void {
     ones: (like) => like.engine.full([1], 1, { label: 'dloss' }),
     add,
     accumulate: (leaf, g) => {
-      if (!leaf.grad) leaf.grad = leaf.engine.untracked(() => leaf.engine.zeros(leaf.shape, { label: `${leaf.label}.grad` }));
+      const e = leaf.engine;
+      if (!leaf.grad || leaf.gradIsZero) {
+        // The first gradient since zeroGrad (or ever): a buffer copy, not an add into zeros (on a CPU driver the add
+        // is a gather, a gather and a scatter per element: ~0.2 s per step for the model's 24.4 M parameters).
+        leaf.grad ??= e.untracked(() => e.empty(leaf.shape, { label: `${leaf.label}.grad` }));
+        e.copy(g, leaf.grad);
+        leaf.gradIsZero = false;
+        return;
+      }
       accumulate(leaf.grad, g);
     },
   });

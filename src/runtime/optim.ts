@@ -48,7 +48,13 @@ abstract class Optimizer {
   /** Sets gradients to zero (PyTorch's zero_grad with set_to_none=False). */
   zeroGrad(): void {
     if (this.source instanceof ParameterStore) this.source.zeroGrad();
-    else for (const p of this.source) if (p.grad) this.engine.fill(p.grad, 0);
+    else {
+      for (const p of this.source) {
+        if (!p.grad) continue;
+        this.engine.fill(p.grad, 0);
+        p.gradIsZero = true;
+      }
+    }
   }
 
   /** The optimizer state tensors (for checkpoints), per slot, in a fixed order. */

@@ -54,6 +54,7 @@ export class ParameterStore {
 
   zeroGrad(): void {
     this.engine.fill(this.gradFlat, 0);
+    for (const p of this.params) p.gradIsZero = true;
   }
 
   dispose(): void {

@@ -31,6 +31,13 @@ export class Tensor {
   readonly size: number;
   /** The gradient accumulated by backward(); for parameters, a view into the engine's flat gradient buffer. */
   grad: Tensor | null = null;
+  /**
+   * True while `grad` holds the zeros zeroGrad() wrote and no backward has added to it yet: the next backward then
+   * copies its gradient in instead of adding it to zeros (what PyTorch's zero_grad(set_to_none=True) buys, with the
+   * zeros still in place for whoever reads the gradient first). Set by zeroGrad(); cleared by backward. Code that
+   * writes into `.grad` any other way must set it to false.
+   */
+  gradIsZero = false;
   private gpuBuffer: GPUBuffer | null;
 
   constructor(

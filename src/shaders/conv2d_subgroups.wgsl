@@ -24,15 +24,18 @@
 // adjacent. Measured on 64->64 3x3 at 40x32: taking the x loads out of the forward kernel made it 1.5x faster,
 // taking the weight loads out 1.35x. So the kernels are built to load fewer values per multiply-add:
 //
-// Two families of entry points, both register-tiled:
+// Three families of entry points, all register-tiled:
 //  - column-interleaved (`forward`, `dgrad`, `wgrad`): an invocation's TN pixels (or taps) are WGX apart, so
 //    neighbouring invocations (SIMD lanes here, a warp on a GPU) read neighbouring addresses (coalesced on a GPU)
 //    and share their channels' weights (one address, a broadcast). Every (pixel, tap) pair is its own load.
-//  - row-tiled (`forward_rows`, `dgrad_rows`, `wgrad_rows`, the defaults): an invocation's pixels (or taps) are
-//    consecutive along a row, and a sliding window of input values in registers is shared between neighbouring
-//    taps, so a 3x3/s1 kernel loads TN+2 input values per (channel, kernel row) instead of 3*TN. About 1.2-1.5x
-//    faster than the column kernels on SwiftShader (bench/conv-micro.ts); on an NVIDIA H100 (Dawn, Vulkan) as fast
-//    or faster (3-13 TFLOP/s at batch 8), except the strided forward, where the column kernel was 1.5x faster.
+//  - row-tiled (`forward_rows`, `dgrad_rows`, `wgrad_rows`): an invocation's pixels (or taps) are consecutive
+//    along a row, and a sliding window of input values in registers is shared between neighbouring taps, so a
+//    3x3/s1 kernel loads TN+2 input values per (channel, kernel row) instead of 3*TN. About 1.2-1.5x faster than
+//    the column kernels on SwiftShader (bench/conv-micro.ts); on an NVIDIA H100 (Dawn, Vulkan) as fast or faster
+//    (3-13 TFLOP/s at batch 8), except the strided forward, where the column kernel was 1.5x faster.
+//  - row-tiled with the taps unrolled (`forward_flat`, `dgrad_flat` for stride 1; the defaults, with `dgrad_rows`
+//    for strided data gradients and `wgrad_rows`): the same window, loaded whole once per (channel, kernel row),
+//    every tap reading a constant slot; ~1.8x the row-tiled kernels on SwiftShader (see forward_flat).
 //
 // Tile sizes are override constants, so variants compile from this one file: TM in {4, 8}, TN in 1..8, and the
 // workgroup shape WGX x WGY (x: pixels, y: channel tiles). WGSL has no private arrays sized by an override and

@@ -214,8 +214,10 @@ function rowTile(cols: number, tn: number): { tn: number; chunks: number } {
 
 function forwardRaw(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null, g: Geometry): Tensor {
   const tile = gemmTile('forward');
-  if (tile.rows && tile.flat && g.KW <= 7 && (rowTile(g.Wo, tile.tn).tn - 1) * g.SW + g.KW <= 24) return forwardFlat(e, x, weight, bias, g, tile);
-  if (tile.rows) return forwardRows(e, x, weight, bias, g, tile);
+  if (tile.rows && tile.flat && g.KW <= 7 && (rowTile(g.Wo, tile.tn).tn - 1) * g.SW + g.KW <= 24) {
+    return forwardRowTiled(e, x, weight, bias, g, tile, 'forward_flat');
+  }
+  if (tile.rows) return forwardRowTiled(e, x, weight, bias, g, tile, 'forward_rows');
   const P = g.N * g.Ho * g.Wo;
   const { WGX, WGY } = workgroupShape(P, g.Co, tile);
   const out = e.empty([g.N, g.Co, g.Ho, g.Wo], { label: 'conv2d' });
@@ -232,36 +234,15 @@ function forwardRaw(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null, g
   return out;
 }
 
-function forwardRows(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null, g: Geometry, tile: ConvTile): Tensor {
+/** The row-tiled forward: forward_rows (taps in a loop, a sliding window) or forward_flat (taps unrolled). */
+function forwardRowTiled(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null, g: Geometry, tile: ConvTile, entry: 'forward_rows' | 'forward_flat'): Tensor {
   const { tn, chunks } = rowTile(g.Wo, tile.tn);
   const tiles = g.N * g.Ho * chunks;
   const shader = rowShader(e);
   const { WGX, WGY } = rowWorkgroupShape(shader, tiles, g.Co, tile.tm);
   const out = e.empty([g.N, g.Co, g.Ho, g.Wo], { label: 'conv2d' });
-  const k = e.kernel({
-    shader,
-    entry: 'forward_rows',
-    bindings: ['x', 'weight', 'bias', 'out', 'params'],
-    constants: { TM: tile.tm, TN: tn, WGX, WGY },
-  });
-  const [bx, by] = fold(e, Math.ceil(tiles / WGX));
-  const bz = Math.ceil(g.Co / (WGY * tile.tm));
-  e.run(k, { x, weight, bias: bias ?? weight, out, params: uniforms(g, bias !== null) }, [bx, by, bz]);
-  return out;
-}
-
-function forwardFlat(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null, g: Geometry, tile: ConvTile): Tensor {
-  const { tn, chunks } = rowTile(g.Wo, tile.tn);
-  const tiles = g.N * g.Ho * chunks;
-  const shader = rowShader(e);
-  const { WGX, WGY } = rowWorkgroupShape(shader, tiles, g.Co, tile.tm);
-  const out = e.empty([g.N, g.Co, g.Ho, g.Wo], { label: 'conv2d' });
-  const k = e.kernel({
-    shader,
-    entry: 'forward_flat',
-    bindings: ['x', 'weight', 'bias', 'out', 'params'],
-    constants: { TM: tile.tm, TN: tn, WGX, WGY, KWC: g.KW, SXC: g.SW, WINC: (tn - 1) * g.SW + g.KW },
-  });
+  const flat: Record<string, number> = entry === 'forward_flat' ? { KWC: g.KW, SXC: g.SW, WINC: (tn - 1) * g.SW + g.KW } : {};
+  const k = e.kernel({ shader, entry, bindings: ['x', 'weight', 'bias', 'out', 'params'], constants: { TM: tile.tm, TN: tn, WGX, WGY, ...flat } });
   const [bx, by] = fold(e, Math.ceil(tiles / WGX));
   const bz = Math.ceil(g.Co / (WGY * tile.tm));
   e.run(k, { x, weight, bias: bias ?? weight, out, params: uniforms(g, bias !== null) }, [bx, by, bz]);

@@ -34,9 +34,9 @@ export interface ConvTile {
 }
 
 /**
- * Kernel choices, tunable at run time (benchmarks, tests, an adapter-specific setup). null means "pick per
- * adapter and shape", from measurements with bench/conv-micro.ts (SwiftShader, 2 CPU cores) and on an NVIDIA H100
- * through Dawn's Vulkan backend:
+ * Kernel choices, tunable at run time (benchmarks, tests, an adapter-specific setup). null means the default
+ * below, chosen from measurements with bench/conv-micro.ts (SwiftShader, 2 CPU cores), bench/model-step.ts and on
+ * NVIDIA H100 / H200 GPUs through Dawn's Vulkan backend (the same choice won on both kinds of adapter):
  *  - forward/dgrad: row-tiled, TM=8 x TN=8, taps unrolled (forward_flat, dgrad_flat for stride 1; dgrad_rows for
  *    strided dgrad). SwiftShader (bench/conv-micro.ts, 64->64 3x3 at 40x32, GFLOP per CPU-second): forward 0.53 ->
  *    0.99, dgrad 0.55 -> 0.96 against the row kernels with their per-tap loop. NVIDIA H200 (bench/model-step.ts,

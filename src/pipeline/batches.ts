@@ -59,6 +59,12 @@ export function pixelCentre(index: number, width: number): [number, number] {
   return [(index % width) + 0.5, Math.floor(index / width) + 0.5];
 }
 
+/** Radial error in mm of an argmax pixel's centre against point k of flat [x0, y0, x1, y1, ...] landmarks. */
+export function argmaxErrorMm(index: number, width: number, landmarks: ArrayLike<number>, k: number, pixelSizeMm: readonly [number, number]): number {
+  const [x, y] = pixelCentre(index, width);
+  return Math.hypot((x - landmarks[2 * k]) * pixelSizeMm[0], (y - landmarks[2 * k + 1]) * pixelSizeMm[1]);
+}
+
 export interface SampleGeometry {
   width: number;
   height: number;

@@ -71,7 +71,7 @@ import { expectedRadialError } from '../ops/ere.ts';
 import { calibration, calibrationBinIndexer, correctRadiusMm, type CalibrationOptions, type CalibrationResult } from '../model/metrics.ts';
 import type { IsbiSample } from '../data/isbi.ts';
 import { augmentBatch, sampleAugmentParams, type AugmentOptions } from '../data/augment.ts';
-import { BatchLoader, checkSamples, imageSlice, mixSeed, pixelCentre, splitHalves, targetPixels, type Batch } from './batches.ts';
+import { argmaxErrorMm, BatchLoader, checkSamples, imageSlice, mixSeed, splitHalves, targetPixels, type Batch } from './batches.ts';
 import { calibrationBinsFor, temperatureValues, type FrozenNetwork } from './evaluate.ts';
 
 /**
@@ -403,8 +403,7 @@ export async function calibrateTemperatures(
       nll += loss * batch.size;
       batch.samples.forEach((s, i) => {
         for (let l = 0; l < L; l++) {
-          const [x, y] = pixelCentre(arg[i * L + l], width);
-          errors.push(Math.hypot((x - s.landmarks[2 * l]) * s.pixelSizeMm[0], (y - s.landmarks[2 * l + 1]) * s.pixelSizeMm[1]));
+          errors.push(argmaxErrorMm(arg[i * L + l], width, s.landmarks, l, s.pixelSizeMm));
           modes.push(mode[i * L + l]);
           sizes.push(s.pixelSizeMm);
         }
@@ -470,12 +469,9 @@ export async function calibrateTemperatures(
   const correctness = (argmax: Int32Array, batch: Batch, landmarks: Float32Array): boolean[] => {
     const correct: boolean[] = [];
     for (let i = 0; i < batch.size; i++) {
-      const [sx, sy] = [batch.pixelSizes[2 * i], batch.pixelSizes[2 * i + 1]];
-      const radius = correctRadiusMm([sx, sy]);
-      for (let l = 0; l < L; l++) {
-        const [x, y] = pixelCentre(argmax[i * L + l], width);
-        correct.push(Math.hypot((x - landmarks[2 * (i * L + l)]) * sx, (y - landmarks[2 * (i * L + l) + 1]) * sy) < radius);
-      }
+      const size: [number, number] = [batch.pixelSizes[2 * i], batch.pixelSizes[2 * i + 1]];
+      const radius = correctRadiusMm(size);
+      for (let l = 0; l < L; l++) correct.push(argmaxErrorMm(argmax[i * L + l], width, landmarks, i * L + l, size) < radius);
     }
     return correct;
   };

@@ -364,15 +364,6 @@ fn forward_rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id)
   let oy = row - n * params.Ho;
   let co0 = i32((wid.z * WGY + lid.y) * TM);
 
-  var wo: array<i32, 8>;
-  wo[0] = min(co0 + 0, Co - 1) * K;
-  wo[1] = min(co0 + 1, Co - 1) * K;
-  wo[2] = min(co0 + 2, Co - 1) * K;
-  wo[3] = min(co0 + 3, Co - 1) * K;
-  wo[4] = min(co0 + 4, Co - 1) * K;
-  wo[5] = min(co0 + 5, Co - 1) * K;
-  wo[6] = min(co0 + 6, Co - 1) * K;
-  wo[7] = min(co0 + 7, Co - 1) * K;
   // This invocation's share of the weight loads (channels co0 + lane and co0 + 4 + lane).
   let wl0 = min(co0 + i32(sgid & 3u), Co - 1) * K;
   let wl1 = min(co0 + 4 + i32(sgid & 3u), Co - 1) * K;
@@ -482,15 +473,6 @@ fn forward_flat(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id)
   let oy = row - n * params.Ho;
   let co0 = i32((wid.z * WGY + lid.y) * TM);
 
-  var wo: array<i32, 8>;
-  wo[0] = min(co0 + 0, Co - 1) * K;
-  wo[1] = min(co0 + 1, Co - 1) * K;
-  wo[2] = min(co0 + 2, Co - 1) * K;
-  wo[3] = min(co0 + 3, Co - 1) * K;
-  wo[4] = min(co0 + 4, Co - 1) * K;
-  wo[5] = min(co0 + 5, Co - 1) * K;
-  wo[6] = min(co0 + 6, Co - 1) * K;
-  wo[7] = min(co0 + 7, Co - 1) * K;
   let wl0 = min(co0 + i32(sgid & 3u), Co - 1) * K;
   let wl1 = min(co0 + 4 + i32(sgid & 3u), Co - 1) * K;
 
@@ -704,15 +686,6 @@ fn dgrad_rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) w
   let oxs = oxb0 - (U - 1);
   let c0 = i32((u32(cgroup) * WGY + lid.y) * TM);
 
-  var wc: array<i32, 8>;
-  wc[0] = min(c0 + 0, C - 1) * KK;
-  wc[1] = min(c0 + 1, C - 1) * KK;
-  wc[2] = min(c0 + 2, C - 1) * KK;
-  wc[3] = min(c0 + 3, C - 1) * KK;
-  wc[4] = min(c0 + 4, C - 1) * KK;
-  wc[5] = min(c0 + 5, C - 1) * KK;
-  wc[6] = min(c0 + 6, C - 1) * KK;
-  wc[7] = min(c0 + 7, C - 1) * KK;
   let wl0 = min(c0 + i32(sgid & 3u), C - 1) * KK;
   let wl1 = min(c0 + 4 + i32(sgid & 3u), C - 1) * KK;
 
@@ -807,15 +780,6 @@ fn dgrad_flat(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) w
   let y = row - n * params.H;
   let c0 = i32((wid.z * WGY + lid.y) * TM);
 
-  var wc: array<i32, 8>;
-  wc[0] = min(c0 + 0, C - 1) * KK;
-  wc[1] = min(c0 + 1, C - 1) * KK;
-  wc[2] = min(c0 + 2, C - 1) * KK;
-  wc[3] = min(c0 + 3, C - 1) * KK;
-  wc[4] = min(c0 + 4, C - 1) * KK;
-  wc[5] = min(c0 + 5, C - 1) * KK;
-  wc[6] = min(c0 + 6, C - 1) * KK;
-  wc[7] = min(c0 + 7, C - 1) * KK;
   let wl0 = min(c0 + i32(sgid & 3u), C - 1) * KK;
   let wl1 = min(c0 + 4 + i32(sgid & 3u), C - 1) * KK;
 
@@ -1107,15 +1071,6 @@ fn wgrad_rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) w
   let co0 = i32((wid.y * WGY + lid.y) * TM);
   let kpart = i32(wid.z);
 
-  var dco: array<i32, 8>;
-  dco[0] = min(co0 + 0, Co - 1) * HoWo;
-  dco[1] = min(co0 + 1, Co - 1) * HoWo;
-  dco[2] = min(co0 + 2, Co - 1) * HoWo;
-  dco[3] = min(co0 + 3, Co - 1) * HoWo;
-  dco[4] = min(co0 + 4, Co - 1) * HoWo;
-  dco[5] = min(co0 + 5, Co - 1) * HoWo;
-  dco[6] = min(co0 + 6, Co - 1) * HoWo;
-  dco[7] = min(co0 + 7, Co - 1) * HoWo;
   let dl0 = min(co0 + i32(sgid & 3u), Co - 1) * HoWo;
   let dl1 = min(co0 + 4 + i32(sgid & 3u), Co - 1) * HoWo;
 

@@ -8,7 +8,7 @@
 // and as GFLOP per CPU-second of this process (SwiftShader's threads are ours, so CPU time is the work done,
 // whatever else the machine runs).
 //   npx tsx bench/adapter-costs.ts
-import { requestGpu } from '../src/runtime/device.ts';
+import { requestGpu } from '../src/engine/device.ts';
 
 const ctx = await requestGpu({ runtime: 'node' });
 const device = ctx.device;

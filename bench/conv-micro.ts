@@ -1,12 +1,13 @@
 // conv2d micro-benchmark: GFLOP/s of the forward, dgrad and wgrad implicit GEMMs for a few register tiles.
-//   node scripts/embed-shaders.mjs && npx tsx bench/conv-micro.ts [--quick] [--target=N] [tm x tn ...]
+//   npx tsx scripts/embed-shaders.ts && npx tsx bench/conv-micro.ts [--quick] [--target=N] [tm x tn ...]
 // (--target sets conv2dTuning.targetInvocations, which decides how far wgrad splits its K dimension)
 // e.g. `npx tsx bench/conv-micro.ts auto 4x4 8x4 8x8r` (auto: the op's own choice per adapter; a trailing r:
 // the row-tiled kernels; a trailing s: the row-tiled kernels of conv2d_subgroups.wgsl, loads shared through
 // subgroupBroadcast; f: the forward with its taps unrolled, forward_flat). Without tile arguments it compares the default with five tiles.
 // FLOPs counted as 2*N*Cout*Ho*Wo*Cin*kh*kw per GEMM.
-import { Engine } from '../src/runtime/index.ts';
-import { conv2dKernels, conv2dTuning, type ConvTile } from '../src/ops/conv2d.ts';
+import { Engine } from '../src/index.ts';
+import { conv2dKernels } from '../src/ops/conv2d/conv2d.ts';
+import { conv2dTuning, type ConvTile } from '../src/ops/conv2d/tuning.ts';
 
 interface Shape {
   name: string;
@@ -28,7 +29,6 @@ const SHAPES: Shape[] = [
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const target = args.find((a) => a.startsWith('--target='));
-if (target) conv2dTuning.targetInvocations = Number(target.slice('--target='.length));
 const tiles: ((ConvTile & { subgroups?: boolean }) | null)[] = args
   .filter((a) => /^\d+x\d+[rsf]*$/.test(a))
   .map((a) => {
@@ -66,6 +66,8 @@ async function time(engine: Engine, fn: () => void, minSeconds: number): Promise
 }
 
 const engine = await Engine.create({ runtime: 'node' });
+const tuning = conv2dTuning(engine);
+if (target) tuning.targetInvocations = Number(target.slice('--target='.length));
 console.log(`adapter: ${engine.adapter.vendor} ${engine.adapter.architecture} ${engine.adapter.description}`);
 for (const sh of SHAPES) {
   const Ho = Math.floor((sh.H + 2 * sh.p - sh.k) / sh.s) + 1;
@@ -78,7 +80,7 @@ for (const sh of SHAPES) {
   const opts = { stride: sh.s, padding: sh.p };
   console.log(`\n${sh.name}: ${(flops / 1e6).toFixed(1)} MFLOP per GEMM`);
   for (const tile of tiles) {
-    Object.assign(conv2dTuning, { forward: tile, dgrad: tile, wgrad: tile, subgroups: tile ? Boolean(tile.subgroups) : null });
+    Object.assign(tuning, { forward: tile, dgrad: tile, wgrad: tile, subgroups: tile ? Boolean(tile.subgroups) : null });
     const secs = quick ? 0.5 : 2;
     const f = await time(engine, () => conv2dKernels.forward(x, w, null, opts), secs);
     const d = await time(engine, () => conv2dKernels.dgrad(dy, x, w, opts), secs);

@@ -5,13 +5,14 @@
 // (TMxTN plus r: row-tiled, f: taps unrolled; e.g. 8x8rf); --subgroups sets conv2dTuning.subgroups. This is the model half of the benchmark; the TF.js comparison lives with the browser bench.
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
-import { Engine } from '../src/runtime/engine.ts';
-import { backward } from '../src/runtime/ops.ts';
-import { Adam } from '../src/runtime/optim.ts';
-import { fmtBytes } from '../src/runtime/buffer-pool.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { backward } from '../src/ops/backward.ts';
+import { Adam } from '../src/nn/adam.ts';
+import { fmtBytes } from '../src/engine/buffer-pool.ts';
 import { softmaxNll } from '../src/ops/softmax-nll.ts';
-import { ResnetUnet, RESNET34_UNET } from '../src/model/unet.ts';
-import { conv2dTuning } from '../src/ops/conv2d.ts';
+import { ResnetUnet, RESNET34_UNET } from '../src/nn/unet.ts';
+import { conv2dTuning, type ConvTile } from '../src/ops/conv2d/tuning.ts';
+import { full } from '../src/ops/fill.ts';
 
 const { values } = parseArgs({
   options: {
@@ -23,26 +24,28 @@ const { values } = parseArgs({
     subgroups: { type: 'string', default: 'auto' },
   },
 });
+let tile: ConvTile | null = null;
 if (values.conv !== 'auto') {
   const m = /^(4|8)x(\d)([rf]*)$/.exec(values.conv!);
   if (!m) throw new Error(`--conv must be auto or TMxTN[r][f] (e.g. 8x8rf), got ${values.conv}`);
-  const tile = { tm: Number(m[1]) as 4 | 8, tn: Number(m[2]), rows: m[3].includes('r'), flat: m[3].includes('f') };
-  Object.assign(conv2dTuning, { forward: tile, dgrad: tile, wgrad: tile });
+  tile = { tm: Number(m[1]) as 4 | 8, tn: Number(m[2]), rows: m[3].includes('r'), flat: m[3].includes('f') };
 }
 if (!['auto', 'on', 'off'].includes(values.subgroups!)) throw new Error(`--subgroups must be auto, on or off, got ${values.subgroups}`);
-conv2dTuning.subgroups = values.subgroups === 'auto' ? null : values.subgroups === 'on';
 const [h, w] = values.size!.split('x').map(Number);
 const n = Number(values.batch);
 const reps = Number(values.reps);
 
 const engine = await Engine.create({ runtime: 'node' });
+const tuning = conv2dTuning(engine);
+if (tile) Object.assign(tuning, { forward: tile, dgrad: tile, wgrad: tile });
+tuning.subgroups = values.subgroups === 'auto' ? null : values.subgroups === 'on';
 const model = new ResnetUnet(RESNET34_UNET);
 const state = model.allocate(engine, 0);
 const L = RESNET34_UNET.landmarks;
 const adam = new Adam(state.params, { lr: 1e-3 });
-const images = engine.untracked(() => engine.full([n, 1, h, w], 128, { label: 'images' }));
+const images = engine.untracked(() => full(engine, [n, 1, h, w], 128, { label: 'images' }));
 const targets = engine.untracked(() => engine.tensor(Int32Array.from({ length: n * L }, (_, i) => (i * 7919) % (h * w)), [n, L], { label: 'targets' }));
-const temperatures = engine.untracked(() => engine.full([L], 1, { label: 'temperatures' }));
+const temperatures = engine.untracked(() => full(engine, [L], 1, { label: 'temperatures' }));
 
 async function time(fn: () => void): Promise<number[]> {
   const out: number[] = [];

@@ -7,21 +7,23 @@
 // dispatches into one compute pass, so per-dispatch timestamp queries would need a pass per kernel; this method
 // includes the submit and the wait (small next to SwiftShader's milliseconds-long kernels, not on a real GPU,
 // where R grows to amortise it).
-import { Engine } from '../src/runtime/engine.ts';
-import { backward } from '../src/runtime/ops.ts';
-import { Adam } from '../src/runtime/optim.ts';
-import { GpuTimer } from '../src/runtime/profiler.ts';
-import type { TapeNode } from '../src/runtime/autograd.ts';
-import type { Tensor } from '../src/runtime/tensor.ts';
-import { conv2dKernels, conv2dOutputSize } from '../src/ops/conv2d.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { backward } from '../src/ops/backward.ts';
+import { Adam } from '../src/nn/adam.ts';
+import { GpuTimer } from '../src/engine/profiler.ts';
+import type { TapeNode } from '../src/engine/tape.ts';
+import type { Tensor } from '../src/engine/tensor.ts';
+import { conv2dKernels } from '../src/ops/conv2d/conv2d.ts';
+import { conv2dOutputSize } from '../src/ops/conv2d/plan.ts';
 import { batchNorm2d } from '../src/ops/batchnorm.ts';
 import { maxPool2d } from '../src/ops/maxpool.ts';
 import { upsampleConcat } from '../src/ops/upsample.ts';
 import { softmaxNll } from '../src/ops/softmax-nll.ts';
 import { expectedRadialError } from '../src/ops/ere.ts';
-import { ResnetUnet, RESNET34_UNET } from '../src/model/unet.ts';
-import type { Conv2d } from '../src/model/nn.ts';
+import { ResnetUnet, RESNET34_UNET } from '../src/nn/unet.ts';
+import type { Conv2d } from '../src/nn/module.ts';
 import type { BenchConfig } from './args.ts';
+import { full } from '../src/ops/fill.ts';
 
 /** What our side of the benchmark needs of the command line (a type-only import: this file runs in the page). */
 export type OursConfig = Pick<BenchConfig, 'runtime' | 'h' | 'w' | 'batch' | 'reps' | 'kernelReps' | 'kernelTargetMs' | 'kernels' | 'model' | 'soak'>;
@@ -203,8 +205,7 @@ async function runOn(engine: Engine, cfg: OursConfig): Promise<OursResult> {
     for (let i = 0; i < count; i++) {
       const start = engine.tape.length;
       outputs.push(forward());
-      nodes.push(...engine.tape.slice(start));
-      engine.tape.length = start;
+      nodes.push(...engine.tape.splice(start));
     }
     return { nodes, outputs };
   }
@@ -262,10 +263,10 @@ async function runOn(engine: Engine, cfg: OursConfig): Promise<OursResult> {
       const C = shape[1];
       const x = randTensor(shape, 1, true);
       const dy = randTensor(shape);
-      const gamma = engine.untracked(() => engine.full([C], 1));
+      const gamma = engine.untracked(() => full(engine, [C], 1));
       const beta = engine.untracked(() => engine.zeros([C]));
       const rm = engine.untracked(() => engine.zeros([C]));
-      const rv = engine.untracked(() => engine.full([C], 1));
+      const rv = engine.untracked(() => full(engine, [C], 1));
       const bn = () => batchNorm2d(x, { weight: gamma, bias: beta, runningMean: rm, runningVar: rv, training: true, relu: true });
       const tag = shape.slice(1).join('x');
       // forward: reads x twice (statistics, normalisation), writes y
@@ -305,9 +306,9 @@ async function runOn(engine: Engine, cfg: OursConfig): Promise<OursResult> {
     {
       const L = RESNET34_UNET.landmarks;
       const logits = randTensor([n, L, h, w], 4, true);
-      const temps = engine.untracked(() => engine.full([L], 1));
+      const temps = engine.untracked(() => full(engine, [L], 1));
       const targets = engine.untracked(() => engine.tensor(Int32Array.from({ length: n * L }, (_, i) => (i * 7919) % (h * w)), [n, L]));
-      const pix = engine.untracked(() => engine.full([n, 2], 0.1));
+      const pix = engine.untracked(() => full(engine, [n, 2], 0.1));
       const tag = `${L}x${h}x${w}`;
       // forward with the gradient (the training path: one fused pass per map computes loss and dlogits)
       await kernelCase(`softmax_nll.fwd_grad.${tag}`, () => void softmaxNll(logits, temps, targets), { gbytes: (2 * logits.size * 4) / 1e9, note: 'fused loss + gradient' });
@@ -322,7 +323,7 @@ async function runOn(engine: Engine, cfg: OursConfig): Promise<OursResult> {
   const adam = new Adam(state.params, { lr: 1e-3 });
   const images = engine.untracked(() => engine.tensor(rand(n * h * w, 255).map((v) => v + 127.5), [n, 1, h, w], { label: 'images' }));
   const targets = engine.untracked(() => engine.tensor(Int32Array.from({ length: n * L }, (_, i) => (i * 7919) % (h * w)), [n, L], { label: 'targets' }));
-  const temperatures = engine.untracked(() => engine.full([L], 1, { label: 'temperatures' }));
+  const temperatures = engine.untracked(() => full(engine, [L], 1, { label: 'temperatures' }));
   const trainStep = () => {
     engine.scope(() => {
       const loss = softmaxNll(model.forward(state, images), temperatures, targets);

@@ -7,8 +7,8 @@
 // of a one-hot target, mean over maps. Adam (lr 1e-3). Layout NHWC, TF.js's native one.
 //
 // TF.js is loaded from its UMD bundles (node_modules, served by Vite) as classic scripts: they need no bundling.
-import type { UnetConfig } from '../src/model/unet.ts';
-import { RESNET34_UNET } from '../src/model/unet.ts';
+import type { UnetConfig } from '../src/nn/unet.ts';
+import { RESNET34_UNET } from '../src/nn/unet.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type TF = any;

@@ -1,5 +1,5 @@
 // Raw RGB images (report.ts overlayImage) into canvases.
-import type { PngImage } from '../src/pipeline/png.ts';
+import type { PngImage } from '../src/io/png.ts';
 
 export function drawRgb(canvas: HTMLCanvasElement, img: PngImage): void {
   canvas.width = img.width;

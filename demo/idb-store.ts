@@ -1,6 +1,6 @@
 // A CheckpointStore in IndexedDB (src/pipeline/train.ts writes one checkpoint per epoch through it), plus the run's
 // settings, so that a device loss or a reload can resume from the last finished epoch.
-import type { CheckpointStore } from '../src/pipeline/train.ts';
+import type { CheckpointStore } from '../src/chh/train.ts';
 
 const DB = 'chh-webgpu-demo';
 const STORE = 'files';

@@ -1,10 +1,10 @@
 // The demo page: wires the form, the buttons, the charts and the canvases to a DemoSession (session.ts).
 // window.__chhDemo exposes the page's state (phase, losses, metrics) for the end-to-end test (test/demo.test.ts).
-import { fmtBytes } from '../src/runtime/buffer-pool.ts';
-import { reliabilityDiagramSvg, ereVsErrorSvg, rocSvg, overlayImage } from '../src/pipeline/report.ts';
-import { loadModel, predictBmp, type PredictedLandmark } from '../src/predict.ts';
-import { parseSafetensorsHeader } from '../src/model/safetensors.ts';
-import type { ModelPreset } from '../src/model/unet.ts';
+import { fmtBytes } from '../src/engine/buffer-pool.ts';
+import { reliabilityDiagramSvg, ereVsErrorSvg, rocSvg, overlayImage } from '../src/report/report.ts';
+import { loadModel, predictBmp, type PredictedLandmark } from '../src/chh/predict.ts';
+import { parseSafetensorsHeader } from '../src/io/safetensors.ts';
+import type { ModelPreset } from '../src/nn/unet.ts';
 import { DemoSession, type DemoSettings, type EvaluationOutput, type Phase } from './session.ts';
 import { LossChart } from './loss-chart.ts';
 import { download, drawOverlay } from './draw.ts';

@@ -2,18 +2,18 @@
 // folder), the engine and the model, training with Pause / Resume / Stop between steps (train()'s beforeStep hook),
 // a checkpoint per epoch in IndexedDB, the live heatmap of a validation image, then temperature scaling, evaluation,
 // the report and the weights. The page (main.ts) listens to its events.
-import { Engine } from '../src/runtime/engine.ts';
-import { ResnetUnet, MODEL_PRESETS, type ModelPreset, type UnetConfig } from '../src/model/unet.ts';
-import type { ModelState } from '../src/model/nn.ts';
-import { saveSafetensors } from '../src/model/checkpoint.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { ResnetUnet, MODEL_PRESETS, type ModelPreset, type UnetConfig } from '../src/nn/unet.ts';
+import type { ModelState } from '../src/nn/module.ts';
+import { saveSafetensors } from '../src/io/state-dict.ts';
 import { loadSyntheticSplit } from '../src/data/synthetic.ts';
 import { fileListSource, loadIsbiSplit, type IsbiSample, type IsbiSplit } from '../src/data/isbi.ts';
-import { train, gpuAugmenter, CHECKPOINT_FILE, type EpochSummary, type TrainProgress } from '../src/pipeline/train.ts';
-import { calibrateTemperatures, type CalibrateResult, type CalibrationObjective } from '../src/pipeline/calibrate.ts';
-import { evaluateModel, unetNetwork, type EvaluationResult } from '../src/pipeline/evaluate.ts';
-import { buildOverlays, overlayImage, renderReport } from '../src/pipeline/report.ts';
-import type { PngImage } from '../src/pipeline/png.ts';
-import { predictImage } from '../src/predict.ts';
+import { train, gpuAugmenter, CHECKPOINT_FILE, type EpochSummary, type TrainProgress } from '../src/chh/train.ts';
+import { calibrateTemperatures, type CalibrateResult, type CalibrationObjective } from '../src/chh/calibrate.ts';
+import { evaluateModel, unetNetwork, type EvaluationResult } from '../src/chh/evaluate.ts';
+import { buildOverlays, overlayImage, renderReport } from '../src/report/report.ts';
+import type { PngImage } from '../src/io/png.ts';
+import { predictImage } from '../src/chh/predict.ts';
 import { idbStore, type IdbStore } from './idb-store.ts';
 
 export interface DemoSettings {

@@ -55,5 +55,7 @@ if (aptWanted.length > 0) {
   }
 }
 
-// 3. WGSL sources embedded as a module, so Node, the browser and the library build all load them the same way.
-run(`node ${JSON.stringify(join(root, 'scripts', 'embed-shaders.mjs'))}${quiet ? ' --quiet' : ''}`);
+// 3. WGSL sources (templates expanded) embedded as a module, so Node, the browser and the library build all load
+// them the same way (scripts/embed-shaders.ts, run by tsx, which step 1 installed).
+const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+run(`${JSON.stringify(process.execPath)} ${JSON.stringify(tsx)} ${JSON.stringify(join(root, 'scripts', 'embed-shaders.ts'))}${quiet ? ' --quiet' : ''}`);

@@ -1,6 +1,6 @@
 // `npm run build` (library half): src/index.ts as one ES module, dist/lib/chh-webgpu.js, with the WGSL embedded
-// (src/shaders/index.ts, made by scripts/embed-shaders.mjs in prebuild). The Node-only imports of
-// src/runtime/device.ts (node:fs and the `webgpu` package, loaded only when there is no navigator.gpu) stay
+// (src/generated/shaders.ts, made by scripts/embed-shaders.ts in prebuild). The Node-only imports of
+// src/engine/device.ts (node:fs and the `webgpu` package, loaded only when there is no navigator.gpu) stay
 // external, so the same file runs in a page and in Node. Type declarations: tsconfig.build.json.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';

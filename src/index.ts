@@ -2,13 +2,37 @@
 // detector of "Contour-Hugging Heatmaps for Landmark Detection", its checkpoints (PyTorch names, safetensors), the
 // data loaders, training, temperature scaling, evaluation (MRE, SDR, ECE, ERE, ROC), the HTML report and
 // prediction. Runs in the browser (navigator.gpu) and in Node (the `webgpu` package); nothing here touches the DOM.
-// The WGSL kernels are embedded (src/shaders/index.ts).
+// The WGSL kernels are embedded (src/generated/shaders.ts, written by scripts/embed-shaders.ts).
 
-// Runtime: Engine, Tensor, memory, autograd, elementwise ops, parameters, optimizers.
-export * from './runtime/index.ts';
+// Engine: device, tensors, memory, kernels, the autograd tape, GPU timing.
+export { Engine, type EngineOptions, type TensorOptions, type Binding } from './engine/engine.ts';
+export { Tensor, shapeSize, shapeString, type DType, type Shape, type TensorEngine } from './engine/tensor.ts';
+export { requestGpu, type AdapterDescription, type DeviceOptions, type GpuContext } from './engine/device.ts';
+export { BufferPool, sizeClass, fmtBytes, type MemoryStats } from './engine/buffer-pool.ts';
+export { type Kernel, type KernelSpec, type Shader, type UniformValues } from './engine/kernel.ts';
+export { Tape, type TapeNode } from './engine/tape.ts';
+export { GpuTimer } from './engine/profiler.ts';
+
+// Elementwise ops, reductions, autograd.
+export { add, sub, accumulate } from './ops/add.ts';
+export { mul } from './ops/mul.ts';
+export { scale } from './ops/scale.ts';
+export { relu } from './ops/relu.ts';
+export { sum, mean } from './ops/sum.ts';
+export { fill, full } from './ops/fill.ts';
+export { backward, zeroGrad } from './ops/backward.ts';
+export { checkInputs, checkSameShape, sameShape } from './ops/check.ts';
+
+// Parameters and optimizers.
+export { ParameterStore, type ParameterSpec } from './nn/parameters.ts';
+export { Optimizer } from './nn/optimizer.ts';
+export { SGD, type SgdOptions } from './nn/sgd.ts';
+export { Adam, type AdamOptions } from './nn/adam.ts';
 
 // Model ops.
-export { conv2d, conv2dOutputSize, type Conv2dOptions } from './ops/conv2d.ts';
+export { conv2d, conv2dKernels } from './ops/conv2d/conv2d.ts';
+export { conv2dOutputSize, conv2dSubgroupsSupported, type Conv2dOptions } from './ops/conv2d/plan.ts';
+export { conv2dTuning, DEFAULT_TILES, type Conv2dTuning, type ConvTile } from './ops/conv2d/tuning.ts';
 export { batchNorm2d, type BatchNorm2dOptions } from './ops/batchnorm.ts';
 export { maxPool2d, type MaxPool2dOptions } from './ops/maxpool.ts';
 export { upsampleNearest2d, upsampleConcat } from './ops/upsample.ts';
@@ -18,17 +42,17 @@ export { expectedRadialError, type ExpectedRadialErrorOptions, type ExpectedRadi
 export { landmarkTargets } from './ops/targets.ts';
 
 // Model and checkpoints.
-export { ResnetUnet, MODEL_PRESETS, RESNET34_UNET, type UnetConfig, type ModelPreset } from './model/unet.ts';
-export { ModelState } from './model/nn.ts';
+export { ResnetUnet, MODEL_PRESETS, RESNET34_UNET, type UnetConfig, type ModelPreset } from './nn/unet.ts';
+export { ModelState } from './nn/module.ts';
 export {
   saveSafetensors, loadSafetensors, stateDict, loadStateDict, expectedStateDict,
   type CheckpointFormat, type LoadOptions, type LoadResult, type StateTensor,
-} from './model/checkpoint.ts';
-export { parseSafetensors, parseSafetensorsHeader, serializeSafetensors, type SafeTensor, type SafetensorsDType } from './model/safetensors.ts';
-export * from './model/metrics.ts';
+} from './io/state-dict.ts';
+export { parseSafetensors, parseSafetensorsHeader, serializeSafetensors, type SafeTensor, type SafetensorsDType } from './io/safetensors.ts';
+export * from './chh/metrics.ts';
 
 // Data.
-export { decodeBmp, encodeBmpGray8, bmpSize, BmpError, type GrayImage } from './data/bmp.ts';
+export { decodeBmp, encodeBmpGray8, bmpSize, BmpError, type GrayImage } from './io/bmp.ts';
 export { padAndResize, padResizePlan, type PadResizePlan } from './data/resize.ts';
 export {
   loadIsbiSplit, listIsbiSplit, fileListSource, MemoryFileSystem, MemoryImageCache, IsbiDataError,
@@ -36,13 +60,13 @@ export {
   type IsbiSample, type IsbiSplit, type IsbiLoadOptions, type FileSource, type FileSink, type ImageCache,
 } from './data/isbi.ts';
 export { loadSyntheticSplit, syntheticIsbiSource, writeSyntheticDataset, generateSyntheticCase, type SyntheticDatasetOptions } from './data/synthetic.ts';
-export { augmentRecord, augmentBatch, sampleAugmentParams, REFERENCE_AUGMENTATION, type AugmentParams, type AugmentOptions } from './data/augment.ts';
+export { augmentRecord, augmentBatch, sampleAugmentParams, REFERENCE_AUGMENTATION, type AugmentParams, type AugmentOptions } from './ops/augment.ts';
 
 // Training, calibration, evaluation, report.
 export {
   train, gpuAugmenter, learningRate, checkpointBytes, restoreCheckpoint, DEFAULT_TRAIN_OPTIONS, CHECKPOINT_FILE, NonFiniteLossError,
   type TrainOptions, type TrainRun, type TrainResult, type TrainProgress, type EpochSummary, type CheckpointStore, type BatchAugmenter,
-} from './pipeline/train.ts';
+} from './chh/train.ts';
 export {
   calibrateTemperatures,
   referenceAugmenter,
@@ -52,18 +76,18 @@ export {
   type CalibrateResult,
   type CalibrateEpoch,
   type CalibrateProgress,
-} from './pipeline/calibrate.ts';
+} from './chh/calibrate.ts';
 export {
   evaluateModel, evaluateSplit, unetNetwork, heatmapSnapshot, REFERENCE_CALIBRATION_BINS, calibrationBinsFor,
   type EvaluateOptions, type EvaluationResult, type ImageEvaluation, type HeatmapSnapshot, type FrozenNetwork,
-} from './pipeline/evaluate.ts';
-export { BatchLoader, splitHalves, pixelCentre, targetPixels, type Batch } from './pipeline/batches.ts';
+} from './chh/evaluate.ts';
+export { BatchLoader, splitHalves, pixelCentre, targetPixels, type Batch } from './data/batches.ts';
 export {
   renderReport, buildOverlays, overlayImage, overlayPng, inferno, reliabilityDiagramSvg, ereVsErrorSvg, rocSvg,
   type ReportData, type ReportOverlay, type OverlayOptions,
-} from './pipeline/report.ts';
-export { encodePng, encodePngAsync, pngDataUri, storedZlib, deflateWithCompressionStream, base64, type PngImage } from './pipeline/png.ts';
-export { runPipeline, QUICK_PIPELINE, FULL_PIPELINE, type PipelineOptions, type PipelineResult, type PipelineEvent } from './pipeline/run.ts';
+} from './report/report.ts';
+export { encodePng, encodePngAsync, pngDataUri, storedZlib, deflateWithCompressionStream, base64, type PngImage } from './io/png.ts';
+export { runPipeline, QUICK_PIPELINE, FULL_PIPELINE, type PipelineOptions, type PipelineResult, type PipelineEvent } from './pipeline/pipeline.ts';
 
 // Prediction.
-export { loadModel, configFromWeights, predictImage, predictBmp, type LoadedModel, type Prediction, type PredictedLandmark, type PredictOptions } from './predict.ts';
+export { loadModel, configFromWeights, predictImage, predictBmp, type LoadedModel, type Prediction, type PredictedLandmark, type PredictOptions } from './chh/predict.ts';

@@ -1,6 +1,6 @@
-// Regenerates src/shaders/index.ts from the .wgsl files, so `npx vitest` alone always tests the current WGSL.
-import { execFileSync } from 'node:child_process';
+// Regenerates src/generated/shaders.ts from the .wgsl files, so `npx vitest` alone always tests the current WGSL.
+import { embedShaders } from '../scripts/embed-shaders.ts';
 
 export default function setup(): void {
-  execFileSync(process.execPath, ['scripts/embed-shaders.mjs', '--quiet'], { stdio: 'inherit' });
+  embedShaders({ quiet: true });
 }

@@ -10,6 +10,7 @@ import { extname, join, normalize } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'puppeteer';
 import { chromeFlags, findChrome, repoRoot } from '../src/node/browser.ts';
+import { embedShaders } from '../scripts/embed-shaders.ts';
 
 const OUT = join(repoRoot, 'test-output', 'library');
 const LIB = join(repoRoot, 'dist', 'lib', 'chh-webgpu.js');
@@ -37,7 +38,7 @@ function staticServer(root: string): Promise<{ server: Server; port: number }> {
 
 beforeAll(async () => {
   // Build the library as `npm run build` does (the demo half is not needed here).
-  execFileSync(process.execPath, ['scripts/embed-shaders.mjs', '--quiet'], { cwd: repoRoot, stdio: 'inherit' });
+  embedShaders({ quiet: true });
   const { build } = await import('vite');
   await build({ configFile: join(repoRoot, 'scripts', 'vite.lib.config.ts'), logLevel: 'error' });
   execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'inherit' });

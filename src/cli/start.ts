@@ -6,10 +6,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { ProgressBar } from '../node/progress.ts';
-import { Engine } from '../runtime/engine.ts';
-import { MODEL_PRESETS, type ModelPreset } from '../model/unet.ts';
-import { QUICK_PIPELINE, FULL_PIPELINE, runPipeline, type PipelineEvent, type PipelineOptions, type PipelineResult } from '../pipeline/run.ts';
-import type { BrowserPipelineResult } from '../pipeline/run-browser.ts';
+import { Engine } from '../engine/engine.ts';
+import { MODEL_PRESETS, type ModelPreset } from '../nn/unet.ts';
+import { QUICK_PIPELINE, FULL_PIPELINE, runPipeline, type PipelineEvent, type PipelineOptions, type PipelineResult } from '../pipeline/pipeline.ts';
+import type { BrowserPipelineResult } from '../pipeline/run-in-page.ts';
 import { printSummary } from './chh.ts';
 
 const { values } = parseArgs({
@@ -104,7 +104,7 @@ if (runtime === 'node') {
   const { openBrowser } = await import('../node/browser.ts');
   const session = await openBrowser();
   try {
-    const r = await session.call<BrowserPipelineResult>('src/pipeline/run-browser.ts', 'runPipelineInBrowser', options, (line) => {
+    const r = await session.call<BrowserPipelineResult>('src/pipeline/run-in-page.ts', 'runPipelineInBrowser', options, (line) => {
       if (line.startsWith('@@chh ')) onEvent(JSON.parse(line.slice(6)) as PipelineEvent);
       else console.log(`[browser] ${line}`);
     });

@@ -22,7 +22,7 @@
 // MemoryFileSystem below over in-memory bytes (e.g. the synthetic set generated in a browser). A browser
 // implementation over File objects (webkitdirectory: webkitRelativePath, size, lastModified) or a
 // FileSystemDirectoryHandle (entries() with kind, getFile()) fits the same interface.
-import { BmpError, decodeBmp } from './bmp.ts';
+import { BmpError, decodeBmp } from '../io/bmp.ts';
 import { padAndResize, padResizePlan, toBytes } from './resize.ts';
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -23,10 +23,10 @@
 //
 // Deterministic: the same (seed, image number, size) gives the same image and landmarks in any JS engine whose
 // Math.exp/sin/cos agree (V8 in Node and Chromium do); landmarks depend only on the seed and the image number.
-import { encodeBmpGray8 } from './bmp.ts';
+import { encodeBmpGray8 } from '../io/bmp.ts';
 import { DATASET_META_FILE, ISBI_ANNOTATION_DIR, ISBI_LANDMARKS, ISBI_SPLIT_DIRS, MemoryFileSystem, joinPath, loadIsbiSplit } from './isbi.ts';
 import type { FileSink, IsbiLoadOptions, IsbiSample, IsbiSplit } from './isbi.ts';
-import { mulberry32 } from '../runtime/random.ts';
+import { mulberry32 } from '../engine/random.ts';
 
 export const REFERENCE_WIDTH = 1935;
 export const REFERENCE_HEIGHT = 2400;

@@ -2,7 +2,7 @@
 // mid-write leaves the previous checkpoint intact.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CheckpointStore } from '../pipeline/train.ts';
+import type { CheckpointStore } from '../chh/train.ts';
 
 export function folderStore(dir: string): CheckpointStore {
   return {

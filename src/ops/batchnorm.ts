@@ -5,12 +5,12 @@
 // in place on the GPU: running = (1 - momentum) * running + momentum * batch (the unbiased variance, n/(n-1), for
 // running_var). Eval: the running statistics normalise x and nothing is updated.
 // Kernels: src/shaders/batchnorm.wgsl.
-import { record } from '../runtime/autograd.ts';
-import { checkInputs } from '../runtime/ops.ts';
-import { shapeString, type Tensor } from '../runtime/tensor.ts';
-import type { Engine } from '../runtime/engine.ts';
-import { isCpuAdapter } from '../runtime/device.ts';
-import type { UniformValues } from '../runtime/kernel.ts';
+import { checkInputs } from './check.ts';
+import { shapeString, type Tensor } from '../engine/tensor.ts';
+import type { Engine } from '../engine/engine.ts';
+import { isCpuAdapter } from '../engine/device.ts';
+import type { UniformValues } from '../engine/kernel.ts';
+import { SHADERS } from '../generated/shaders.ts';
 
 export interface BatchNorm2dOptions {
   /** gamma, [C] (a parameter). */
@@ -105,28 +105,28 @@ export function batchNorm2d(x: Tensor, options: BatchNorm2dOptions): Tensor {
   const stats = e.empty([2 * C], { label: `${op}.stats` });
   if (training) {
     const partials = e.empty([C * nparts * 3], { label: `${op}.partials` });
-    const kp = e.kernel({ shader: 'batchnorm', entry: 'stats_partial', bindings: ['x', 'partials', 'params'], constants: { WG: reductionThreads(e, chunk) } });
+    const kp = e.kernel({ shader: SHADERS.batchnorm, entry: 'stats_partial', bindings: ['x', 'partials', 'params'], constants: { WG: reductionThreads(e, chunk) } });
     e.run(kp, { x, partials, params }, [nparts, C, 1]);
-    const kc = e.kernel({ shader: 'batchnorm', entry: 'stats_combine', bindings: ['partials', 'stats', 'running_mean', 'running_var', 'params'] });
+    const kc = e.kernel({ shader: SHADERS.batchnorm, entry: 'stats_combine', bindings: ['partials', 'stats', 'running_mean', 'running_var', 'params'] });
     e.run(kc, { partials, stats, running_mean: runningMean, running_var: runningVar, params }, perChannel);
     partials.dispose();
   } else {
-    const ke = e.kernel({ shader: 'batchnorm', entry: 'eval_stats', bindings: ['stats', 'running_mean', 'running_var', 'params'] });
+    const ke = e.kernel({ shader: SHADERS.batchnorm, entry: 'eval_stats', bindings: ['stats', 'running_mean', 'running_var', 'params'] });
     e.run(ke, { stats, running_mean: runningMean, running_var: runningVar, params }, perChannel);
   }
 
   const constants = { RELU: relu ? 1 : 0 };
   const y = e.empty(x.shape, { label: relu ? `${op}+relu` : op });
-  const kn = e.kernel({ shader: 'batchnorm', entry: 'normalize', bindings: ['x', 'saved', 'weight', 'bias', 'y', 'params'], constants: { ...constants, WGE, EPI } });
+  const kn = e.kernel({ shader: SHADERS.batchnorm, entry: 'normalize', bindings: ['x', 'saved', 'weight', 'bias', 'y', 'params'], constants: { ...constants, WGE, EPI } });
   e.run(kn, { x, saved: stats, weight, bias, y, params }, planes);
 
-  const out = record(op, [x, weight, bias], y, (dy) => {
+  const out = e.tape.record(op, [x, weight, bias], y, (dy) => {
     // With ReLU the mask is taken from the output y itself (kept alive by the tape), not recomputed from x: it is
     // exactly PyTorch's relu backward (dy where out > 0), costs no recomputation, and cannot disagree with the
     // forward through a different rounding of the normalisation.
     const gparts = e.empty([C * nparts * 2], { label: `${op}.gradPartials` });
     const kgp = e.kernel({
-      shader: 'batchnorm',
+      shader: SHADERS.batchnorm,
       entry: 'grad_partial',
       bindings: ['x', 'dy', 'out', 'saved', 'partials', 'params'],
       constants: { ...constants, WG: reductionThreads(e, chunk) },
@@ -134,14 +134,14 @@ export function batchNorm2d(x: Tensor, options: BatchNorm2dOptions): Tensor {
     e.run(kgp, { x, dy, out: y, saved: stats, partials: gparts, params }, [nparts, C, 1]);
     const dgamma = e.empty([C], { label: `${op}.dweight` });
     const dbeta = e.empty([C], { label: `${op}.dbias` });
-    const kgc = e.kernel({ shader: 'batchnorm', entry: 'grad_combine', bindings: ['gsum', 'dgamma', 'dbeta', 'params'] });
+    const kgc = e.kernel({ shader: SHADERS.batchnorm, entry: 'grad_combine', bindings: ['gsum', 'dgamma', 'dbeta', 'params'] });
     e.run(kgc, { gsum: gparts, dgamma, dbeta, params }, perChannel);
     gparts.dispose();
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
       dx = e.empty(x.shape, { label: `${op}.dx` });
       const kdx = e.kernel({
-        shader: 'batchnorm',
+        shader: SHADERS.batchnorm,
         entry: 'backward_dx',
         bindings: ['x', 'dy', 'out', 'saved', 'weight', 'dgamma_in', 'dbeta_in', 'dx', 'params'],
         constants: { ...constants, TRAIN: training ? 1 : 0, WGE, EPI },

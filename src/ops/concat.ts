@@ -1,23 +1,24 @@
 // concatChannels: torch.cat(tensors, dim=1) for NCHW tensors with equal N, H, W. Each input is copied into its
 // channel slice of the output; the backward pass gives each input its channel slice of the gradient.
-import { record } from '../runtime/autograd.ts';
-import { checkInputs } from '../runtime/ops.ts';
-import { shapeString, type Tensor } from '../runtime/tensor.ts';
+import { Engine } from '../engine/engine.ts';
+import { checkInputs } from './check.ts';
+import { shapeString, type Tensor } from '../engine/tensor.ts';
+import { SHADERS } from '../generated/shaders.ts';
 
 /** Records dst[:, cOff : cOff + C] = src for src [N, C, H, W] and dst [N, cTotal, H, W] (no checks, no tape). */
 export function copyIntoChannels(src: Tensor, dst: Tensor, cOff: number): void {
-  const e = src.engine;
+  const e = Engine.of(src);
   const [, c, h, w] = src.shape;
-  const k = e.kernel({ shader: 'concat', entry: 'copy_into', bindings: ['src', 'dst', 'params'] });
+  const k = e.kernel({ shader: SHADERS.concat, entry: 'copy_into', bindings: ['src', 'dst', 'params'] });
   e.run(k, { src, dst, params: { n: src.size, c, hw: h * w, c_off: cOff, c_total: dst.shape[1] } }, e.grid1d(src.size, k));
 }
 
 /** A new tensor [N, c, H, W] holding channels [cOff, cOff + c) of src [N, C, H, W] (no checks, no tape). */
 export function sliceChannels(src: Tensor, cOff: number, c: number, label: string): Tensor {
-  const e = src.engine;
+  const e = Engine.of(src);
   const [n, cTotal, h, w] = src.shape;
   const dst = e.empty([n, c, h, w], { label });
-  const k = e.kernel({ shader: 'concat', entry: 'copy_slice', bindings: ['src', 'dst', 'params'] });
+  const k = e.kernel({ shader: SHADERS.concat, entry: 'copy_slice', bindings: ['src', 'dst', 'params'] });
   e.run(k, { src, dst, params: { n: dst.size, c, hw: h * w, c_off: cOff, c_total: cTotal } }, e.grid1d(dst.size, k));
   return dst;
 }
@@ -46,7 +47,7 @@ export function concatChannels(tensors: readonly Tensor[]): Tensor {
   }
   const out = engine.empty([n, cTotal, h, w], { label: op });
   tensors.forEach((t, i) => copyIntoChannels(t, out, offsets[i]));
-  return record(op, [...tensors], out, (g) =>
+  return engine.tape.record(op, [...tensors], out, (g) =>
     tensors.map((t, i) => (t.requiresGrad ? sliceChannels(g, offsets[i], t.shape[1], `${op}.d${i}`) : null)),
   );
 }

@@ -1,9 +1,10 @@
 // expectedRadialError: per-map inference statistics of Contour-Hugging Heatmaps (the reference's evaluate.py):
 // the predicted landmark (argmax of the heatmap), its mode probability, and the expected radial error (ERE), all
 // computed on the GPU with one workgroup per map (src/shaders/ere.wgsl). No autograd.
-import { checkInputs } from '../runtime/ops.ts';
-import { shapeString, type Tensor } from '../runtime/tensor.ts';
+import { checkInputs } from './check.ts';
+import { shapeString, type Tensor } from '../engine/tensor.ts';
 import { checkLogitsAndTemperatures, perItemGrid } from './softmax-nll.ts';
+import { SHADERS } from '../generated/shaders.ts';
 
 const OP = 'expectedRadialError';
 
@@ -46,7 +47,7 @@ export function expectedRadialError(
   const modeProb = engine.empty([n, l], { label: `${OP}.modeProb` });
   const argmax = engine.empty([n, l], { label: `${OP}.argmax`, dtype: 'i32' });
   const k = engine.kernel({
-    shader: 'ere',
+    shader: SHADERS.ere,
     entry: 'ere',
     bindings: ['logits', 'temps', 'pixel_mm', 'ere_out', 'mode_out', 'argmax_out', 'params'],
   });

@@ -1,9 +1,9 @@
 // maxPool2d: 2-D max pooling (NCHW), PyTorch's F.max_pool2d without dilation or ceil_mode. The forward pass
 // saves each output's argmax (i32, flat index into its input plane); the backward pass is a gather without
 // atomics (each input element sums the gradients of the windows that chose it).
-import { record } from '../runtime/autograd.ts';
-import { checkInputs } from '../runtime/ops.ts';
-import { shapeString, type Tensor } from '../runtime/tensor.ts';
+import { checkInputs } from './check.ts';
+import { shapeString, type Tensor } from '../engine/tensor.ts';
+import { SHADERS } from '../generated/shaders.ts';
 
 export interface MaxPool2dOptions {
   /** Square window size (default 3). */
@@ -38,12 +38,12 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions = {}): Tensor {
 
   const y = engine.empty([n, c, oh, ow], { label: op });
   const argmax = engine.empty([n, c, oh, ow], { label: `${op}.argmax`, dtype: 'i32' });
-  const fk = engine.kernel({ shader: 'maxpool', entry: 'forward', bindings: ['x', 'y', 'argmax', 'params'] });
+  const fk = engine.kernel({ shader: SHADERS.maxpool, entry: 'forward', bindings: ['x', 'y', 'argmax', 'params'] });
   engine.run(fk, { x, y, argmax, params: { n: y.size, ...geometry } }, engine.grid1d(y.size, fk));
 
-  record(op, [x], y, (gy) => {
+  engine.tape.record(op, [x], y, (gy) => {
     const dx = engine.empty(x.shape, { label: `${op}.dx` });
-    const bk = engine.kernel({ shader: 'maxpool', entry: 'backward', bindings: ['dy', 'saved', 'dx', 'params'] });
+    const bk = engine.kernel({ shader: SHADERS.maxpool, entry: 'backward', bindings: ['dy', 'saved', 'dx', 'params'] });
     engine.run(bk, { dy: gy, saved: argmax, dx, params: { n: dx.size, ...geometry } }, engine.grid1d(dx.size, bk));
     // The tape is consumed by one backward pass: the saved indices are no longer needed (recorded work that
     // reads them runs before any later reuse of the buffer).

@@ -4,11 +4,11 @@
 // nll_across_batch with a one-hot target). One fused launch per call computes, per map, the loss and (when
 // gradients are needed) the gradients for an upstream gradient of 1; backward only scales them. See
 // src/shaders/softmax_nll.wgsl for the kernels and the precision argument.
-import { record } from '../runtime/autograd.ts';
-import { checkInputs } from '../runtime/ops.ts';
-import { Tensor, shapeString } from '../runtime/tensor.ts';
-import type { Engine } from '../runtime/engine.ts';
-import type { Kernel } from '../runtime/kernel.ts';
+import { checkInputs } from './check.ts';
+import { Tensor, shapeString } from '../engine/tensor.ts';
+import type { Engine } from '../engine/engine.ts';
+import type { Kernel } from '../engine/kernel.ts';
+import { SHADERS } from '../generated/shaders.ts';
 
 const OP = 'softmaxNll';
 
@@ -89,29 +89,29 @@ export function softmaxNll(logits: Tensor, temperatures: Tensor, targets: Tensor
   if (needLogits) {
     grad = engine.empty(logits.shape, { label: `${OP}.dlogits` });
     dtmap = engine.empty([nmaps], { label: `${OP}.dtmap` });
-    const k = engine.kernel({ shader: 'softmax_nll', entry: 'forward_grad', bindings: [...base, 'grad', 'dtmap'] });
+    const k = engine.kernel({ shader: SHADERS.softmax_nll, entry: 'forward_grad', bindings: [...base, 'grad', 'dtmap'] });
     engine.run(k, { logits, temps: temperatures, tgts: tgt, losses, grad, dtmap, params }, grid);
   } else if (needTemps) {
     dtmap = engine.empty([nmaps], { label: `${OP}.dtmap` });
-    const k = engine.kernel({ shader: 'softmax_nll', entry: 'forward_dt', bindings: [...base, 'dtmap'] });
+    const k = engine.kernel({ shader: SHADERS.softmax_nll, entry: 'forward_dt', bindings: [...base, 'dtmap'] });
     engine.run(k, { logits, temps: temperatures, tgts: tgt, losses, dtmap, params }, grid);
   } else {
-    const k = engine.kernel({ shader: 'softmax_nll', entry: 'forward', bindings: base });
+    const k = engine.kernel({ shader: SHADERS.softmax_nll, entry: 'forward', bindings: base });
     engine.run(k, { logits, temps: temperatures, tgts: tgt, losses, params }, grid);
   }
   if (ownTargets) tgt.dispose();
 
   const loss = engine.empty([1], { label: OP });
-  const mk: Kernel = engine.kernel({ shader: 'softmax_nll', entry: 'mean_losses', bindings: ['losses', 'out', 'params'] });
+  const mk: Kernel = engine.kernel({ shader: SHADERS.softmax_nll, entry: 'mean_losses', bindings: ['losses', 'out', 'params'] });
   engine.run(mk, { losses, out: loss, params }, [1, 1, 1]);
   losses.dispose();
 
   if (!needLogits && !needTemps) return loss;
-  return record(OP, [logits, temperatures], loss, (gout) => {
+  return engine.tape.record(OP, [logits, temperatures], loss, (gout) => {
     let dtemp: Tensor | null = null;
     if (temperatures.requiresGrad && dtmap) {
       dtemp = engine.empty([l], { label: `${OP}.dtemperatures` });
-      const k = engine.kernel({ shader: 'softmax_nll', entry: 'temp_grad', bindings: ['dtmap', 'gout', 'dtemp', 'params'] });
+      const k = engine.kernel({ shader: SHADERS.softmax_nll, entry: 'temp_grad', bindings: ['dtmap', 'gout', 'dtemp', 'params'] });
       engine.run(k, { dtmap, gout, dtemp, params }, [Math.ceil(l / k.workgroupSize[0]), 1, 1]);
     }
     dtmap?.dispose();
@@ -120,7 +120,7 @@ export function softmaxNll(logits: Tensor, temperatures: Tensor, targets: Tensor
       if (logits.requiresGrad) {
         // The saved gradient (for an upstream gradient of 1) is scaled in place and handed over: the tape is
         // consumed by one backward pass, so nothing else reads it.
-        const k = engine.kernel({ shader: 'softmax_nll', entry: 'scale_grad', bindings: ['grad', 'gout', 'params'] });
+        const k = engine.kernel({ shader: SHADERS.softmax_nll, entry: 'scale_grad', bindings: ['grad', 'gout', 'params'] });
         engine.run(k, { grad, gout, params }, engine.grid1d(grad.size, k));
         dlogits = grad;
       } else grad.dispose();

@@ -1,10 +1,11 @@
 // upsampleNearest2d: F.interpolate(x, scale_factor=s, mode='nearest') for an integer s >= 1 (NCHW).
 // upsampleConcat: the U-Net decoder's torch.cat([upsample(x, s), skip], dim=1), with the upsample kernel writing
 // straight into its channel slice of the output (no intermediate upsampled tensor) and skip copied after it.
-import { record } from '../runtime/autograd.ts';
-import { checkInputs } from '../runtime/ops.ts';
-import { shapeString, type Tensor } from '../runtime/tensor.ts';
+import { Engine } from '../engine/engine.ts';
+import { checkInputs } from './check.ts';
+import { shapeString, type Tensor } from '../engine/tensor.ts';
 import { copyIntoChannels, sliceChannels } from './concat.ts';
+import { SHADERS } from '../generated/shaders.ts';
 
 function checkScale(op: string, scale: number, x: Tensor): void {
   if (typeof scale !== 'number' || !Number.isInteger(scale) || scale < 1) {
@@ -18,19 +19,19 @@ function check4d(op: string, name: string, t: Tensor): void {
 
 /** Records out[:, cOff : cOff + C] = upsample(x, s) for x [N, C, H, W] and out [N, cTotal, sH, sW]. */
 function upsampleInto(x: Tensor, out: Tensor, s: number, cOff: number): void {
-  const e = x.engine;
+  const e = Engine.of(x);
   const [n, c, h, w] = x.shape;
-  const k = e.kernel({ shader: 'upsample', entry: 'forward', bindings: ['x', 'out', 'params'] });
+  const k = e.kernel({ shader: SHADERS.upsample, entry: 'forward', bindings: ['x', 'out', 'params'] });
   const count = n * c * h * s * w * s;
   e.run(k, { x, out, params: { n: count, c, h, w, s, c_off: cOff, c_total: out.shape[1] } }, e.grid1d(count, k));
 }
 
 /** The gradient of x [N, C, H, W] from channels [cOff, cOff + C) of dout [N, cTotal, sH, sW]. */
 function upsampleBackward(dout: Tensor, x: Tensor, s: number, cOff: number, label: string): Tensor {
-  const e = x.engine;
+  const e = Engine.of(x);
   const [, c, h, w] = x.shape;
   const dx = e.empty(x.shape, { label });
-  const k = e.kernel({ shader: 'upsample', entry: 'backward', bindings: ['dout', 'dx', 'params'] });
+  const k = e.kernel({ shader: SHADERS.upsample, entry: 'backward', bindings: ['dout', 'dx', 'params'] });
   e.run(k, { dout, dx, params: { n: dx.size, c, h, w, s, c_off: cOff, c_total: dout.shape[1] } }, e.grid1d(dx.size, k));
   return dx;
 }
@@ -44,7 +45,7 @@ export function upsampleNearest2d(x: Tensor, scale: number): Tensor {
   const [n, c, h, w] = x.shape;
   const out = engine.empty([n, c, h * scale, w * scale], { label: op });
   upsampleInto(x, out, scale, 0);
-  return record(op, [x], out, (g) => [upsampleBackward(g, x, scale, 0, `${op}.dx`)]);
+  return engine.tape.record(op, [x], out, (g) => [upsampleBackward(g, x, scale, 0, `${op}.dx`)]);
 }
 
 /**
@@ -68,7 +69,7 @@ export function upsampleConcat(x: Tensor, skip: Tensor, scale = 2): Tensor {
   const out = engine.empty([n, cx + cs, hs, ws], { label: op });
   upsampleInto(x, out, scale, 0);
   copyIntoChannels(skip, out, cx);
-  return record(op, [x, skip], out, (g) => [
+  return engine.tape.record(op, [x, skip], out, (g) => [
     x.requiresGrad ? upsampleBackward(g, x, scale, 0, `${op}.dx`) : null,
     skip.requiresGrad ? sliceChannels(g, cx, cs, `${op}.dskip`) : null,
   ]);

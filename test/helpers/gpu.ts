@@ -1,6 +1,6 @@
 // One engine per test file (Dawn in Node), destroyed after the file's tests.
 import { afterAll, beforeAll } from 'vitest';
-import { Engine } from '../../src/runtime/index.ts';
+import { Engine } from '../../src/index.ts';
 
 export function useEngine(): () => Engine {
   let engine: Engine | null = null;

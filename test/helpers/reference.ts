@@ -1,6 +1,6 @@
 // Plain-TypeScript helpers for CPU references and finite differences, in f64.
 
-import { mulberry32 as rng } from '../../src/runtime/random.ts';
+import { mulberry32 as rng } from '../../src/engine/random.ts';
 
 export { rng };
 

@@ -1,0 +1,334 @@
+// Evaluation of a trained network on a split, as the reference's test.py + evaluate.py do it: the network in eval
+// mode without gradients, per map of softmax(logits / T) the predicted point (argmax), the radial error in mm against
+// the mean of the annotators, the expected radial error (ERE) and the mode probability, then every metric of the
+// paper (src/model/metrics.ts summarize: MRE, SDR, ECE + reliability bins, ERE vs error, ROC of ERE, the
+// good/erroneous split). A few images' probability maps are kept for the report's overlays. Browser and Node.
+//
+// Choices (and where the reference differs):
+// - Predicted point: the argmax pixel, no sub-pixel refinement (the reference's get_hottest_point takes the argmax
+//   too and never refines). We report the pixel's CENTRE (x + 0.5, y + 0.5), the point consistent with the data's
+//   coordinates (src/data/resize.ts: pixel i covers [i, i + 1)) and with the training target (the pixel containing
+//   the landmark, batches.ts). The reference uses the index (x, y) itself against continuous annotations, which
+//   biases its errors by half a pixel per axis on average (~0.2 mm at 640x800). `pointConvention: 'index'` gives the
+//   reference's numbers.
+// - Ties: the first maximum in scan order (numpy's argmax and ere.wgsl agree).
+// - Batch size: any (test.py uses 1); every statistic is per map, so results do not depend on it (BN is in eval
+//   mode). The mean NLL is averaged over maps.
+// - ECE uses the reference's reliability_diagram binning by default (10 bins over [0, 0.15], the last widened to
+//   1) with the correct radius sqrt(sx * sy / pi) of each image (the reference fixes the pixel size at 0.30234375).
+// - The good/erroneous split is by ERE (see metrics.splitByEre: the reference's test.py splits by the true error).
+import type { Engine } from '../engine/engine.ts';
+import { Tensor } from '../engine/tensor.ts';
+import { expectedRadialError } from '../ops/ere.ts';
+import { softmaxNll } from '../ops/softmax-nll.ts';
+import type { ModelState } from '../nn/module.ts';
+import type { ResnetUnet } from '../nn/unet.ts';
+import { calibration, summarize, type CalibrationOptions, type CalibrationResult, type EvaluationSummary, type SummaryOptions } from './metrics.ts';
+import type { IsbiSample } from '../data/isbi.ts';
+import { BatchLoader, checkSamples, pixelCentre } from '../data/batches.ts';
+
+/** A frozen network: images [N, 1, H, W] (0-255) to logits [N, L, H, W], eval mode, no tape. */
+export interface FrozenNetwork {
+  readonly landmarks: number;
+  forward(images: Tensor): Tensor;
+}
+
+/** A ResnetUnet as a FrozenNetwork: each forward runs with state.training = false (BN running statistics) under noGrad. */
+export function unetNetwork(model: ResnetUnet, state: ModelState): FrozenNetwork {
+  return {
+    landmarks: model.config.landmarks,
+    forward(images: Tensor): Tensor {
+      const was = state.training;
+      state.training = false;
+      try {
+        return state.engine.noGrad(() => model.forward(state, images));
+      } finally {
+        state.training = was;
+      }
+    },
+  };
+}
+
+/** The reference's reliability diagram binning (plots.reliability_diagram: n_of_bins = 10, x_max = 0.15). */
+export const REFERENCE_CALIBRATION_BINS: CalibrationOptions = { bins: 10, maxConfidence: 0.15 };
+
+/**
+ * The reliability diagram's bins for maps of width x height: the reference's [0, 0.15] at its 640x800, the range
+ * scaled by (640*800)/(W*H) elsewhere, capped at 1. A mode probability is the mass of one pixel, which grows with
+ * the pixel's area; at 128x160 with the reference's range nearly every landmark falls in the last bin and the ECE
+ * measures a single bin's gap.
+ */
+export function calibrationBinsFor(width: number, height: number): CalibrationOptions {
+  const scaled = (REFERENCE_CALIBRATION_BINS.maxConfidence ?? 1) * ((640 * 800) / (width * height));
+  return { ...REFERENCE_CALIBRATION_BINS, maxConfidence: Math.min(1, scaled) };
+}
+
+/** Reads temperatures given as numbers or as a tensor. */
+export async function temperatureValues(t: ArrayLike<number> | Tensor, landmarks: number, op: string): Promise<Float32Array> {
+  const values = t instanceof Tensor ? Float32Array.from(await t.read()) : Float32Array.from(t);
+  if (values.length !== landmarks) throw new Error(`${op}: ${values.length} temperatures for ${landmarks} landmarks`);
+  for (let i = 0; i < values.length; i++) {
+    if (!(values[i] > 0) || !Number.isFinite(values[i])) throw new Error(`${op}: temperature ${i} is ${values[i]}, expected a finite number > 0`);
+  }
+  return values;
+}
+
+export interface HeatmapOptions {
+  /** Keep the maps of this many images (the first ones of the split; default 4). Ignored when ids is given. */
+  count?: number;
+  /** Keep the maps of these sample ids instead. */
+  ids?: readonly string[];
+  /** Largest side of a kept map; larger maps are max-pooled by an integer factor (default 320). */
+  maxSize?: number;
+  /**
+   * How the L maps become one (default 'max'): 'max' is the reference's visualise (each map divided by its own
+   * maximum, then the maximum over landmarks); 'sum' adds the probabilities and divides by the maximum of the sum.
+   */
+  reduce?: 'max' | 'sum';
+}
+
+/** One image's landmark probability maps folded into one, values in [0, 1]. */
+export interface HeatmapSnapshot {
+  id: string;
+  /** Size of the map (the image's size divided by factor, rounded up). */
+  width: number;
+  height: number;
+  /** Image pixels per map pixel (max pooling). */
+  factor: number;
+  reduce: 'max' | 'sum';
+  /** width * height values in [0, 1] (3 decimals), rows top to bottom. */
+  values: number[];
+}
+
+export interface EvaluateOptions {
+  /** Temperatures (one per landmark, > 0); default all 1. */
+  temperatures?: ArrayLike<number> | Tensor;
+  /** Images per forward pass (default 1, as test.py). */
+  batchSize?: number;
+  /** ERE's significant-pixel cutoff (default 0.05, the reference's). */
+  cutoff?: number;
+  /** Options of metrics.summarize; calibration defaults to calibrationBinsFor(width, height). */
+  summary?: SummaryOptions;
+  /**
+   * Also measure calibration with these temperatures on the same logits (the "before calibration" reliability
+   * diagram). Default: all ones when the temperatures are not all 1; null: never.
+   */
+  compareTemperatures?: ArrayLike<number> | null;
+  heatmaps?: HeatmapOptions;
+  /** 'centre' (default): argmax pixel + 0.5; 'index': the pixel index itself, as the reference. */
+  pointConvention?: 'centre' | 'index';
+  /** A name for the split, carried into the result. */
+  label?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Per image: values per landmark (arrays of L, or L * 2 for points). */
+export interface ImageEvaluation {
+  id: string;
+  pixelSizeMm: [number, number];
+  /** L * 2, (x, y) in resized pixels. */
+  predicted: number[];
+  /** L * 2, (x, y) in resized pixels, the mean of the annotators. */
+  truth: number[];
+  /** Flat argmax index y * W + x. */
+  argmax: number[];
+  radialErrorsMm: number[];
+  ereMm: number[];
+  modeProbabilities: number[];
+  /** ERE above the summary's split threshold: predicted to be erroneous. */
+  flagged: boolean[];
+}
+
+export interface EvaluationResult {
+  label: string;
+  width: number;
+  height: number;
+  landmarks: number;
+  temperatures: number[];
+  cutoff: number;
+  pointConvention: 'centre' | 'index';
+  /** Mean over maps of the CHH negative log-likelihood of the target pixel. */
+  meanNll: number;
+  images: ImageEvaluation[];
+  summary: EvaluationSummary;
+  /** Calibration with compareTemperatures (e.g. T = 1, before temperature scaling), or null. */
+  comparison: { temperatures: number[]; calibration: CalibrationResult } | null;
+  heatmaps: HeatmapSnapshot[];
+}
+
+/**
+ * Runs the network over the samples and computes every metric. The result is plain data (JSON.stringify turns the
+ * NaN of empty bins and the Infinity of the ROC's first threshold into null; the report reads null as missing).
+ */
+export async function evaluateSplit(engine: Engine, network: FrozenNetwork, samples: readonly IsbiSample[], options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  const op = 'evaluateSplit';
+  const geometry = checkSamples(samples, op);
+  const { width, height, landmarks: L } = geometry;
+  if (L !== network.landmarks) throw new Error(`${op}: the network predicts ${network.landmarks} landmarks but the samples have ${L}`);
+  const temps = await temperatureValues(options.temperatures ?? new Float32Array(L).fill(1), L, op);
+  const allOnes = temps.every((t) => t === 1);
+  const compare = options.compareTemperatures === null ? null : options.compareTemperatures ? await temperatureValues(options.compareTemperatures, L, op) : allOnes ? null : new Float32Array(L).fill(1);
+  const cutoff = options.cutoff ?? 0.05;
+  const convention = options.pointConvention ?? 'centre';
+  const offset = convention === 'centre' ? 0 : -0.5;
+  const hm = options.heatmaps ?? {};
+  const keepIds = new Set(hm.ids ?? samples.slice(0, Math.max(0, hm.count ?? 4)).map((s) => s.id));
+  const maxSize = hm.maxSize ?? 320;
+  const reduce = hm.reduce ?? 'max';
+
+  const loader = new BatchLoader(engine, samples, { batchSize: options.batchSize ?? 1 });
+  const tempTensor = engine.untracked(() => engine.tensor(temps, [L], { label: 'evaluate.temperatures' }));
+  const compareTensor = compare ? engine.untracked(() => engine.tensor(compare, [L], { label: 'evaluate.compareTemperatures' })) : null;
+  const images: ImageEvaluation[] = [];
+  const heatmaps: HeatmapSnapshot[] = [];
+  const compareModes: number[] = [];
+  let nllSum = 0;
+  let done = 0;
+  try {
+    for (const batch of loader.epoch(0)) {
+      const wantMaps = batch.samples.some((s) => keepIds.has(s.id));
+      const out = engine.scope(() =>
+        engine.noGrad(() => {
+          const logits = network.forward(batch.images);
+          const stats = expectedRadialError(logits, tempTensor, batch.pixelSizeTensor, { cutoff });
+          const loss = softmaxNll(logits, tempTensor, batch.targets);
+          const cmp = compareTensor ? expectedRadialError(logits, compareTensor, batch.pixelSizeTensor, { cutoff }).modeProb : null;
+          return { ...stats, loss, cmp, logits: wantMaps ? logits : null };
+        }),
+      );
+      try {
+        const [ere, mode, arg, loss, cmp, logits] = await Promise.all([
+          out.ere.read(),
+          out.modeProb.read(),
+          out.argmax.read(),
+          out.loss.item(),
+          out.cmp ? out.cmp.read() : Promise.resolve(null),
+          out.logits ? out.logits.read() : Promise.resolve(null),
+        ]);
+        nllSum += loss * batch.size * L;
+        batch.samples.forEach((s, i) => {
+          const e: ImageEvaluation = {
+            id: s.id,
+            pixelSizeMm: [s.pixelSizeMm[0], s.pixelSizeMm[1]],
+            predicted: [],
+            truth: Array.from(s.landmarks),
+            argmax: [],
+            radialErrorsMm: [],
+            ereMm: [],
+            modeProbabilities: [],
+            flagged: [],
+          };
+          for (let l = 0; l < L; l++) {
+            const m = i * L + l;
+            const [px, py] = pixelCentre(arg[m], width);
+            const x = px + offset;
+            const y = py + offset;
+            e.predicted.push(x, y);
+            e.argmax.push(arg[m]);
+            e.radialErrorsMm.push(Math.hypot((x - s.landmarks[2 * l]) * s.pixelSizeMm[0], (y - s.landmarks[2 * l + 1]) * s.pixelSizeMm[1]));
+            e.ereMm.push(ere[m]);
+            e.modeProbabilities.push(mode[m]);
+            if (cmp) compareModes.push(cmp[m]);
+          }
+          images.push(e);
+          if (logits && keepIds.has(s.id)) {
+            const per = L * width * height;
+            heatmaps.push(heatmapSnapshot(s.id, (logits as Float32Array).subarray(i * per, (i + 1) * per), temps, width, height, { maxSize, reduce }));
+          }
+        });
+      } finally {
+        for (const t of [out.ere, out.modeProb, out.argmax, out.loss, out.cmp, out.logits]) t?.dispose();
+      }
+      done += batch.size;
+      options.onProgress?.(done, samples.length);
+    }
+  } finally {
+    loader.dispose();
+    tempTensor.dispose();
+    compareTensor?.dispose();
+  }
+
+  const flat = (k: 'radialErrorsMm' | 'ereMm' | 'modeProbabilities') => images.flatMap((e) => e[k]);
+  const pixelSizes = images.flatMap((e) => Array.from({ length: L }, () => e.pixelSizeMm));
+  const summaryOptions: SummaryOptions = { ...options.summary, calibration: options.summary?.calibration ?? calibrationBinsFor(width, height) };
+  const radial = flat('radialErrorsMm');
+  const summary = summarize(
+    { radialErrorsMm: radial, ereMm: flat('ereMm'), modeProbabilities: flat('modeProbabilities'), pixelSizeMm: pixelSizes, landmarksPerImage: L },
+    summaryOptions,
+  );
+  const threshold = summary.split.ereThresholdMm;
+  for (const e of images) e.flagged = e.ereMm.map((v) => v > threshold);
+  return {
+    label: options.label ?? '',
+    width,
+    height,
+    landmarks: L,
+    temperatures: Array.from(temps),
+    cutoff,
+    pointConvention: convention,
+    meanNll: nllSum / (images.length * L),
+    images,
+    summary,
+    comparison: compare ? { temperatures: Array.from(compare), calibration: calibration(radial, compareModes, pixelSizes, summaryOptions.calibration) } : null,
+    heatmaps,
+  };
+}
+
+/** evaluateSplit for a ResnetUnet (eval mode, no grad). */
+export function evaluateModel(engine: Engine, model: ResnetUnet, state: ModelState, samples: readonly IsbiSample[], options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  return evaluateSplit(engine, unetNetwork(model, state), samples, options);
+}
+
+/**
+ * One image's maps (logits L * H * W) as softmax(logits / T) per landmark, folded into one map in [0, 1] and
+ * max-pooled by an integer factor so that the larger side is at most maxSize (max pooling keeps the thin,
+ * contour-hugging ridges visible where averaging would wash them out). Computed in f64 on the CPU.
+ */
+export function heatmapSnapshot(
+  id: string,
+  logits: ArrayLike<number>,
+  temperatures: ArrayLike<number>,
+  width: number,
+  height: number,
+  options: { maxSize?: number; reduce?: 'max' | 'sum' } = {},
+): HeatmapSnapshot {
+  const hw = width * height;
+  const L = temperatures.length;
+  if (logits.length !== L * hw) throw new Error(`heatmapSnapshot: ${logits.length} logits for ${L} maps of ${width}x${height}`);
+  const reduce = options.reduce ?? 'max';
+  const maxSize = options.maxSize ?? 320;
+  if (!Number.isInteger(maxSize) || maxSize < 1) throw new Error(`heatmapSnapshot: maxSize must be a positive integer, got ${maxSize}`);
+  const combined = new Float64Array(hw);
+  for (let l = 0; l < L; l++) {
+    const t = temperatures[l];
+    const base = l * hw;
+    let zmax = -Infinity;
+    for (let i = 0; i < hw; i++) zmax = Math.max(zmax, logits[base + i] / t);
+    let s = 0;
+    for (let i = 0; i < hw; i++) s += Math.exp(logits[base + i] / t - zmax);
+    for (let i = 0; i < hw; i++) {
+      const r = Math.exp(logits[base + i] / t - zmax); // p / max p
+      if (reduce === 'max') combined[i] = Math.max(combined[i], r);
+      else combined[i] += r / s;
+    }
+  }
+  if (reduce === 'sum') {
+    let m = 0;
+    for (let i = 0; i < hw; i++) m = Math.max(m, combined[i]);
+    if (m > 0) for (let i = 0; i < hw; i++) combined[i] /= m;
+  }
+  const factor = Math.max(1, Math.ceil(Math.max(width, height) / maxSize));
+  const w = Math.ceil(width / factor);
+  const h = Math.ceil(height / factor);
+  const values: number[] = new Array(w * h).fill(0);
+  for (let y = 0; y < height; y++) {
+    const row = Math.floor(y / factor) * w;
+    for (let x = 0; x < width; x++) {
+      const j = row + Math.floor(x / factor);
+      const v = combined[y * width + x];
+      if (v > values[j]) values[j] = v;
+    }
+  }
+  for (let j = 0; j < values.length; j++) values[j] = Math.round(values[j] * 1000) / 1000;
+  return { id, width: w, height: h, factor, reduce, values };
+}

@@ -1,0 +1,76 @@
+// The autograd tape (micrograd, on the GPU): each differentiable op, after recording its forward dispatch, appends
+// a node with its inputs, its output and a closure mapping the output's gradient to its inputs' gradients. Nothing
+// more: walking the nodes backwards and adding gradients up is src/ops/backward.ts.
+//
+// The tape is consumed: take() hands the nodes to one backward pass and removes them, so every closure runs at most
+// once. Closures rely on that: they may free what they saved for backward (argmax indices, statistics) or hand a
+// saved buffer over as the gradient itself.
+import type { Tensor } from './tensor.ts';
+
+export interface TapeNode {
+  op: string;
+  inputs: readonly Tensor[];
+  output: Tensor;
+  /** Gradients of the inputs (null where an input needs none), given the gradient of the output. Runs at most once. */
+  backward: (gradOutput: Tensor) => readonly (Tensor | null)[];
+}
+
+export class Tape {
+  private readonly nodes: TapeNode[] = [];
+  private disabled = 0;
+
+  /** False inside noGrad(): ops then record nothing. */
+  get enabled(): boolean {
+    return this.disabled === 0;
+  }
+
+  /** Nodes recorded and not yet consumed. */
+  get length(): number {
+    return this.nodes.length;
+  }
+
+  /** Runs fn without recording (inference, metrics, optimizer updates). */
+  noGrad<T>(fn: () => T): T {
+    this.disabled++;
+    try {
+      return fn();
+    } finally {
+      this.disabled--;
+    }
+  }
+
+  /**
+   * Appends a node when recording is on and some input requires gradients, and marks the output as requiring them.
+   * Returns the output, so an op can end with `return tape.record(...)`.
+   */
+  record(op: string, inputs: readonly Tensor[], output: Tensor, backward: TapeNode['backward']): Tensor {
+    if (this.enabled && inputs.some((t) => t.requiresGrad)) {
+      output.requiresGrad = true;
+      this.nodes.push({ op, inputs, output, backward });
+    }
+    return output;
+  }
+
+  /** Drops the nodes recorded after the tape had `length` nodes (a memory scope that ends disposes their tensors). */
+  truncate(length: number): void {
+    if (this.nodes.length > length) this.nodes.length = length;
+  }
+
+  /**
+   * Removes and returns the nodes up to the last one that produced `output` (every node that can contribute to its
+   * gradient), emptying the tape; null when no node produced it.
+   */
+  take(output: Tensor): TapeNode[] | null {
+    let end = this.nodes.length;
+    while (end > 0 && this.nodes[end - 1].output !== output) end--;
+    if (end === 0) return null;
+    const taken = this.nodes.slice(0, end);
+    this.nodes.length = 0;
+    return taken;
+  }
+
+  /** Removes and returns every node recorded since the tape had `length` nodes (for profiling a forward pass). */
+  splice(length: number): TapeNode[] {
+    return this.nodes.splice(length);
+  }
+}

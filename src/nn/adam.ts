@@ -1,0 +1,61 @@
+// Adam with PyTorch's semantics (torch.optim.Adam, no amsgrad), one fused dispatch per slot that reads each
+// parameter once. Kernel: adam.wgsl.
+import type { Tensor } from '../engine/tensor.ts';
+import { SHADERS } from '../generated/shaders.ts';
+import { Optimizer } from './optimizer.ts';
+import type { ParameterStore } from './parameters.ts';
+
+export interface AdamOptions {
+  lr?: number;
+  betas?: readonly [number, number];
+  eps?: number;
+  weightDecay?: number;
+}
+
+export class Adam extends Optimizer {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+
+  constructor(params: ParameterStore | readonly Tensor[], options: AdamOptions = {}) {
+    super(params, options.lr ?? 1e-3);
+    [this.beta1, this.beta2] = options.betas ?? [0.9, 0.999];
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0;
+    for (const b of [this.beta1, this.beta2]) if (!(b >= 0 && b < 1)) throw new Error(`Adam: betas must be in [0, 1), got ${b}`);
+  }
+
+  protected newState(param: Tensor): Tensor[] {
+    return [
+      this.engine.zeros(param.shape, { label: `${param.label}.exp_avg` }),
+      this.engine.zeros(param.shape, { label: `${param.label}.exp_avg_sq` }),
+    ];
+  }
+
+  protected update(param: Tensor, grad: Tensor, [expAvg, expAvgSq]: Tensor[]): void {
+    const e = this.engine;
+    const k = e.kernel({ shader: SHADERS.adam, entry: 'step', bindings: ['param', 'grad', 'exp_avg', 'exp_avg_sq', 'params'] });
+    const t = this.stepCount;
+    e.run(
+      k,
+      {
+        param,
+        grad,
+        exp_avg: expAvg,
+        exp_avg_sq: expAvgSq,
+        params: {
+          n: param.size,
+          lr: this.lr,
+          beta1: this.beta1,
+          beta2: this.beta2,
+          eps: this.eps,
+          weight_decay: this.weightDecay,
+          bias_correction1: 1 - this.beta1 ** t,
+          bias_correction2_sqrt: Math.sqrt(1 - this.beta2 ** t),
+        },
+      },
+      e.grid1d(param.size, k),
+    );
+  }
+}

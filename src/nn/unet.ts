@@ -1,0 +1,167 @@
+// smp.Unet with a ResNet encoder, as the CHH paper uses it (encoder "resnet34", 1 input channel, decoder channels
+// 256,128,64,32,32, a 3x3 head with bias giving one logit map per landmark). Parameter names are exactly smp's
+// state_dict names. Widths and depths are configurable, so a tiny version trains on a CPU-only machine.
+import { add } from '../ops/add.ts';
+import { relu } from '../ops/relu.ts';
+import type { Engine } from '../engine/engine.ts';
+import type { Tensor } from '../engine/tensor.ts';
+import { shapeString } from '../engine/tensor.ts';
+import { maxPool2d } from '../ops/maxpool.ts';
+import { upsampleConcat, upsampleNearest2d } from '../ops/upsample.ts';
+import { BatchNorm2d, Builder, Conv2d, ModelState } from './module.ts';
+
+export interface UnetConfig {
+  inChannels: number;
+  landmarks: number;
+  /** Output channels of the stem and of layer1..layer4 (resnet34: 64, 64, 128, 256, 512). */
+  encoderChannels: readonly [number, number, number, number, number];
+  /** BasicBlocks in layer1..layer4 (resnet34: 3, 4, 6, 3). */
+  encoderBlocks: readonly [number, number, number, number];
+  /** Output channels of the five decoder blocks (the paper: 256, 128, 64, 32, 32). */
+  decoderChannels: readonly [number, number, number, number, number];
+}
+
+export const RESNET34_UNET: UnetConfig = {
+  inChannels: 1,
+  landmarks: 19,
+  encoderChannels: [64, 64, 128, 256, 512],
+  encoderBlocks: [3, 4, 6, 3],
+  decoderChannels: [256, 128, 64, 32, 32],
+};
+
+// torchvision's ResNet init: kaiming_normal_(mode='fan_out', nonlinearity='relu').
+const resnetConvInit = (outC: number, k: number) => ({ kind: 'normal' as const, std: Math.sqrt(2 / (outC * k * k)) });
+// smp's decoder init: kaiming_uniform_(mode='fan_in', nonlinearity='relu').
+const decoderConvInit = (inC: number, k: number) => ({ kind: 'uniform' as const, bound: Math.sqrt(6 / (inC * k * k)) });
+
+class BasicBlock {
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly conv2: Conv2d;
+  readonly bn2: BatchNorm2d;
+  readonly downsample: { conv: Conv2d; bn: BatchNorm2d } | null;
+
+  constructor(b: Builder, name: string, inC: number, outC: number, stride: number) {
+    this.conv1 = new Conv2d(b, `${name}.conv1`, inC, outC, 3, { stride, padding: 1, init: resnetConvInit(outC, 3) });
+    this.bn1 = new BatchNorm2d(b, `${name}.bn1`, outC);
+    this.conv2 = new Conv2d(b, `${name}.conv2`, outC, outC, 3, { padding: 1, init: resnetConvInit(outC, 3) });
+    this.bn2 = new BatchNorm2d(b, `${name}.bn2`, outC);
+    this.downsample =
+      stride !== 1 || inC !== outC
+        ? {
+            conv: new Conv2d(b, `${name}.downsample.0`, inC, outC, 1, { stride, init: resnetConvInit(outC, 1) }),
+            bn: new BatchNorm2d(b, `${name}.downsample.1`, outC),
+          }
+        : null;
+  }
+
+  forward(m: ModelState, x: Tensor): Tensor {
+    const h = this.bn1.forward(m, this.conv1.forward(m, x), true);
+    const out = this.bn2.forward(m, this.conv2.forward(m, h));
+    const identity = this.downsample ? this.downsample.bn.forward(m, this.downsample.conv.forward(m, x)) : x;
+    return relu(add(out, identity));
+  }
+}
+
+class DecoderBlock {
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly conv2: Conv2d;
+  readonly bn2: BatchNorm2d;
+
+  constructor(b: Builder, name: string, inC: number, skipC: number, outC: number) {
+    this.conv1 = new Conv2d(b, `${name}.conv1.0`, inC + skipC, outC, 3, { padding: 1, init: decoderConvInit(inC + skipC, 3) });
+    this.bn1 = new BatchNorm2d(b, `${name}.conv1.1`, outC);
+    this.conv2 = new Conv2d(b, `${name}.conv2.0`, outC, outC, 3, { padding: 1, init: decoderConvInit(outC, 3) });
+    this.bn2 = new BatchNorm2d(b, `${name}.conv2.1`, outC);
+  }
+
+  forward(m: ModelState, x: Tensor, skip: Tensor | null): Tensor {
+    const joined = skip ? upsampleConcat(x, skip) : upsampleNearest2d(x, 2);
+    const h = this.bn1.forward(m, this.conv1.forward(m, joined), true);
+    return this.bn2.forward(m, this.conv2.forward(m, h), true);
+  }
+}
+
+export class ResnetUnet {
+  readonly builder = new Builder();
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly layers: BasicBlock[][];
+  readonly decoder: DecoderBlock[];
+  readonly head: Conv2d;
+
+  constructor(readonly config: UnetConfig = RESNET34_UNET) {
+    const b = this.builder;
+    const [stemC, ...layerC] = config.encoderChannels;
+    this.conv1 = new Conv2d(b, 'encoder.conv1', config.inChannels, stemC, 7, { stride: 2, padding: 3, init: resnetConvInit(stemC, 7) });
+    this.bn1 = new BatchNorm2d(b, 'encoder.bn1', stemC);
+    let inC = stemC;
+    this.layers = layerC.map((outC, li) =>
+      Array.from({ length: config.encoderBlocks[li] }, (_, bi) => {
+        const block = new BasicBlock(b, `encoder.layer${li + 1}.${bi}`, bi === 0 ? inC : outC, outC, bi === 0 && li > 0 ? 2 : 1);
+        if (bi === 0) inC = outC;
+        return block;
+      }),
+    );
+    // Decoder inputs: the deepest feature, then each block's output; skips: features at strides 16, 8, 4, 2, none.
+    const skipC = [layerC[2], layerC[1], layerC[0], stemC, 0];
+    let decIn = layerC[3];
+    this.decoder = config.decoderChannels.map((outC, i) => {
+      const block = new DecoderBlock(b, `decoder.blocks.${i}`, decIn, skipC[i], outC);
+      decIn = outC;
+      return block;
+    });
+    const headIn = config.decoderChannels[4];
+    const xavier = Math.sqrt(6 / (headIn * 9 + config.landmarks * 9));
+    this.head = new Conv2d(b, 'segmentation_head.0', headIn, config.landmarks, 3, {
+      padding: 1,
+      bias: true,
+      init: { kind: 'uniform', bound: xavier },
+      biasInit: { kind: 'constant', value: 0 },
+    });
+  }
+
+  /** Allocates parameters (seeded init) and running statistics on the engine. */
+  allocate(engine: Engine, seed = 0): ModelState {
+    return ModelState.allocate(engine, this.builder, seed);
+  }
+
+  /** Logits [N, L, H, W] for images [N, inChannels, H, W] with H and W multiples of 32. */
+  forward(m: ModelState, x: Tensor): Tensor {
+    const [n, c, h, w] = x.shape;
+    if (x.shape.length !== 4 || c !== this.config.inChannels) {
+      throw new Error(`ResnetUnet: input must be [N, ${this.config.inChannels}, H, W], got ${shapeString(x.shape)}`);
+    }
+    if (h % 32 !== 0 || w % 32 !== 0 || n < 1) {
+      throw new Error(`ResnetUnet: height and width must be multiples of 32 (five 2x downsamplings), got ${h}x${w}`);
+    }
+    const f1 = this.bn1.forward(m, this.conv1.forward(m, x), true);
+    const features = [f1];
+    let y = maxPool2d(f1, { kernel: 3, stride: 2, padding: 1 });
+    for (const layer of this.layers) {
+      for (const block of layer) y = block.forward(m, y);
+      features.push(y);
+    }
+    // features: f1 (stride 2), layer1 (4), layer2 (8), layer3 (16), layer4 (32)
+    const skips = [features[3], features[2], features[1], features[0], null];
+    let d = features[4];
+    this.decoder.forEach((block, i) => {
+      d = block.forward(m, d, skips[i]);
+    });
+    return this.head.forward(m, d);
+  }
+}
+
+/**
+ * Named widths for machines of different speed: 'paper' is the CHH configuration (ResNet34 encoder, ~24.4 M
+ * parameters); 'small' and 'tiny' keep the architecture (stem, maxpool, residual stages, five decoder blocks,
+ * skips at strides 16/8/4/2) with fewer channels and one block per stage, for CPU-only WebGPU.
+ */
+export const MODEL_PRESETS = {
+  paper: RESNET34_UNET,
+  small: { inChannels: 1, landmarks: 19, encoderChannels: [16, 16, 32, 64, 128], encoderBlocks: [1, 1, 1, 1], decoderChannels: [64, 32, 16, 16, 16] },
+  tiny: { inChannels: 1, landmarks: 19, encoderChannels: [8, 8, 16, 16, 32], encoderBlocks: [1, 1, 1, 1], decoderChannels: [32, 16, 8, 8, 8] },
+} as const satisfies Record<string, UnetConfig>;
+
+export type ModelPreset = keyof typeof MODEL_PRESETS;

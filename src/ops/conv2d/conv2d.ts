@@ -1,0 +1,124 @@
+// conv2d: 2-D convolution over NCHW images with [Cout, Cin, kh, kw] weights (PyTorch's layout and semantics,
+// dilation 1, groups 1), its input gradient (dgrad), weight gradient (wgrad) and bias gradient, wired into autograd.
+// The kernels are implicit GEMMs with register tiles (conv2d.wgsl.in explains them); plan.ts picks the entry point,
+// tile and workgroup shape of each call from the engine's conv2dTuning (tuning.ts); this file records them: forward
+// 1 dispatch; backward 1 (dgrad, if x needs a gradient) + 2 (wgrad partial sums and their deterministic reduction,
+// which also yields the bias gradient; a copy instead of the reduction when there is one split).
+import type { Binding, Engine } from '../../engine/engine.ts';
+import { shapeString, type Tensor } from '../../engine/tensor.ts';
+import { SHADERS } from '../../generated/shaders.ts';
+import { checkInputs } from '../check.ts';
+import { conv2dTuning } from './tuning.ts';
+import { convUniforms, dgradPlan, forwardPlan, geometry, wgradPlan, type Conv2dOptions, type DispatchPlan, type Geometry } from './plan.ts';
+
+export type { Conv2dOptions } from './plan.ts';
+
+function dispatch(e: Engine, plan: DispatchPlan, bindings: Readonly<Record<string, Binding>>): void {
+  const k = e.kernel({ shader: plan.shader, entry: plan.entry, bindings: Object.keys(bindings), constants: plan.constants });
+  e.run(k, bindings, plan.grid);
+}
+
+function forwardRaw(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null, g: Geometry): Tensor {
+  const plan = forwardPlan(e, g, conv2dTuning(e));
+  const out = e.empty([g.N, g.Co, g.Ho, g.Wo], { label: 'conv2d' });
+  // Without a bias the kernel never reads `bias`; the weight stands in so the binding is valid.
+  const bindings = { x, weight, bias: bias ?? weight, out, params: convUniforms(g, bias !== null) };
+  dispatch(e, plan, bindings);
+  return out;
+}
+
+function dgradRaw(e: Engine, dy: Tensor, weight: Tensor, g: Geometry): Tensor {
+  const plan = dgradPlan(e, g, conv2dTuning(e));
+  const dx = e.empty([g.N, g.C, g.H, g.W], { label: 'conv2d.dx' });
+  dispatch(e, plan, { dy, weight, dx, params: convUniforms(g, false) });
+  return dx;
+}
+
+function wgradRaw(e: Engine, x: Tensor, dy: Tensor, g: Geometry, withBias: boolean): { dw: Tensor; db: Tensor | null } {
+  const plan = wgradPlan(e, g, conv2dTuning(e));
+  const params = convUniforms(g, withBias, plan);
+  const partial = e.empty([plan.splits * plan.total], { label: 'conv2d.wgrad.partial' });
+  dispatch(e, plan.partial, { x, dy, partial, params });
+
+  const dw = e.empty([g.Co, g.C, g.KH, g.KW], { label: 'conv2d.dw' });
+  if (plan.splits === 1) {
+    // Nothing to add up: copy the two ranges out (a buffer copy; wgrad_reduce would gather and scatter every
+    // element, 30% of the 512->512 wgrad at 5x4 on SwiftShader).
+    e.copy(partial.view(0, dw.shape), dw);
+    let db: Tensor | null = null;
+    if (withBias) {
+      db = e.empty([g.Co], { label: 'conv2d.db' });
+      e.copy(partial.view(plan.biasAt, [g.Co]), db);
+    }
+    partial.dispose();
+    return { dw, db };
+  }
+  // The reduction writes db only when there is a bias; a one-element stand-in keeps the binding valid.
+  const db = e.empty([withBias ? g.Co : 1], { label: withBias ? 'conv2d.db' : 'conv2d.db.unused' });
+  const r = e.kernel({ shader: SHADERS.conv2d, entry: 'wgrad_reduce', bindings: ['parts', 'dw', 'db', 'params'] });
+  e.run(r, { parts: partial, dw, db, params }, e.grid1d(plan.total, r));
+  partial.dispose();
+  if (!withBias) {
+    db.dispose();
+    return { dw, db: null };
+  }
+  return { dw, db };
+}
+
+/** The backward of conv2d: [dx, dw, db] (db only with a bias), null where an input needs no gradient. */
+function conv2dBackward(e: Engine, x: Tensor, weight: Tensor, b: Tensor | null, g: Geometry, dy: Tensor): (Tensor | null)[] {
+  const dx = x.requiresGrad ? dgradRaw(e, dy, weight, g) : null;
+  const needW = weight.requiresGrad || (b !== null && b.requiresGrad);
+  const grads = needW ? wgradRaw(e, x, dy, g, b !== null) : null;
+  let dw = grads?.dw ?? null;
+  if (dw && !weight.requiresGrad) {
+    dw.dispose();
+    dw = null;
+  }
+  let db = grads?.db ?? null;
+  if (db && b && !b.requiresGrad) {
+    db.dispose();
+    db = null;
+  }
+  return b ? [dx, dw, db] : [dx, dw];
+}
+
+/**
+ * 2-D convolution, PyTorch's `F.conv2d(x, weight, bias, stride, padding)` with dilation 1 and groups 1.
+ * x: [N, Cin, H, W], weight: [Cout, Cin, kh, kw], bias: [Cout] or null. Returns [N, Cout, Ho, Wo] with
+ * Ho = floor((H + 2*ph - kh) / sh) + 1 (likewise Wo). Differentiable in x, weight and bias.
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  const e = checkInputs('conv2d', bias === null || bias === undefined ? { x, weight } : { x, weight, bias });
+  const b = bias ?? null;
+  const g = geometry(x, weight, b, options ?? {});
+  const out = forwardRaw(e, x, weight, b, g);
+  return e.tape.record('conv2d', b ? [x, weight, b] : [x, weight], out, (dy) => conv2dBackward(e, x, weight, b, g, dy));
+}
+
+function checkDy(dy: Tensor, g: Geometry): void {
+  const want = [g.N, g.Co, g.Ho, g.Wo];
+  if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== want[i])) {
+    throw new Error(`conv2d: dy must have the output's shape ${shapeString(want)}, got ${shapeString(dy.shape)}`);
+  }
+}
+
+/** For tests and benchmarks: the three GEMMs without autograd (dy is the gradient of the output). */
+export const conv2dKernels = {
+  forward(x: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dOptions = {}): Tensor {
+    const e = checkInputs('conv2d', bias ? { x, weight, bias } : { x, weight });
+    return forwardRaw(e, x, weight, bias, geometry(x, weight, bias, options));
+  },
+  dgrad(dy: Tensor, x: Tensor, weight: Tensor, options: Conv2dOptions = {}): Tensor {
+    const e = checkInputs('conv2d', { dy, x, weight });
+    const g = geometry(x, weight, null, options);
+    checkDy(dy, g);
+    return dgradRaw(e, dy, weight, g);
+  },
+  wgrad(dy: Tensor, x: Tensor, weight: Tensor, withBias: boolean, options: Conv2dOptions = {}): { dw: Tensor; db: Tensor | null } {
+    const e = checkInputs('conv2d', { dy, x, weight });
+    const g = geometry(x, weight, null, options);
+    checkDy(dy, g);
+    return wgradRaw(e, x, dy, g, withBias);
+  },
+};

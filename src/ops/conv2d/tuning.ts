@@ -1,0 +1,61 @@
+// The kernel choices of conv2d for one engine: which entry points and tiles plan.ts uses. Every engine starts
+// from the defaults (the reasons and measurements are in docs/decisions.md, "conv2d kernels"); benchmarks and
+// tests change one engine's choices with conv2dTuning(engine), never a global.
+import type { Engine } from '../../engine/engine.ts';
+
+/**
+ * Register tile of one kernel: TM output rows (4 or 8), TN pixels per invocation (1..8; for the row-tiled
+ * kernels the largest TN, the actual one is balanced over the row). `rows` picks the row-tiled forward/dgrad
+ * entry points (sliding input window) over the column-interleaved ones; wgrad has only the latter.
+ */
+export interface ConvTile {
+  tm: 4 | 8;
+  tn: number;
+  rows?: boolean;
+  /**
+   * With rows: every tap unrolled over a window loaded once per (channel, kernel row): `forward_flat` where the
+   * kernel is at most 7 wide and the window (tn-1)*stride + kw at most 24, `dgrad_flat` for stride 1.
+   */
+  flat?: boolean;
+}
+
+export interface Conv2dTuning {
+  /** Tiles of the three GEMMs; null: the defaults (DEFAULT_TILES). */
+  forward: ConvTile | null;
+  dgrad: ConvTile | null;
+  wgrad: ConvTile | null;
+  /**
+   * How far wgrad splits its K dimension (batch*Ho*Wo): enough splits that about this many invocations run; null:
+   * 2048 on a CPU adapter (every split only adds partial sums there), 32768 on a GPU (it needs tens of thousands in
+   * flight).
+   */
+  targetInvocations: number | null;
+  /** Cap on the wgrad partial-sum buffer, bytes. */
+  maxPartialBytes: number;
+  /**
+   * The row-tiled kernels of conv2d_subgroups (weight / dy loads shared through subgroupBroadcast): null uses them
+   * where the adapter has the `subgroups` feature with subgroups of at least 4 invocations; true insists (an error
+   * where the adapter cannot), false never.
+   */
+  subgroups: boolean | null;
+}
+
+/** The default tiles: row-tiled 8x8 with the taps unrolled for forward and dgrad, row-tiled TM=8 for wgrad. */
+export const DEFAULT_TILES: { readonly forward: ConvTile; readonly dgrad: ConvTile; readonly wgrad: ConvTile } = {
+  forward: { tm: 8, tn: 8, rows: true, flat: true },
+  dgrad: { tm: 8, tn: 8, rows: true, flat: true },
+  wgrad: { tm: 8, tn: 4, rows: true },
+};
+
+function defaultTuning(): Conv2dTuning {
+  return { forward: null, dgrad: null, wgrad: null, targetInvocations: null, maxPartialBytes: 64 << 20, subgroups: null };
+}
+
+const tunings = new WeakMap<Engine, Conv2dTuning>();
+
+/** This engine's conv2d choices (mutable: assign to change what later conv2d calls on the engine use). */
+export function conv2dTuning(engine: Engine): Conv2dTuning {
+  let t = tunings.get(engine);
+  if (!t) tunings.set(engine, (t = defaultTuning()));
+  return t;
+}

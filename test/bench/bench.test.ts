@@ -1,0 +1,138 @@
+// The benchmark's plumbing only (argument parsing, case naming, the JSON rows and the markdown table), on fixed
+// inputs: no GPU and no timing. Speed is measured by `npm run bench`, never asserted here.
+import { describe, expect, it } from 'vitest';
+import { parseBenchArgs, parseSize, sizeTag } from '../../bench/args.ts';
+import { buildResults, resultsMarkdown, updateMarkdown, MD_START, MD_END, type TorchResult } from '../../bench/report.ts';
+import { convName, convShapes, stats, type OursResult } from '../../bench/ours.ts';
+import type { TfjsResult } from '../../bench/tfjs-unet.ts';
+import { ResnetUnet, RESNET34_UNET } from '../../src/nn/unet.ts';
+
+describe('bench arguments', () => {
+  it('has the documented defaults', () => {
+    const c = parseBenchArgs([])!;
+    expect(c).toMatchObject({ runtime: 'browser', h: 160, w: 128, batch: 1, tfjs: true, tfjsReps: 1, soak: 0, out: 'bench/results/latest.json', md: 'BENCHMARKS.md' });
+    expect(c.command).toBe('npm run bench');
+  });
+
+  it('parses sizes, counts, switches and keeps the command line', () => {
+    const argv = ['--size', '64x96', '--batch', '2', '--tfjs-reps', '2', '--no-kernels', '--soak', '20', '--no-md', '--out', 'x.json'];
+    const c = parseBenchArgs(argv)!;
+    expect(c).toMatchObject({ h: 64, w: 96, batch: 2, tfjsReps: 2, kernels: false, model: true, soak: 20, md: null, out: 'x.json' });
+    expect(c.command).toBe(`npm run bench -- ${argv.join(' ')}`);
+    expect(sizeTag(c)).toBe('64x96.b2');
+  });
+
+  it('drops the TF.js anchor in Node and with --no-tfjs', () => {
+    expect(parseBenchArgs(['--runtime', 'node'])!.tfjs).toBe(false);
+    expect(parseBenchArgs(['--no-tfjs'])!.tfjs).toBe(false);
+    expect(parseBenchArgs(['--help'])).toBeNull();
+  });
+
+  it('rejects bad input with a readable message', () => {
+    expect(() => parseSize('160')).toThrow(/HxW/);
+    expect(() => parseSize('100x128')).toThrow(/multiples of 32/);
+    expect(() => parseBenchArgs(['--batch', '0'])).toThrow(/--batch must be an integer >= 1/);
+    expect(() => parseBenchArgs(['--runtime', 'deno'])).toThrow(/browser or node/);
+    expect(() => parseBenchArgs(['--frobnicate'])).toThrow();
+  });
+});
+
+describe('bench cases', () => {
+  it('lists every distinct conv of the ResNet34-UNet once, with its count', () => {
+    const shapes = convShapes(new ResnetUnet(RESNET34_UNET), 160, 128);
+    // 36 convs in the encoder (stem, 16 blocks x 2, 3 projections), 10 in the decoder, the head
+    expect(shapes.reduce((n, s) => n + s.count, 0)).toBe(1 + 32 + 3 + 10 + 1);
+    expect(new Set(shapes.map((s) => convName('fwd', s))).size).toBe(shapes.length);
+    const stem = shapes[0];
+    expect(convName('fwd', stem)).toBe('conv.fwd.1x64.k7s2.160x128');
+    expect(stem.needsDgrad).toBe(false);
+    const l1 = shapes.find((s) => convName('fwd', s) === 'conv.fwd.64x64.k3s1.40x32')!;
+    expect(l1.count).toBe(7); // layer1: 3 blocks x 2 convs, and decoder block 2's second conv
+    expect(shapes.find((s) => convName('fwd', s) === 'conv.fwd.64x64.k3s1.80x64')).toBeUndefined();
+    expect(shapes.find((s) => convName('fwd', s) === 'conv.fwd.128x32.k3s1.80x64')!.count).toBe(1);
+    expect(shapes.at(-1)).toMatchObject({ C: 32, Co: 19, k: 3, H: 160, W: 128, bias: true });
+  });
+
+  it('takes the median of an even or odd number of runs', () => {
+    expect(stats([3, 1, 2])).toEqual({ median: 2, min: 1, max: 3, runs: 3 });
+    expect(stats([4, 1, 2, 3])).toEqual({ median: 2.5, min: 1, max: 4, runs: 4 });
+  });
+});
+
+const ours: OursResult = {
+  adapter: { vendor: 'google', architecture: 'swiftshader', device: '', description: '', isFallbackAdapter: true, runtime: 'browser' },
+  features: ['timestamp-query'],
+  limits: { maxStorageBufferBindingSize: 1 << 27, maxBufferSize: 1 << 28 },
+  parameters: 24447027,
+  cases: [
+    { name: 'conv.fwd.64x64.k3s1.40x32', kind: 'kernel', ms: { median: 50, min: 40, max: 60, runs: 3 }, perSync: 2, gflop: 0.1, perStep: 6 },
+    { name: 'adam.24447027', kind: 'kernel', ms: { median: 1000, min: 900, max: 1100, runs: 3 }, perSync: 1, gbytes: 0.5, wallMs: 1012 },
+    { name: 'unet.forward.160x128.b1', kind: 'model', ms: { median: 2000, min: 1900, max: 2100, runs: 3 } },
+    { name: 'unet.train_step.160x128.b1', kind: 'model', ms: { median: 8000, min: 7000, max: 9000, runs: 3 } },
+  ],
+  memory: { peakLiveBytes: 600 * 2 ** 20, peakAllocatedBytes: 700 * 2 ** 20, liveBytesBeforeStep: 300 * 2 ** 20, createdBuffers: 100 },
+  soak: { steps: 10, liveBytesStart: 1000, liveBytesEnd: 1000, liveBytesMin: 1000, liveBytesMax: 1000, samples: 2, createdBuffersStart: 5, createdBuffersEnd: 5, ms: 80000 },
+  timing: 'wall clock',
+};
+const tfjs: TfjsResult = {
+  version: '4.22.0',
+  backend: 'webgpu',
+  adapter: null,
+  forward_ms: [26000],
+  train_step_ms: [100000, 108000],
+  forward_warmup_ms: 30000,
+  train_step_warmup_ms: 120000,
+  peak_bytes: 900 * 2 ** 20,
+  gpu_allocated_bytes: 1000 * 2 ** 20,
+  parameters: 24447027,
+  top_kernels: [],
+  loss: 9.7,
+};
+const torch: TorchResult = { torch: '1.13', threads: 2, forward_ms: [400, 500, 450], train_step_ms: [1600], parameters: 24447027 };
+
+describe('bench results', () => {
+  const config = parseBenchArgs(['--soak', '10'])!;
+  const r = buildResults({ config, ours, tfjs, torch, browser: 'Chrome/156', date: '2026-11-01T00:00:00.000Z', machine: '2 x CPU' });
+
+  it('makes the JSON rows: ours, the anchor, speedup, rates, PyTorch ratio', () => {
+    expect(r.adapter).toMatchObject({ vendor: 'google', architecture: 'swiftshader', features: ['timestamp-query'] });
+    expect(r.browser).toBe('Chrome/156');
+    expect(r.date).toBe('2026-11-01T00:00:00.000Z');
+    const fwd = r.cases.find((c) => c.name === 'unet.forward.160x128.b1')!;
+    expect(fwd).toMatchObject({ ours_ms: 2000, tfjs_ms: 26000, tfjs_runs: 1, speedup: 13, torch_ms: 450, torch_ratio: 4.444 });
+    const step = r.cases.find((c) => c.name === 'unet.train_step.160x128.b1')!;
+    expect(step).toMatchObject({ ours_ms: 8000, tfjs_ms: 104000, speedup: 13, torch_ms: 1600, torch_ratio: 5 });
+    const conv = r.cases.find((c) => c.name === 'conv.fwd.64x64.k3s1.40x32')!;
+    expect(conv).toMatchObject({ ours_ms: 50, gflops: 2, per_step: 6, per_sync: 2 });
+    expect(conv.tfjs_ms).toBeUndefined();
+    expect(r.cases.find((c) => c.name.startsWith('adam'))!.gbps).toBe(0.5);
+    expect(r.memory).toEqual({ ours_peak_bytes: 600 * 2 ** 20, tfjs_peak_bytes: 900 * 2 ** 20, ours_peak_allocated_bytes: 700 * 2 ** 20, tfjs_gpu_allocated_bytes: 1000 * 2 ** 20 });
+    expect(r.profile[0]).toEqual({ name: 'adam.24447027', est_ms_per_step: 1000 });
+    expect(r.profile[1]).toEqual({ name: 'conv.fwd.64x64.k3s1.40x32', est_ms_per_step: 300 });
+    expect(JSON.parse(JSON.stringify(r))).toEqual(r);
+  });
+
+  it('writes the markdown table with the command above it', () => {
+    const md = resultsMarkdown(r);
+    expect(md.split('\n').slice(0, 3)).toEqual(['```sh', 'npm run bench -- --soak 10', '```']);
+    expect(md).toContain('google / swiftshader');
+    expect(md).toContain('| unet.train_step.160x128.b1 | 8000 | 7000-9000 | 3 | 104000 (2 runs) | 13.00x | 1600 | 5.0x slower |');
+    // Kernel cases timed by GPU timestamps carry their wall-clock time in an extra column.
+    expect(md).toContain('| conv.fwd.64x64.k3s1.40x32 | 50.0 | 40.0-60.0 | 2.00 GFLOP/s | 2 | 6 | 300 |  |');
+    expect(md).toContain('| adam.24447027 | 1000 | 900-1100 | 0.50 GB/s | 1 | 1 | 1000 | 1012 |');
+    expect(md).toContain('ours 600.0 MiB');
+    expect(md).toContain('TF.js 900.0 MiB');
+    expect(md).toContain('live GPU bytes 1000 at the start, 1000 at the end, between 1000 and 1000 over 2 samples');
+  });
+
+  it('replaces only its own section of BENCHMARKS.md', () => {
+    const fresh = updateMarkdown(null, 'TABLE 1');
+    expect(fresh).toContain(`${MD_START}\nTABLE 1\n${MD_END}`);
+    const edited = fresh.replace('# Benchmarks', '# Benchmarks\n\nhand-written notes');
+    const again = updateMarkdown(edited, 'TABLE 2');
+    expect(again).toContain('hand-written notes');
+    expect(again).toContain('TABLE 2');
+    expect(again).not.toContain('TABLE 1');
+    expect(updateMarkdown('# Other\n', 'T')).toBe(`# Other\n\n${MD_START}\nT\n${MD_END}\n`);
+  });
+});

@@ -1,0 +1,107 @@
+// The chh command line end to end on a tiny configuration: synth -> train -> train --resume -> calibrate ->
+// test -> predict, and clear usage errors with exit code 2.
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/chh.ts';
+import { parseSafetensors } from '../../src/io/safetensors.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'chh-cli-'));
+const data = join(dir, 'data');
+let out: string[] = [];
+let err: string[] = [];
+
+beforeEach(() => {
+  out = [];
+  err = [];
+  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
+  vi.spyOn(console, 'warn').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
+});
+afterEach(() => vi.restoreAllMocks());
+
+const common = ['--size', '64x64'];
+
+/** Runs a command and expects exit code 0, showing what it printed otherwise. */
+async function ok(args: string[]): Promise<void> {
+  const code = await main(args);
+  expect(code, `chh ${args.join(' ')}\n${err.join('\n')}`).toBe(0);
+}
+
+describe('chh', () => {
+  it('prints help and rejects bad usage with exit code 2', async () => {
+    await ok(['--help']);
+    expect(out.join('\n')).toMatch(/chh train/);
+    expect(await main(['nope'])).toBe(2);
+    expect(err.join('\n')).toMatch(/unknown command "nope"/);
+    expect(await main(['train', '--data', data, '--size', '100x64'])).toBe(2);
+    expect(err.join('\n')).toMatch(/--size must be WxH with both multiples of 32/);
+    expect(await main(['train', '--data', join(dir, 'missing')])).toBe(2);
+    expect(err.join('\n')).toMatch(/does not exist \(make a synthetic set with: chh synth/);
+    expect(await main(['calibrate', '--data', data, '--weights', 'w.safetensors', '--objective', 'mse'])).toBe(2);
+    expect(err.join('\n')).toMatch(/--objective must be ece or nll, got mse/);
+    expect(await main(['calibrate', '--data', data, '--weights', 'w.safetensors', '--augment', '--no-augment'])).toBe(2);
+    expect(err.join('\n')).toMatch(/--augment and --no-augment contradict each other/);
+    await ok(['calibrate', '--help']);
+    expect(out.join('\n')).toMatch(/--objective/);
+    expect(await main(['train', '--bogus'])).toBe(2);
+    expect(err.join('\n')).toMatch(/Unknown option '--bogus'/);
+    // chh bench hands its options to bench/run.ts (a child process), --help included.
+    expect(await main(['bench', '--help'])).toBe(0);
+  });
+
+  it('synth, train, resume, calibrate, test and predict', async () => {
+    await ok(['synth', '--out', data, '--train', '4', '--test1', '4', '--test2', '2', '--width', '193', '--landmarks', '5', '--seed', '3']);
+    expect(existsSync(join(data, 'RawImage', 'TrainingData', '001.bmp'))).toBe(true);
+
+    const run = join(dir, 'run');
+    const trainArgs = ['train', '--data', data, '--out', run, '--model', 'tiny', ...common, '--batch', '2', '--lr', '0.003'];
+    await ok([...trainArgs, '--epochs', '1']);
+    await ok([...trainArgs, '--epochs', '2', '--resume']);
+    const log = JSON.parse(readFileSync(join(run, 'train-log.json'), 'utf8')) as { epochs: { epoch: number }[] };
+    expect(log.epochs.map((e) => e.epoch)).toEqual([2]); // the resumed run did only the second epoch
+    const weights = join(run, 'weights.safetensors');
+    const saved = parseSafetensors(readFileSync(weights));
+    expect(saved.tensors.get('segmentation_head.0.bias')!.shape).toEqual([5]);
+    expect(JSON.parse(saved.metadata.config).landmarks).toBe(5);
+
+    const cal = join(dir, 'cal');
+    await ok(['calibrate', '--data', data, '--weights', weights, '--out', cal, ...common, '--epochs', '2', '--batch', '2']);
+    const calibrated = parseSafetensors(readFileSync(join(cal, 'calibrated.safetensors')));
+    expect(calibrated.tensors.get('temperatures')!.shape).toEqual([1, 5, 1, 1]);
+    expect(out.join('\n')).toMatch(/ECE on the second half: [\d.]+ before, [\d.]+ after \(best epoch \d+; ece objective, first half not augmented\)/);
+    expect(JSON.parse(readFileSync(join(cal, 'calibration.json'), 'utf8')).settings).toMatchObject({ objective: 'ece', augmented: false });
+    const calNll = join(dir, 'cal-nll');
+    await ok(['calibrate', '--data', data, '--weights', weights, '--out', calNll, ...common, '--objective', 'nll', '--epochs', '1', '--batch', '2']);
+    expect(JSON.parse(readFileSync(join(calNll, 'calibration.json'), 'utf8')).settings).toMatchObject({ objective: 'nll', augmented: true });
+
+    const test = join(dir, 'test');
+    await ok(['test', '--data', data, '--weights', join(cal, 'calibrated.safetensors'), '--calibration', join(cal, 'calibration.json'), '--out', test, ...common, '--overlays', '1']);
+    const results = JSON.parse(readFileSync(join(test, 'results.json'), 'utf8')) as { images: unknown[]; summary: { mre: { mean: number } } };
+    expect(results.images.length).toBe(2);
+    expect(results.summary.mre.mean).toBeGreaterThan(0);
+    expect(readFileSync(join(test, 'report.html'), 'utf8')).toMatch(/<svg/);
+    expect(out.join('\n')).toMatch(/MRE [\d.]+ \+- [\d.]+ mm over 10 landmarks of 2 images/);
+
+    const json = join(dir, 'pred.json');
+    const overlay = join(dir, 'pred.png');
+    const logits = join(dir, 'logits.safetensors');
+    const image = join(data, 'RawImage', 'Test2Data', '009.bmp');
+    await ok(['predict', image, '--weights', join(cal, 'calibrated.safetensors'), ...common, '--pixel-size', '1.0', '--json', json, '--overlay', overlay, '--save-logits', logits]);
+    const pred = JSON.parse(readFileSync(json, 'utf8')) as { landmarks: { x_px: number; y_px: number; ere_mm: number; erroneous: boolean }[] };
+    expect(pred.landmarks.length).toBe(5);
+    for (const p of pred.landmarks) {
+      expect(p.x_px).toBeGreaterThanOrEqual(0);
+      expect(p.x_px).toBeLessThanOrEqual(193);
+      expect(p.ere_mm).toBeGreaterThan(0);
+    }
+    expect(Array.from(readFileSync(overlay).subarray(0, 4))).toEqual([0x89, 0x50, 0x4e, 0x47]);
+    expect(parseSafetensors(readFileSync(logits)).tensors.get('logits')!.shape).toEqual([1, 5, 64, 64]);
+  });
+
+  it('a weights file for another model says what does not match', async () => {
+    expect(await main(['test', '--data', data, '--weights', join(dir, 'nope.safetensors'), ...common])).toBe(2);
+    expect(err.join('\n')).toMatch(/--weights .* does not exist/);
+  });
+});

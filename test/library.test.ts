@@ -64,7 +64,7 @@ describe('the library build', () => {
     expect(code).not.toMatch(/\bdocument\./);
     expect(code).not.toMatch(/\/@vite\/|__vite-browser-external/);
     const typesFile = join(repoRoot, pkg.exports['.'].types);
-    const types = readFileSync(typesFile, 'utf8') + readFileSync(join(typesFile, '..', 'runtime', 'index.d.ts'), 'utf8');
+    const types = readFileSync(typesFile, 'utf8');
     for (const name of ['Engine', 'ResnetUnet', 'MODEL_PRESETS', 'loadSafetensors', 'saveSafetensors', 'expectedRadialError', 'evaluateModel', 'predictBmp']) {
       expect(types).toContain(name);
     }

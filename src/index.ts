@@ -49,7 +49,11 @@ export {
   type CheckpointFormat, type LoadOptions, type LoadResult, type StateTensor,
 } from './io/state-dict.ts';
 export { parseSafetensors, parseSafetensorsHeader, serializeSafetensors, type SafeTensor, type SafetensorsDType } from './io/safetensors.ts';
-export * from './chh/metrics.ts';
+export * from './chh/metrics/calibration.ts';
+export * from './chh/metrics/ere.ts';
+export * from './chh/metrics/radial.ts';
+export * from './chh/metrics/roc.ts';
+export * from './chh/metrics/summary.ts';
 
 // Data.
 export { decodeBmp, encodeBmpGray8, bmpSize, BmpError, type GrayImage } from './io/bmp.ts';

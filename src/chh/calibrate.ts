@@ -70,10 +70,11 @@ import { relu } from '../ops/relu.ts';
 import { Adam } from '../nn/adam.ts';
 import { softmaxNll } from '../ops/softmax-nll.ts';
 import { expectedRadialError } from '../ops/ere.ts';
-import { calibration, calibrationBinIndexer, correctRadiusMm, type CalibrationOptions, type CalibrationResult } from './metrics.ts';
+import { calibration, calibrationBinIndexer, correctRadiusMm, type CalibrationOptions, type CalibrationResult } from './metrics/calibration.ts';
 import type { IsbiSample } from '../data/isbi.ts';
 import { augmentBatch, sampleAugmentParams, type AugmentOptions } from '../ops/augment.ts';
-import { argmaxErrorMm, BatchLoader, checkSamples, imageSlice, mixSeed, splitHalves, targetPixels, type Batch } from '../data/batches.ts';
+import { argmaxErrorMm, BatchLoader, checkSamples, imageSlice, splitHalves, targetPixels, type Batch } from '../data/batches.ts';
+import { mixSeed } from '../engine/random.ts';
 import { calibrationBinsFor, temperatureValues, type FrozenNetwork } from './evaluate.ts';
 import { full } from '../ops/fill.ts';
 

@@ -23,7 +23,8 @@ import { expectedRadialError } from '../ops/ere.ts';
 import { softmaxNll } from '../ops/softmax-nll.ts';
 import type { ModelState } from '../nn/module.ts';
 import type { ResnetUnet } from '../nn/unet.ts';
-import { calibration, summarize, type CalibrationOptions, type CalibrationResult, type EvaluationSummary, type SummaryOptions } from './metrics.ts';
+import { calibration, type CalibrationOptions, type CalibrationResult } from './metrics/calibration.ts';
+import { summarize, type EvaluationSummary, type SummaryOptions } from './metrics/summary.ts';
 import type { IsbiSample } from '../data/isbi.ts';
 import { BatchLoader, checkSamples, pixelCentre } from '../data/batches.ts';
 

@@ -17,7 +17,8 @@ import { parseSafetensors, serializeSafetensors, type SafeTensor } from '../io/s
 import type { IsbiSample } from '../data/isbi.ts';
 import { augmentRecord, sampleAugmentParams } from '../ops/augment.ts';
 import { landmarkTargets } from '../ops/targets.ts';
-import { BatchLoader, checkSamples, mixSeed } from '../data/batches.ts';
+import { BatchLoader, checkSamples } from '../data/batches.ts';
+import { mixSeed } from '../engine/random.ts';
 import { full } from '../ops/fill.ts';
 
 export interface TrainOptions {

@@ -15,15 +15,8 @@
 import type { Engine } from '../engine/engine.ts';
 import { Tensor } from '../engine/tensor.ts';
 import type { IsbiSample } from './isbi.ts';
-import { mulberry32 } from '../engine/random.ts';
+import { mixSeed, mulberry32 } from '../engine/random.ts';
 
-/** A seed for (seed, epoch, stream) pairs: different streams (shuffle, augmentation) never share draws. */
-export function mixSeed(seed: number, epoch: number, stream = 0): number {
-  let h = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul((epoch + 1) >>> 0, 0x85ebca6b) ^ Math.imul((stream + 7) >>> 0, 0xc2b2ae35)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
-  h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
-}
 
 /** The indices 0..count-1 in a seeded Fisher-Yates order for (seed, epoch). */
 export function shuffledOrder(count: number, seed: number, epoch: number): number[] {

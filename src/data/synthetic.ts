@@ -26,44 +26,12 @@
 import { encodeBmpGray8 } from '../io/bmp.ts';
 import { DATASET_META_FILE, ISBI_ANNOTATION_DIR, ISBI_LANDMARKS, ISBI_SPLIT_DIRS, MemoryFileSystem, joinPath, loadIsbiSplit } from './isbi.ts';
 import type { FileSink, IsbiLoadOptions, IsbiSample, IsbiSplit } from './isbi.ts';
-import { mulberry32 } from '../engine/random.ts';
+import { Rng, imageSeed } from '../engine/random.ts';
 
 export const REFERENCE_WIDTH = 1935;
 export const REFERENCE_HEIGHT = 2400;
 export const SYNTHETIC_ANNOTATORS = ['400_junior', '400_senior'] as const;
 
-// ---------------------------------------------------------------------------------------------------------------
-// Random numbers
-
-function mixSeed(seed: number, index: number): number {
-  let h = (seed ^ 0x9e3779b9) >>> 0;
-  h = Math.imul(h ^ (index + 0x7f4a7c15), 0x85ebca6b) >>> 0;
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-class Rng {
-  private readonly next: () => number;
-  private spare: number | null = null;
-  constructor(seed: number) {
-    this.next = mulberry32(seed);
-  }
-  uniform(a = 0, b = 1): number {
-    return a + (b - a) * this.next();
-  }
-  normal(std = 1): number {
-    if (this.spare !== null) {
-      const s = this.spare;
-      this.spare = null;
-      return s * std;
-    }
-    const u = Math.max(this.next(), 1e-12);
-    const v = this.next();
-    const r = Math.sqrt(-2 * Math.log(u));
-    this.spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v) * std;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Geometry
@@ -660,7 +628,7 @@ export function generateSyntheticCase(seed: number, index: number, options: Synt
   const L = options.landmarks ?? ISBI_LANDMARKS;
   if (!Number.isInteger(W) || !Number.isInteger(H) || W < 32 || H < 32) throw new Error(`synthetic: invalid size ${W}x${H}`);
   if (!Number.isInteger(L) || L <= 0) throw new Error(`synthetic: invalid landmark count ${L}`);
-  const rng = new Rng(mixSeed(seed, index));
+  const rng = new Rng(imageSeed(seed, index));
   const specs = buildAnatomy(rng);
 
   // Pose: similarity about the image centre, then scale to the output size.

@@ -4,7 +4,7 @@
 import type { Engine } from '../engine/engine.ts';
 import { ResnetUnet, MODEL_PRESETS, type ModelPreset, type UnetConfig } from '../nn/unet.ts';
 import { saveSafetensors } from '../io/state-dict.ts';
-import { meanRadialError, radialErrors } from '../chh/metrics.ts';
+import { meanRadialError, radialErrors } from '../chh/metrics/radial.ts';
 import { loadSyntheticSplit } from '../data/synthetic.ts';
 import type { IsbiSample } from '../data/isbi.ts';
 import { train, gpuAugmenter, type CheckpointStore, type EpochSummary } from '../chh/train.ts';

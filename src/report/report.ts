@@ -13,7 +13,7 @@
 // Browser and Node: renderReport returns a string; overlayPng returns PNG bytes (compressor injected, png.ts).
 import type { IsbiSample } from '../data/isbi.ts';
 import { ISBI_LANDMARK_NAMES } from '../data/isbi.ts';
-import type { CalibrationResult } from '../chh/metrics.ts';
+import type { CalibrationResult } from '../chh/metrics/calibration.ts';
 import type { CalibrateResult } from '../chh/calibrate.ts';
 import type { EvaluationResult, HeatmapSnapshot } from '../chh/evaluate.ts';
 import { encodePng, pngDataUri, type PngImage, type ZlibCompress } from '../io/png.ts';

@@ -18,7 +18,7 @@ import {
   type CalibrateOptions,
   type CalibrateProgress,
 } from '../../src/chh/calibrate.ts';
-import { calibration, correctRadiusMm } from '../../src/chh/metrics.ts';
+import { calibration, correctRadiusMm } from '../../src/chh/metrics/calibration.ts';
 import { evaluateSplit, unetNetwork, type FrozenNetwork } from '../../src/chh/evaluate.ts';
 import { useEngine } from '../helpers/gpu.ts';
 import { mulberry32 } from '../../src/engine/random.ts';

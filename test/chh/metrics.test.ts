@@ -3,22 +3,11 @@
 // scikit-learn / scipy / numpy on the seeded random cases of scripts/fixtures/metrics.py (test/fixtures/metrics.json).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  calibration,
-  correctRadiusMm,
-  ereVsError,
-  meanRadialError,
-  outlierRoc,
-  pearson,
-  radialErrors,
-  rocAucScore,
-  rocCurve,
-  splitByEre,
-  successfulDetectionRates,
-  summarize,
-  trapezoidAuc,
-  type PixelSizeMm,
-} from '../../src/chh/metrics.ts';
+import { calibration, correctRadiusMm } from '../../src/chh/metrics/calibration.ts';
+import { ereVsError, pearson, splitByEre } from '../../src/chh/metrics/ere.ts';
+import { meanRadialError, radialErrors, successfulDetectionRates, type PixelSizeMm } from '../../src/chh/metrics/radial.ts';
+import { outlierRoc, rocAucScore, rocCurve, trapezoidAuc } from '../../src/chh/metrics/roc.ts';
+import { summarize } from '../../src/chh/metrics/summary.ts';
 
 const TOL = 1e-9;
 

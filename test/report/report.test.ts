@@ -4,7 +4,7 @@
 import { deflateSync, inflateSync, crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { IsbiSample } from '../../src/data/isbi.ts';
-import { summarize } from '../../src/chh/metrics.ts';
+import { summarize } from '../../src/chh/metrics/summary.ts';
 import type { CalibrateResult } from '../../src/chh/calibrate.ts';
 import type { EvaluationResult, ImageEvaluation } from '../../src/chh/evaluate.ts';
 import { heatmapSnapshot, REFERENCE_CALIBRATION_BINS } from '../../src/chh/evaluate.ts';

@@ -127,7 +127,8 @@ function buildModel(tf: TF, cfg: UnetConfig) {
   return { vars, forward };
 }
 
-export async function runTfjs(cfg: TfjsConfig): Promise<TfjsResult> {
+/** TF.js with its WebGPU backend, loaded once per page and initialised. */
+async function loadTfjs(): Promise<TF> {
   const w = window as unknown as { tf?: TF };
   if (!w.tf) {
     await loadScript('/node_modules/@tensorflow/tfjs/dist/tf.min.js');
@@ -138,7 +139,22 @@ export async function runTfjs(cfg: TfjsConfig): Promise<TfjsResult> {
   tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
   if (!(await tf.setBackend('webgpu'))) throw new Error('TF.js: the webgpu backend did not initialise');
   await tf.ready();
-  const backend = tf.backend();
+  return tf;
+}
+
+const log = (s: string) => console.log(`tfjs: ${s}`);
+
+/** The model on fixed inputs: one timed forward pass and one timed training step (each waits for its result). */
+interface TfjsRunner {
+  parameters: number;
+  forwardOnce: () => Promise<number>;
+  stepOnce: () => Promise<number>;
+  /** The loss of the latest training step. */
+  loss: () => number;
+  opt: T;
+}
+
+function prepareRunner(tf: TF, cfg: TfjsConfig): TfjsRunner {
   const { h, w: width, batch: n } = cfg;
   const cfgM = RESNET34_UNET;
   const L = cfgM.landmarks;
@@ -154,7 +170,6 @@ export async function runTfjs(cfg: TfjsConfig): Promise<TfjsResult> {
     return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(maps), onehot), 1)));
   };
   const opt = tf.train.adam(1e-3);
-  const log = (s: string) => console.log(`tfjs: ${s}`);
 
   const forwardOnce = async () => {
     const t0 = performance.now();
@@ -171,44 +186,63 @@ export async function runTfjs(cfg: TfjsConfig): Promise<TfjsResult> {
     cost.dispose();
     return performance.now() - t0;
   };
+  return { parameters, forwardOnce, stepOnce, loss: () => loss, opt };
+}
 
-  const forwardWarm = await forwardOnce();
-  log(`forward warm-up ${forwardWarm.toFixed(0)} ms`);
-  const forward: number[] = [];
-  for (let i = 0; i < cfg.reps; i++) {
-    forward.push(await forwardOnce());
-    log(`forward run ${i + 1} ${forward[i].toFixed(0)} ms`);
+/** `reps` timed runs of `once`, each logged as "<what> run i". */
+async function timeRuns(what: string, reps: number, once: () => Promise<number>, detail = () => ''): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    out.push(await once());
+    log(`${what} run ${i + 1} ${out[i].toFixed(0)} ms${detail()}`);
   }
+  return out;
+}
 
-  // Warm-up training step under tf.profile: peak bytes and per-kernel times (not timed itself).
+/** The ten kernels that took the most time over a tf.profile run, summed by kernel name. */
+function topKernels(prof: { kernels: { name: string; kernelTimeMs: unknown }[] }): TfjsResult['top_kernels'] {
+  const byName = new Map<string, { ms: number; count: number }>();
+  for (const k of prof.kernels) {
+    const e = byName.get(k.name) ?? { ms: 0, count: 0 };
+    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    e.count++;
+    byName.set(k.name, e);
+  }
+  return [...byName.entries()].map(([name, e]) => ({ name, ...e })).sort((a, b) => b.ms - a.ms).slice(0, 10);
+}
+
+/**
+ * Warm-up training step under tf.profile: peak bytes and per-kernel times (not timed itself). Where profiling
+ * fails the warm-up runs plain, with no kernel list (and no peak unless the profile got as far as it).
+ */
+async function profiledWarmStep(tf: TF, r: TfjsRunner): Promise<{ stepWarm: number; peak: number | null; top: TfjsResult['top_kernels'] }> {
   let peak: number | null = null;
-  let top: TfjsResult['top_kernels'] = [];
-  let stepWarm = 0;
   try {
     const t0 = performance.now();
     const prof = await tf.profile(async () => {
-      await stepOnce();
+      await r.stepOnce();
     });
-    stepWarm = performance.now() - t0;
+    const stepWarm = performance.now() - t0;
     peak = prof.peakBytes;
-    const byName = new Map<string, { ms: number; count: number }>();
-    for (const k of prof.kernels) {
-      const e = byName.get(k.name) ?? { ms: 0, count: 0 };
-      e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-      e.count++;
-      byName.set(k.name, e);
-    }
-    top = [...byName.entries()].map(([name, e]) => ({ name, ...e })).sort((a, b) => b.ms - a.ms).slice(0, 10);
+    return { stepWarm, peak, top: topKernels(prof) };
   } catch (e) {
     log(`profile failed (${(e as Error).message}); plain warm-up instead`);
-    stepWarm = await stepOnce();
+    return { stepWarm: await r.stepOnce(), peak, top: [] };
   }
-  log(`train step warm-up (profiled) ${stepWarm.toFixed(0)} ms, peak ${peak} bytes, loss ${loss}`);
-  const steps: number[] = [];
-  for (let i = 0; i < cfg.reps; i++) {
-    steps.push(await stepOnce());
-    log(`train step run ${i + 1} ${steps[i].toFixed(0)} ms, loss ${loss}`);
-  }
+}
+
+export async function runTfjs(cfg: TfjsConfig): Promise<TfjsResult> {
+  const tf = await loadTfjs();
+  const backend = tf.backend();
+  const r = prepareRunner(tf, cfg);
+
+  const forwardWarm = await r.forwardOnce();
+  log(`forward warm-up ${forwardWarm.toFixed(0)} ms`);
+  const forward = await timeRuns('forward', cfg.reps, r.forwardOnce);
+  const { stepWarm, peak, top } = await profiledWarmStep(tf, r);
+  log(`train step warm-up (profiled) ${stepWarm.toFixed(0)} ms, peak ${peak} bytes, loss ${r.loss()}`);
+  const steps = await timeRuns('train step', cfg.reps, r.stepOnce, () => `, loss ${r.loss()}`);
+
   const mem = tf.memory();
   const info = backend?.adapterInfo;
   const result: TfjsResult = {
@@ -221,11 +255,11 @@ export async function runTfjs(cfg: TfjsConfig): Promise<TfjsResult> {
     train_step_warmup_ms: stepWarm,
     peak_bytes: peak,
     gpu_allocated_bytes: mem.numBytesInGPUAllocated ?? mem.numBytesInGPU ?? null,
-    parameters,
+    parameters: r.parameters,
     top_kernels: top,
-    loss,
+    loss: r.loss(),
   };
   tf.disposeVariables();
-  opt.dispose();
+  r.opt.dispose();
   return result;
 }

@@ -1,11 +1,15 @@
 // The demo page: wires the form, the buttons, the charts and the canvases to a DemoSession (session.ts).
 // window.__chhDemo exposes the page's state (phase, losses, metrics) for the end-to-end test (test/demo.test.ts).
 import { fmtBytes } from '../src/engine/buffer-pool.ts';
-import { reliabilityDiagramSvg, ereVsErrorSvg, rocSvg, overlayImage } from '../src/report/report.ts';
-import { loadModel, predictBmp, type PredictedLandmark } from '../src/chh/predict.ts';
+import { reliabilityDiagramSvg, ereVsErrorSvg, rocSvg } from '../src/report/plots.ts';
+import { overlayImage } from '../src/report/overlay.ts';
+import { predictBmp, type PredictedLandmark } from '../src/chh/predict.ts';
+import { loadModel } from '../src/io/weights.ts';
 import { parseSafetensorsHeader } from '../src/io/safetensors.ts';
 import type { ModelPreset } from '../src/nn/unet.ts';
-import { DemoSession, type DemoSettings, type EvaluationOutput, type Phase } from './session.ts';
+import { DemoSession, type EvaluationOutput, type Phase } from './session.ts';
+import { DEFAULT_SETTINGS, type DemoSettings } from './settings.ts';
+import { PREDICTION } from '../src/chh/config.ts';
 import { LossChart } from './loss-chart.ts';
 import { download, drawOverlay } from './draw.ts';
 
@@ -178,6 +182,12 @@ function writeSettings(s: DemoSettings): void {
   $('folder-row').hidden = s.source !== 'folder';
 }
 
+// The form starts from the demo run's settings (src/chh/config.ts); the page's HTML holds no defaults of its own.
+writeSettings(DEFAULT_SETTINGS);
+$<HTMLInputElement>('predict-width').value = String(DEFAULT_SETTINGS.width);
+$<HTMLInputElement>('predict-height').value = String(DEFAULT_SETTINGS.height);
+$<HTMLInputElement>('predict-pixel').value = String(PREDICTION.pixelSizeMm.default);
+
 for (const r of Array.from(document.querySelectorAll<HTMLInputElement>('input[name=source]'))) {
   r.addEventListener('change', () => ($('folder-row').hidden = r.value !== 'folder' || !r.checked));
 }
@@ -304,8 +314,9 @@ $('weights-file').addEventListener('change', async (e) => {
     const engine = await session.ensureEngine();
     const loaded = loadModel(engine, bytes);
     session.adopt(loaded.model, loaded.state, loaded.temperatures);
-    const w = loaded.inputSize?.width ?? (meta.config ? session.settings.width : 640);
-    const h = loaded.inputSize?.height ?? (meta.config ? session.settings.height : 800);
+    const paper = PREDICTION.inputSize.default; // converted PyTorch weights: the paper's input size
+    const w = loaded.inputSize?.width ?? (meta.config ? session.settings.width : paper.width);
+    const h = loaded.inputSize?.height ?? (meta.config ? session.settings.height : paper.height);
     $<HTMLInputElement>('predict-width').value = String(w);
     $<HTMLInputElement>('predict-height').value = String(h);
     log(`weights ${file.name}: ${loaded.format} names, ${loaded.config.landmarks} landmarks, ${loaded.state.params.count} parameters${meta.config ? '' : ' (no configuration inside: assumed the paper\'s ResNet34-UNet)'}`);

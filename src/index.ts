@@ -49,6 +49,7 @@ export {
   type CheckpointFormat, type LoadOptions, type LoadResult, type StateTensor,
 } from './io/state-dict.ts';
 export { parseSafetensors, parseSafetensorsHeader, serializeSafetensors, type SafeTensor, type SafetensorsDType } from './io/safetensors.ts';
+export type { Point, PixelSizeMm } from './chh/metrics/inputs.ts';
 export * from './chh/metrics/calibration.ts';
 export * from './chh/metrics/ere.ts';
 export * from './chh/metrics/radial.ts';
@@ -58,40 +59,49 @@ export * from './chh/metrics/summary.ts';
 // Data.
 export { decodeBmp, encodeBmpGray8, bmpSize, BmpError, type GrayImage } from './io/bmp.ts';
 export { padAndResize, padResizePlan, type PadResizePlan } from './data/resize.ts';
+export { fileListSource, MemoryFileSystem, type FileSource, type FileSink } from './io/files.ts';
+export { MemoryImageCache, type ImageCache } from './data/image-cache.ts';
 export {
-  loadIsbiSplit, listIsbiSplit, fileListSource, MemoryFileSystem, MemoryImageCache, IsbiDataError,
+  loadIsbiSplit, listIsbiSplit, IsbiDataError,
   ISBI_LANDMARK_NAMES, ISBI_LANDMARKS, ISBI_PIXEL_SIZE_MM, ISBI_SPLIT_DIRS,
-  type IsbiSample, type IsbiSplit, type IsbiLoadOptions, type FileSource, type FileSink, type ImageCache,
+  type IsbiSample, type IsbiSplit, type IsbiLoadOptions,
 } from './data/isbi.ts';
-export { loadSyntheticSplit, syntheticIsbiSource, writeSyntheticDataset, generateSyntheticCase, type SyntheticDatasetOptions } from './data/synthetic.ts';
-export { augmentRecord, augmentBatch, sampleAugmentParams, REFERENCE_AUGMENTATION, type AugmentParams, type AugmentOptions } from './ops/augment.ts';
+export { loadSyntheticSplit, syntheticIsbiSource, writeSyntheticDataset, generateSyntheticCase, type SyntheticDatasetOptions } from './data/synthetic/dataset.ts';
+export { augmentRecord, augmentBatch, affineMatrices, elasticGrid, identityParams, type AugmentParams } from './ops/augment.ts';
+export { sampleAugmentParams, REFERENCE_AUGMENTATION, type AugmentOptions } from './data/augmentation.ts';
 
 // Training, calibration, evaluation, report.
+export {
+  TRAINING, CALIBRATION, EVALUATION, PREDICTION, SYNTHETIC, RUNS, CALIBRATION_OBJECTIVES, defaultsOf,
+  type CalibrationObjective, type OptimizerName, type RunSettings, type Setting,
+} from './chh/config.ts';
 export {
   train, gpuAugmenter, learningRate, checkpointBytes, restoreCheckpoint, DEFAULT_TRAIN_OPTIONS, CHECKPOINT_FILE, NonFiniteLossError,
   type TrainOptions, type TrainRun, type TrainResult, type TrainProgress, type EpochSummary, type CheckpointStore, type BatchAugmenter,
 } from './chh/train.ts';
 export {
   calibrateTemperatures,
-  referenceAugmenter,
-  CALIBRATION_OBJECTIVES,
-  type CalibrationObjective,
   type CalibrateOptions,
   type CalibrateResult,
   type CalibrateEpoch,
   type CalibrateProgress,
-} from './chh/calibrate.ts';
+} from './chh/calibrate/calibrate.ts';
+export { referenceAugmenter } from './chh/calibrate/logits.ts';
 export {
   evaluateModel, evaluateSplit, unetNetwork, heatmapSnapshot, REFERENCE_CALIBRATION_BINS, calibrationBinsFor,
   type EvaluateOptions, type EvaluationResult, type ImageEvaluation, type HeatmapSnapshot, type FrozenNetwork,
 } from './chh/evaluate.ts';
 export { BatchLoader, splitHalves, pixelCentre, targetPixels, type Batch } from './data/batches.ts';
-export {
-  renderReport, buildOverlays, overlayImage, overlayPng, inferno, reliabilityDiagramSvg, ereVsErrorSvg, rocSvg,
-  type ReportData, type ReportOverlay, type OverlayOptions,
-} from './report/report.ts';
+export { renderReport, type ReportData } from './report/report.ts';
+export { buildOverlays, overlayImage, overlayPng, inferno, type ReportOverlay, type OverlayOptions } from './report/overlay.ts';
+export { reliabilityDiagramSvg, ereVsErrorSvg, rocSvg } from './report/plots.ts';
 export { encodePng, encodePngAsync, pngDataUri, storedZlib, deflateWithCompressionStream, base64, type PngImage } from './io/png.ts';
-export { runPipeline, QUICK_PIPELINE, FULL_PIPELINE, type PipelineOptions, type PipelineResult, type PipelineEvent } from './pipeline/pipeline.ts';
+export { runPipeline, meanPositionBaseline, type PipelineResult } from './pipeline/pipeline.ts';
+export {
+  syntheticData, trainOptions, trainStep, calibrationAugment, calibrateStep, evaluateStep, reportStep, adapterName,
+  type PipelineEvent, type Emit, type RunData, type TrainStep,
+} from './pipeline/steps.ts';
 
 // Prediction.
-export { loadModel, configFromWeights, predictImage, predictBmp, type LoadedModel, type Prediction, type PredictedLandmark, type PredictOptions } from './chh/predict.ts';
+export { predictImage, predictBmp, type Prediction, type PredictedLandmark, type PredictOptions } from './chh/predict.ts';
+export { loadModel, configFromWeights, saveWeights, weightsMetadata, weightsInputSize, type LoadedModel, type InputSize } from './io/weights.ts';

@@ -26,7 +26,8 @@ import type { ResnetUnet } from '../nn/unet.ts';
 import { calibration, type CalibrationOptions, type CalibrationResult } from './metrics/calibration.ts';
 import { summarize, type EvaluationSummary, type SummaryOptions } from './metrics/summary.ts';
 import type { IsbiSample } from '../data/isbi.ts';
-import { BatchLoader, checkSamples, pixelCentre } from '../data/batches.ts';
+import { BatchLoader, checkSamples, pixelCentre, type Batch } from '../data/batches.ts';
+import { EVALUATION } from './config.ts';
 
 /** A frozen network: images [N, 1, H, W] (0-255) to logits [N, L, H, W], eval mode, no tape. */
 export interface FrozenNetwork {
@@ -157,101 +158,111 @@ export interface EvaluationResult {
   heatmaps: HeatmapSnapshot[];
 }
 
-/**
- * Runs the network over the samples and computes every metric. The result is plain data (JSON.stringify turns the
- * NaN of empty bins and the Infinity of the ROC's first threshold into null; the report reads null as missing).
- */
-export async function evaluateSplit(engine: Engine, network: FrozenNetwork, samples: readonly IsbiSample[], options: EvaluateOptions = {}): Promise<EvaluationResult> {
+/** The resolved options of one evaluation. */
+interface EvaluationSetup {
+  width: number;
+  height: number;
+  landmarks: number;
+  temperatures: Float32Array;
+  compare: Float32Array | null;
+  cutoff: number;
+  convention: 'centre' | 'index';
+  keepIds: Set<string>;
+  maxSize: number;
+  reduce: 'max' | 'sum';
+}
+
+/** What the batches add up to. */
+interface EvaluationParts {
+  images: ImageEvaluation[];
+  heatmaps: HeatmapSnapshot[];
+  compareModes: number[];
+  nllSum: number;
+}
+
+async function resolveEvaluation(network: FrozenNetwork, samples: readonly IsbiSample[], options: EvaluateOptions): Promise<EvaluationSetup> {
   const op = 'evaluateSplit';
-  const geometry = checkSamples(samples, op);
-  const { width, height, landmarks: L } = geometry;
+  const { width, height, landmarks: L } = checkSamples(samples, op);
   if (L !== network.landmarks) throw new Error(`${op}: the network predicts ${network.landmarks} landmarks but the samples have ${L}`);
-  const temps = await temperatureValues(options.temperatures ?? new Float32Array(L).fill(1), L, op);
-  const allOnes = temps.every((t) => t === 1);
+  const temperatures = await temperatureValues(options.temperatures ?? new Float32Array(L).fill(1), L, op);
+  const allOnes = temperatures.every((t) => t === 1);
   const compare = options.compareTemperatures === null ? null : options.compareTemperatures ? await temperatureValues(options.compareTemperatures, L, op) : allOnes ? null : new Float32Array(L).fill(1);
-  const cutoff = options.cutoff ?? 0.05;
-  const convention = options.pointConvention ?? 'centre';
-  const offset = convention === 'centre' ? 0 : -0.5;
   const hm = options.heatmaps ?? {};
-  const keepIds = new Set(hm.ids ?? samples.slice(0, Math.max(0, hm.count ?? 4)).map((s) => s.id));
-  const maxSize = hm.maxSize ?? 320;
-  const reduce = hm.reduce ?? 'max';
+  const keepIds = new Set(hm.ids ?? samples.slice(0, Math.max(0, hm.count ?? EVALUATION.overlays.default)).map((s) => s.id));
+  return {
+    width, height, landmarks: L, temperatures, compare,
+    cutoff: options.cutoff ?? EVALUATION.cutoff.default,
+    convention: options.pointConvention ?? 'centre',
+    keepIds, maxSize: hm.maxSize ?? EVALUATION.heatmapMaxSize.default, reduce: hm.reduce ?? 'max',
+  };
+}
 
-  const loader = new BatchLoader(engine, samples, { batchSize: options.batchSize ?? 1 });
-  const tempTensor = engine.untracked(() => engine.tensor(temps, [L], { label: 'evaluate.temperatures' }));
-  const compareTensor = compare ? engine.untracked(() => engine.tensor(compare, [L], { label: 'evaluate.compareTemperatures' })) : null;
-  const images: ImageEvaluation[] = [];
-  const heatmaps: HeatmapSnapshot[] = [];
-  const compareModes: number[] = [];
-  let nllSum = 0;
-  let done = 0;
-  try {
-    for (const batch of loader.epoch(0)) {
-      const wantMaps = batch.samples.some((s) => keepIds.has(s.id));
-      const out = engine.scope(() =>
-        engine.noGrad(() => {
-          const logits = network.forward(batch.images);
-          const stats = expectedRadialError(logits, tempTensor, batch.pixelSizeTensor, { cutoff });
-          const loss = softmaxNll(logits, tempTensor, batch.targets);
-          const cmp = compareTensor ? expectedRadialError(logits, compareTensor, batch.pixelSizeTensor, { cutoff }).modeProb : null;
-          return { ...stats, loss, cmp, logits: wantMaps ? logits : null };
-        }),
-      );
-      try {
-        const [ere, mode, arg, loss, cmp, logits] = await Promise.all([
-          out.ere.read(),
-          out.modeProb.read(),
-          out.argmax.read(),
-          out.loss.item(),
-          out.cmp ? out.cmp.read() : Promise.resolve(null),
-          out.logits ? out.logits.read() : Promise.resolve(null),
-        ]);
-        nllSum += loss * batch.size * L;
-        batch.samples.forEach((s, i) => {
-          const e: ImageEvaluation = {
-            id: s.id,
-            pixelSizeMm: [s.pixelSizeMm[0], s.pixelSizeMm[1]],
-            predicted: [],
-            truth: Array.from(s.landmarks),
-            argmax: [],
-            radialErrorsMm: [],
-            ereMm: [],
-            modeProbabilities: [],
-            flagged: [],
-          };
-          for (let l = 0; l < L; l++) {
-            const m = i * L + l;
-            const [px, py] = pixelCentre(arg[m], width);
-            const x = px + offset;
-            const y = py + offset;
-            e.predicted.push(x, y);
-            e.argmax.push(arg[m]);
-            e.radialErrorsMm.push(Math.hypot((x - s.landmarks[2 * l]) * s.pixelSizeMm[0], (y - s.landmarks[2 * l + 1]) * s.pixelSizeMm[1]));
-            e.ereMm.push(ere[m]);
-            e.modeProbabilities.push(mode[m]);
-            if (cmp) compareModes.push(cmp[m]);
-          }
-          images.push(e);
-          if (logits && keepIds.has(s.id)) {
-            const per = L * width * height;
-            heatmaps.push(heatmapSnapshot(s.id, (logits as Float32Array).subarray(i * per, (i + 1) * per), temps, width, height, { maxSize, reduce }));
-          }
-        });
-      } finally {
-        for (const t of [out.ere, out.modeProb, out.argmax, out.loss, out.cmp, out.logits]) t?.dispose();
-      }
-      done += batch.size;
-      options.onProgress?.(done, samples.length);
-    }
-  } finally {
-    loader.dispose();
-    tempTensor.dispose();
-    compareTensor?.dispose();
+/** One image's per-landmark results from the batch's maps (map index m = i * L + l for image i of the batch). */
+function imageEvaluation(s: IsbiSample, i: number, setup: EvaluationSetup, maps: { ere: ArrayLike<number>; mode: ArrayLike<number>; arg: ArrayLike<number> }): ImageEvaluation {
+  const L = setup.landmarks;
+  const offset = setup.convention === 'centre' ? 0 : -0.5;
+  const e: ImageEvaluation = {
+    id: s.id, pixelSizeMm: [s.pixelSizeMm[0], s.pixelSizeMm[1]], predicted: [], truth: Array.from(s.landmarks),
+    argmax: [], radialErrorsMm: [], ereMm: [], modeProbabilities: [], flagged: [],
+  };
+  for (let l = 0; l < L; l++) {
+    const m = i * L + l;
+    const [px, py] = pixelCentre(maps.arg[m], setup.width);
+    const x = px + offset;
+    const y = py + offset;
+    e.predicted.push(x, y);
+    e.argmax.push(maps.arg[m]);
+    e.radialErrorsMm.push(Math.hypot((x - s.landmarks[2 * l]) * s.pixelSizeMm[0], (y - s.landmarks[2 * l + 1]) * s.pixelSizeMm[1]));
+    e.ereMm.push(maps.ere[m]);
+    e.modeProbabilities.push(maps.mode[m]);
   }
+  return e;
+}
 
+/** Runs one batch: logits, ERE statistics and the loss on the GPU, read back and added to `parts`. */
+async function evaluateBatch(engine: Engine, network: FrozenNetwork, batch: Batch, setup: EvaluationSetup, temps: { main: Tensor; compare: Tensor | null }, parts: EvaluationParts): Promise<void> {
+  const { cutoff, keepIds, landmarks: L, width, height } = setup;
+  const wantMaps = batch.samples.some((s) => keepIds.has(s.id));
+  const out = engine.scope(() =>
+    engine.noGrad(() => {
+      const logits = network.forward(batch.images);
+      const stats = expectedRadialError(logits, temps.main, batch.pixelSizeTensor, { cutoff });
+      const loss = softmaxNll(logits, temps.main, batch.targets);
+      const cmp = temps.compare ? expectedRadialError(logits, temps.compare, batch.pixelSizeTensor, { cutoff }).modeProb : null;
+      return { ...stats, loss, cmp, logits: wantMaps ? logits : null };
+    }),
+  );
+  try {
+    const [ere, mode, arg, loss, cmp, logits] = await Promise.all([
+      out.ere.read(),
+      out.modeProb.read(),
+      out.argmax.read(),
+      out.loss.item(),
+      out.cmp ? out.cmp.read() : Promise.resolve(null),
+      out.logits ? out.logits.read() : Promise.resolve(null),
+    ]);
+    parts.nllSum += loss * batch.size * L;
+    batch.samples.forEach((s, i) => {
+      parts.images.push(imageEvaluation(s, i, setup, { ere, mode, arg }));
+      if (cmp) for (let l = 0; l < L; l++) parts.compareModes.push(cmp[i * L + l]);
+      if (logits && keepIds.has(s.id)) {
+        const per = L * width * height;
+        const maps = (logits as Float32Array).subarray(i * per, (i + 1) * per);
+        parts.heatmaps.push(heatmapSnapshot(s.id, maps, setup.temperatures, width, height, { maxSize: setup.maxSize, reduce: setup.reduce }));
+      }
+    });
+  } finally {
+    for (const t of [out.ere, out.modeProb, out.argmax, out.loss, out.cmp, out.logits]) t?.dispose();
+  }
+}
+
+/** Every metric of the paper over the images, and the result as plain data. */
+function evaluationResult(setup: EvaluationSetup, parts: EvaluationParts, options: EvaluateOptions): EvaluationResult {
+  const { images } = parts;
+  const L = setup.landmarks;
   const flat = (k: 'radialErrorsMm' | 'ereMm' | 'modeProbabilities') => images.flatMap((e) => e[k]);
   const pixelSizes = images.flatMap((e) => Array.from({ length: L }, () => e.pixelSizeMm));
-  const summaryOptions: SummaryOptions = { ...options.summary, calibration: options.summary?.calibration ?? calibrationBinsFor(width, height) };
+  const summaryOptions: SummaryOptions = { ...options.summary, calibration: options.summary?.calibration ?? calibrationBinsFor(setup.width, setup.height) };
   const radial = flat('radialErrorsMm');
   const summary = summarize(
     { radialErrorsMm: radial, ereMm: flat('ereMm'), modeProbabilities: flat('modeProbabilities'), pixelSizeMm: pixelSizes, landmarksPerImage: L },
@@ -259,20 +270,47 @@ export async function evaluateSplit(engine: Engine, network: FrozenNetwork, samp
   );
   const threshold = summary.split.ereThresholdMm;
   for (const e of images) e.flagged = e.ereMm.map((v) => v > threshold);
+  const compare = setup.compare;
   return {
     label: options.label ?? '',
-    width,
-    height,
+    width: setup.width,
+    height: setup.height,
     landmarks: L,
-    temperatures: Array.from(temps),
-    cutoff,
-    pointConvention: convention,
-    meanNll: nllSum / (images.length * L),
+    temperatures: Array.from(setup.temperatures),
+    cutoff: setup.cutoff,
+    pointConvention: setup.convention,
+    meanNll: parts.nllSum / (images.length * L),
     images,
     summary,
-    comparison: compare ? { temperatures: Array.from(compare), calibration: calibration(radial, compareModes, pixelSizes, summaryOptions.calibration) } : null,
-    heatmaps,
+    comparison: compare ? { temperatures: Array.from(compare), calibration: calibration(radial, parts.compareModes, pixelSizes, summaryOptions.calibration) } : null,
+    heatmaps: parts.heatmaps,
   };
+}
+
+/**
+ * Runs the network over the samples and computes every metric. The result is plain data (JSON.stringify turns the
+ * NaN of empty bins and the Infinity of the ROC's first threshold into null; the report reads null as missing).
+ */
+export async function evaluateSplit(engine: Engine, network: FrozenNetwork, samples: readonly IsbiSample[], options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  const setup = await resolveEvaluation(network, samples, options);
+  const loader = new BatchLoader(engine, samples, { batchSize: options.batchSize ?? EVALUATION.batch.default });
+  const L = setup.landmarks;
+  const main = engine.untracked(() => engine.tensor(setup.temperatures, [L], { label: 'evaluate.temperatures' }));
+  const compare = setup.compare ? engine.untracked(() => engine.tensor(setup.compare!, [L], { label: 'evaluate.compareTemperatures' })) : null;
+  const parts: EvaluationParts = { images: [], heatmaps: [], compareModes: [], nllSum: 0 };
+  let done = 0;
+  try {
+    for (const batch of loader.epoch(0)) {
+      await evaluateBatch(engine, network, batch, setup, { main, compare }, parts);
+      done += batch.size;
+      options.onProgress?.(done, samples.length);
+    }
+  } finally {
+    loader.dispose();
+    main.dispose();
+    compare?.dispose();
+  }
+  return evaluationResult(setup, parts, options);
 }
 
 /** evaluateSplit for a ResnetUnet (eval mode, no grad). */
@@ -297,7 +335,7 @@ export function heatmapSnapshot(
   const L = temperatures.length;
   if (logits.length !== L * hw) throw new Error(`heatmapSnapshot: ${logits.length} logits for ${L} maps of ${width}x${height}`);
   const reduce = options.reduce ?? 'max';
-  const maxSize = options.maxSize ?? 320;
+  const maxSize = options.maxSize ?? EVALUATION.heatmapMaxSize.default;
   if (!Number.isInteger(maxSize) || maxSize < 1) throw new Error(`heatmapSnapshot: maxSize must be a positive integer, got ${maxSize}`);
   const combined = new Float64Array(hw);
   for (let l = 0; l < L; l++) {

@@ -1,66 +1,16 @@
-// Inference helpers for the library (and the demo page): a model from a .safetensors file (ours, with the model
-// configuration in its metadata, or converted from the authors' PyTorch checkpoint: the paper's ResNet34-UNet), and
-// the landmarks of one image with their expected radial error (ERE) and an "erroneous" flag, optionally with the
-// folded heatmap for an overlay. Browser and Node; no DOM.
+// Prediction for the library (and the demo page): the landmarks of one image with their expected radial error (ERE)
+// and an "erroneous" flag, optionally with the folded heatmap for an overlay. Models come from src/io/weights.ts
+// (loadModel). Browser and Node; no DOM.
 import type { Engine } from '../engine/engine.ts';
-import { ResnetUnet, MODEL_PRESETS, type UnetConfig } from '../nn/unet.ts';
+import type { ResnetUnet } from '../nn/unet.ts';
 import type { ModelState } from '../nn/module.ts';
-import { loadSafetensors, type CheckpointFormat } from '../io/state-dict.ts';
-import { parseSafetensors, parseSafetensorsHeader } from '../io/safetensors.ts';
 import { expectedRadialError } from '../ops/ere.ts';
 import { decodeBmp } from '../io/bmp.ts';
 import { padAndResize } from '../data/resize.ts';
-import { ISBI_LANDMARK_NAMES, ISBI_PIXEL_SIZE_MM } from '../data/isbi.ts';
+import { ISBI_LANDMARK_NAMES } from '../data/isbi.ts';
 import { pixelCentre } from '../data/batches.ts';
 import { heatmapSnapshot, unetNetwork, type HeatmapSnapshot } from './evaluate.ts';
-
-/** The model configuration stored in a weights file (ours), else the paper's with the file's landmark count. */
-export function configFromWeights(bytes: Uint8Array | ArrayBuffer, fallback: UnetConfig = MODEL_PRESETS.paper): UnetConfig {
-  const { tensors, metadata } = parseSafetensors(bytes);
-  if (metadata.config) return JSON.parse(metadata.config) as UnetConfig;
-  const head = tensors.get('segmentation_head.0.weight') ?? tensors.get('unet.segmentation_head.0.weight');
-  return head ? { ...fallback, landmarks: head.shape[0] } : { ...fallback };
-}
-
-export interface LoadedModel {
-  model: ResnetUnet;
-  state: ModelState;
-  config: UnetConfig;
-  format: CheckpointFormat;
-  /** One per landmark: the file's (CHH names carry them), else all 1. */
-  temperatures: Float32Array;
-  /** The input size the model was trained at, when the file says (metadata input_width / input_height), else null. */
-  inputSize: { width: number; height: number } | null;
-  /** Frees the model's GPU memory. */
-  dispose(): void;
-}
-
-/** Builds the model a .safetensors file describes and loads its weights (and temperatures) onto the GPU. */
-export function loadModel(engine: Engine, bytes: Uint8Array | ArrayBuffer, options: { fallback?: UnetConfig } = {}): LoadedModel {
-  const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  const config = configFromWeights(data, options.fallback);
-  const meta = parseSafetensorsHeader(data).metadata;
-  const w = Number(meta.input_width);
-  const h = Number(meta.input_height);
-  const inputSize = w > 0 && h > 0 ? { width: w, height: h } : null;
-  const model = new ResnetUnet(config);
-  const state = model.allocate(engine, 0);
-  try {
-    const r = loadSafetensors(model, state, data);
-    return {
-      model,
-      state,
-      config,
-      format: r.format,
-      temperatures: r.temperatures ?? new Float32Array(config.landmarks).fill(1),
-      inputSize,
-      dispose: () => state.dispose(),
-    };
-  } catch (e) {
-    state.dispose();
-    throw e;
-  }
-}
+import { EVALUATION, PREDICTION } from './config.ts';
 
 export interface PredictedLandmark {
   index: number;
@@ -116,8 +66,8 @@ export async function predictImage(
   const L = model.config.landmarks;
   const temps = Float32Array.from(options.temperatures ?? new Float32Array(L).fill(1));
   if (temps.length !== L) throw new Error(`predictImage: ${temps.length} temperatures for ${L} landmarks`);
-  const pixelMm = options.pixelSizeMm ?? ISBI_PIXEL_SIZE_MM;
-  const threshold = options.ereThresholdMm ?? 1.5;
+  const pixelMm = options.pixelSizeMm ?? PREDICTION.pixelSizeMm.default;
+  const threshold = options.ereThresholdMm ?? PREDICTION.ereThresholdMm.default;
   const names = options.names ?? (L === ISBI_LANDMARK_NAMES.length ? ISBI_LANDMARK_NAMES : []);
   const out = engine.scope(() => {
     const x = engine.tensor(data, [1, 1, height, width], { label: 'predict.image' });
@@ -138,7 +88,7 @@ export async function predictImage(
       const [x, y] = pixelCentre(argmax[l], width);
       return { index: l, name: names[l] ?? `landmark ${l + 1}`, x, y, ereMm: ere[l], modeProbability: mode[l], erroneous: ere[l] > threshold };
     });
-    const heatmap = logits && options.heatmap ? heatmapSnapshot('image', logits, temps, width, height, { maxSize: 320 }) : null;
+    const heatmap = logits && options.heatmap ? heatmapSnapshot('image', logits, temps, width, height, { maxSize: EVALUATION.heatmapMaxSize.default }) : null;
     return { landmarks, input: { image: data, width, height }, scale: 1, heatmap, logits: options.logits ? logits : null };
   } finally {
     for (const t of [out.logits, out.ere, out.modeProb, out.argmax]) t.dispose();
@@ -159,7 +109,7 @@ export async function predictBmp(
 ): Promise<Prediction & { original: { width: number; height: number } }> {
   const gray = decodeBmp(bmp instanceof Uint8Array ? bmp : new Uint8Array(bmp), 'image.bmp');
   const { data, plan } = padAndResize(gray.data, gray.width, gray.height, size.width, size.height);
-  const pixelMm = (options.pixelSizeMm ?? ISBI_PIXEL_SIZE_MM) * plan.scale;
+  const pixelMm = (options.pixelSizeMm ?? PREDICTION.pixelSizeMm.default) * plan.scale;
   const p = await predictImage(engine, model, state, { data, width: size.width, height: size.height }, { ...options, pixelSizeMm: pixelMm });
   return {
     ...p,

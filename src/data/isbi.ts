@@ -18,170 +18,13 @@
 // path, size and mtime (or a content hash when the source has no stat) and the target size, so a second load does
 // not decode any BMP.
 //
-// Browser and Node: everything here works over the FileSource interface; node-files.ts implements it over fs, and
-// MemoryFileSystem below over in-memory bytes (e.g. the synthetic set generated in a browser). A browser
-// implementation over File objects (webkitdirectory: webkitRelativePath, size, lastModified) or a
-// FileSystemDirectoryHandle (entries() with kind, getFile()) fits the same interface.
+// Browser and Node: everything here works over the FileSource interface (src/io/files.ts, with MemoryFileSystem over
+// in-memory bytes and fileListSource over browser File objects); src/node/files.ts implements it over fs. The image
+// cache and its key are in image-cache.ts.
 import { BmpError, decodeBmp } from '../io/bmp.ts';
+import { joinPath, type FileEntry, type FileSource } from '../io/files.ts';
+import { cacheKey, type CachedImage, type ImageCache } from './image-cache.ts';
 import { padAndResize, padResizePlan, toBytes } from './resize.ts';
-
-// ---------------------------------------------------------------------------------------------------------------
-// Files
-
-export interface FileEntry {
-  name: string;
-  kind: 'file' | 'directory';
-}
-
-export interface FileStat {
-  size: number;
-  mtimeMs: number;
-}
-
-/** Read access to a folder tree. Paths are '/'-separated and relative to the tree's root ('' is the root). */
-export interface FileSource {
-  /** Entries of a directory; rejects if it does not exist. */
-  list(dir: string): Promise<FileEntry[]>;
-  /** A file's bytes; rejects if it does not exist. */
-  read(path: string): Promise<Uint8Array>;
-  /** Size and modification time, for cache keys; without it the cache is keyed by a content hash. */
-  stat?(path: string): Promise<FileStat>;
-  /** How to name a path in messages (e.g. the absolute path); default: the relative path. */
-  describe?(path: string): string;
-}
-
-/** Write access to a folder tree (parents are created as needed). */
-export interface FileSink {
-  write(path: string, bytes: Uint8Array): Promise<void>;
-}
-
-/** An in-memory folder tree: a FileSource and a FileSink (browser, tests, the synthetic set without disk). */
-export class MemoryFileSystem implements FileSource, FileSink {
-  readonly files = new Map<string, { bytes: Uint8Array; mtimeMs: number }>();
-  private clock = 0;
-
-  constructor(private readonly label = 'memory:') {}
-
-  async write(path: string, bytes: Uint8Array): Promise<void> {
-    this.files.set(normalize(path), { bytes, mtimeMs: ++this.clock });
-  }
-
-  async read(path: string): Promise<Uint8Array> {
-    const f = this.files.get(normalize(path));
-    if (!f) throw new Error(`${this.describe(path)}: no such file`);
-    return f.bytes;
-  }
-
-  async stat(path: string): Promise<FileStat> {
-    const f = this.files.get(normalize(path));
-    if (!f) throw new Error(`${this.describe(path)}: no such file`);
-    return { size: f.bytes.length, mtimeMs: f.mtimeMs };
-  }
-
-  async list(dir: string): Promise<FileEntry[]> {
-    const prefix = normalize(dir) === '' ? '' : `${normalize(dir)}/`;
-    const seen = new Map<string, FileEntry>();
-    for (const path of this.files.keys()) {
-      if (!path.startsWith(prefix)) continue;
-      const rest = path.slice(prefix.length);
-      const slash = rest.indexOf('/');
-      const name = slash < 0 ? rest : rest.slice(0, slash);
-      if (!seen.has(name)) seen.set(name, { name, kind: slash < 0 ? 'file' : 'directory' });
-    }
-    if (seen.size === 0 && prefix !== '') throw new Error(`${this.describe(dir)}: no such directory`);
-    return [...seen.values()];
-  }
-
-  describe(path: string): string {
-    return `${this.label}${normalize(path)}`;
-  }
-}
-
-/**
- * A FileSource over browser File objects, e.g. from <input type="file" webkitdirectory> (paths from
- * webkitRelativePath, else the name). The folder the user picked is the first path component of every file; it is
- * stripped when all files share it, so the tree's root is the dataset folder itself.
- */
-export function fileListSource(files: Iterable<File>): FileSource {
-  const all = [...files].map((f) => ({ file: f, path: normalize((f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name) }));
-  const first = all[0]?.path.split('/')[0];
-  const strip = first !== undefined && all.every((f) => f.path.startsWith(`${first}/`));
-  const byPath = new Map<string, File>();
-  for (const { file, path } of all) byPath.set(strip ? path.slice(first.length + 1) : path, file);
-  const memory = new MemoryFileSystem('');
-  for (const path of byPath.keys()) memory.files.set(path, { bytes: new Uint8Array(0), mtimeMs: 0 });
-  const get = (path: string): File => {
-    const f = byPath.get(normalize(path));
-    if (!f) throw new Error(`${path}: no such file`);
-    return f;
-  };
-  return {
-    list: (dir) => memory.list(dir),
-    read: async (path) => new Uint8Array(await get(path).arrayBuffer()),
-    stat: async (path) => {
-      const f = get(path);
-      return { size: f.size, mtimeMs: f.lastModified };
-    },
-  };
-}
-
-function normalize(path: string): string {
-  return path.split('/').filter((p) => p !== '' && p !== '.').join('/');
-}
-
-export function joinPath(...parts: string[]): string {
-  return normalize(parts.join('/'));
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Cache
-
-/** A preprocessed (padded, resized, 8-bit) image and what is needed to use it without the original. */
-export interface CachedImage {
-  width: number;
-  height: number;
-  originalWidth: number;
-  originalHeight: number;
-  /** Original pixels per resized pixel (both axes). */
-  scale: number;
-  /** width * height gray levels, rows top to bottom. */
-  pixels: Uint8Array;
-}
-
-export interface ImageCache {
-  get(key: string): Promise<CachedImage | undefined>;
-  set(key: string, image: CachedImage): Promise<void>;
-}
-
-export class MemoryImageCache implements ImageCache {
-  private readonly map = new Map<string, CachedImage>();
-  async get(key: string): Promise<CachedImage | undefined> {
-    return this.map.get(key);
-  }
-  async set(key: string, image: CachedImage): Promise<void> {
-    this.map.set(key, image);
-  }
-  get size(): number {
-    return this.map.size;
-  }
-}
-
-/** 64-bit FNV-1a as 16 hex digits (two 32-bit lanes); used for content hashes and cache file names. */
-export function fnv1a64(bytes: Uint8Array): string {
-  let h1 = 0x811c9dc5;
-  let h2 = 0xcbf29ce4;
-  for (let i = 0; i < bytes.length; i++) {
-    h1 = Math.imul(h1 ^ bytes[i], 0x01000193) >>> 0;
-    h2 = Math.imul(h2 ^ bytes[i] ^ (h1 >>> 24), 0x01000193) >>> 0;
-  }
-  return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
-}
-
-/** Bump when the preprocessing changes, so stale cache entries are not used. */
-export const PREPROCESS_VERSION = 'pad-rb0+area+u8/v1';
-
-// ---------------------------------------------------------------------------------------------------------------
-// Loader
 
 export type IsbiSplit = 'train' | 'test1' | 'test2';
 
@@ -363,21 +206,35 @@ export async function listIsbiSplit(source: FileSource, split: IsbiSplit): Promi
     .map((n) => n.replace(/\.bmp$/i, ''));
 }
 
-async function cacheKey(source: FileSource, path: string, width: number, height: number): Promise<{ key: string; bytes?: Uint8Array }> {
-  const base = `${PREPROCESS_VERSION}|${width}x${height}|${path}`;
-  if (source.stat) {
-    const s = await source.stat(path);
-    return { key: `${base}|size=${s.size}|mtime=${s.mtimeMs}` };
-  }
-  const bytes = await source.read(path);
-  return { key: `${base}|size=${bytes.length}|fnv=${fnv1a64(bytes)}`, bytes };
-}
-
 /** Decodes, pads and resizes one BMP to width x height (rounded to 8 bits). */
 export function preprocessBmp(bytes: Uint8Array, file: string, width: number, height: number): CachedImage {
   const img = decodeBmp(bytes, file);
   const { data, plan } = padAndResize(img.data, img.width, img.height, width, height);
   return { width, height, originalWidth: img.width, originalHeight: img.height, scale: plan.scale, pixels: toBytes(data) };
+}
+
+/** What loading one image of a split needs besides its id (fixed for the whole split). */
+interface SplitContext {
+  source: FileSource;
+  split: IsbiSplit;
+  annotatorNames: string[];
+  /** Per annotator, the file names in its folder. */
+  annotatorFiles: Set<string>[];
+  width: number;
+  height: number;
+  /** Landmarks per annotation file. */
+  count: number;
+  /** Original pixel size in mm. */
+  pixelSizeMm: number;
+  cache: ImageCache | undefined;
+  stats: IsbiLoadStats;
+}
+
+/** One annotator's landmarks of one image, in original pixels, with the lines they came from. */
+interface RawAnnotation {
+  points: Float64Array;
+  lines: number[];
+  file: string;
 }
 
 /** Loads, preprocesses and validates every image of a split (see the file header for the guarantees). */
@@ -395,25 +252,17 @@ export async function loadIsbiSplit(source: FileSource, split: IsbiSplit, option
   if (ids.length === 0) {
     throw new IsbiDataError(describe(source, ISBI_SPLIT_DIRS[split]), `no .bmp images for split "${split}"`);
   }
-  let annotatorNames = options.annotators;
-  if (!annotatorNames) {
-    const entries = await listOrThrow(source, ISBI_ANNOTATION_DIR, 'annotation folder');
-    annotatorNames = entries.filter((e) => e.kind === 'directory').map((e) => e.name).sort();
-    if (annotatorNames.length === 0) {
-      throw new IsbiDataError(describe(source, ISBI_ANNOTATION_DIR), 'has no annotator sub-folders (e.g. 400_junior, 400_senior)');
-    }
-  }
-  const annotatorFiles: Set<string>[] = [];
-  for (const name of annotatorNames) {
-    const entries = await listOrThrow(source, joinPath(ISBI_ANNOTATION_DIR, name), `annotation folder of "${name}"`);
-    annotatorFiles.push(new Set(entries.filter((e) => e.kind === 'file').map((e) => e.name)));
-  }
+  const annotatorNames = options.annotators ?? (await listAnnotators(source));
+  const annotatorFiles = await listAnnotationFiles(source, annotatorNames);
+  const context: SplitContext = {
+    source, split, annotatorNames, annotatorFiles, width, height, count, pixelSizeMm, cache: options.cache, stats,
+  };
 
   const samples: IsbiSample[] = [];
   for (let n = 0; n < ids.length; n++) {
     const id = ids[n];
     try {
-      samples.push(await loadOne(source, split, id, annotatorNames, annotatorFiles, width, height, count, pixelSizeMm, options.cache, stats));
+      samples.push(await loadOne(context, id));
     } catch (e) {
       if (!(e instanceof IsbiDataError) && !(e instanceof BmpError)) throw e;
       if (!options.skipBad) throw e;
@@ -428,21 +277,56 @@ export async function loadIsbiSplit(source: FileSource, split: IsbiSplit, option
   return samples;
 }
 
-async function loadOne(
-  source: FileSource,
-  split: IsbiSplit,
-  id: string,
-  annotatorNames: string[],
-  annotatorFiles: Set<string>[],
-  width: number,
-  height: number,
-  count: number,
-  pixelSizeMm: number,
-  cache: ImageCache | undefined,
-  stats: IsbiLoadStats,
-): Promise<IsbiSample> {
+/** The annotator folders under AnnotationsByMD, sorted (as the reference). */
+async function listAnnotators(source: FileSource): Promise<string[]> {
+  const entries = await listOrThrow(source, ISBI_ANNOTATION_DIR, 'annotation folder');
+  const names = entries.filter((e) => e.kind === 'directory').map((e) => e.name).sort();
+  if (names.length === 0) {
+    throw new IsbiDataError(describe(source, ISBI_ANNOTATION_DIR), 'has no annotator sub-folders (e.g. 400_junior, 400_senior)');
+  }
+  return names;
+}
+
+/** Per annotator, the names of the files in its folder. */
+async function listAnnotationFiles(source: FileSource, annotatorNames: string[]): Promise<Set<string>[]> {
+  const files: Set<string>[] = [];
+  for (const name of annotatorNames) {
+    const entries = await listOrThrow(source, joinPath(ISBI_ANNOTATION_DIR, name), `annotation folder of "${name}"`);
+    files.push(new Set(entries.filter((e) => e.kind === 'file').map((e) => e.name)));
+  }
+  return files;
+}
+
+async function loadOne(context: SplitContext, id: string): Promise<IsbiSample> {
+  const { source, split, width, height, pixelSizeMm } = context;
   // Annotations first: cheap, and a missing one should not cost a decode.
-  const raw: { points: Float64Array; lines: number[]; file: string }[] = [];
+  const raw = await readAnnotations(context, id);
+  const imagePath = joinPath(ISBI_SPLIT_DIRS[split], `${id}.bmp`);
+  const imageFile = describe(source, imagePath);
+  const cached = await loadImage(context, imagePath, imageFile);
+  const { annotators, mean } = scaleAnnotations(raw, cached, imageFile, context.count);
+  const { originalWidth, originalHeight, scale } = cached;
+  const image = new Float32Array(cached.pixels.length);
+  for (let i = 0; i < image.length; i++) image[i] = cached.pixels[i];
+  return {
+    id,
+    split,
+    image,
+    width,
+    height,
+    landmarks: mean,
+    annotators,
+    annotatorNames: [...context.annotatorNames],
+    pixelSizeMm: [pixelSizeMm * scale, pixelSizeMm * scale],
+    scale,
+    originalSize: { width: originalWidth, height: originalHeight },
+  };
+}
+
+/** Reads and parses the annotation file of image `id` of every annotator (rejects if one is missing or bad). */
+async function readAnnotations(context: SplitContext, id: string): Promise<RawAnnotation[]> {
+  const { source, annotatorNames, annotatorFiles, count } = context;
+  const raw: RawAnnotation[] = [];
   for (let a = 0; a < annotatorNames.length; a++) {
     const path = joinPath(ISBI_ANNOTATION_DIR, annotatorNames[a], `${id}.txt`);
     const file = describe(source, path);
@@ -455,9 +339,12 @@ async function loadOne(
     }
     raw.push({ ...parseAnnotation(text, count, file), file });
   }
+  return raw;
+}
 
-  const imagePath = joinPath(ISBI_SPLIT_DIRS[split], `${id}.bmp`);
-  const imageFile = describe(source, imagePath);
+/** The preprocessed image, from the cache if it holds a usable one, else decoded (and then cached). */
+async function loadImage(context: SplitContext, imagePath: string, imageFile: string): Promise<CachedImage> {
+  const { source, width, height, cache, stats } = context;
   let cached: CachedImage | undefined;
   let key: string | undefined;
   let bytes: Uint8Array | undefined;
@@ -470,14 +357,26 @@ async function loadOne(
   }
   if (cached) {
     stats.cacheHits++;
-  } else {
-    bytes ??= await source.read(imagePath);
-    cached = preprocessBmp(bytes, imageFile, width, height);
-    stats.decoded++;
-    if (cache && key) await cache.set(key, cached);
+    return cached;
   }
+  bytes ??= await source.read(imagePath);
+  const image = preprocessBmp(bytes, imageFile, width, height);
+  stats.decoded++;
+  if (cache && key) await cache.set(key, image);
+  return image;
+}
 
-  const { originalWidth, originalHeight, scale } = cached;
+/**
+ * Checks that every landmark lies inside the original image and scales the annotations to resized pixels: one
+ * array per annotator and their mean.
+ */
+function scaleAnnotations(
+  raw: RawAnnotation[],
+  image: CachedImage,
+  imageFile: string,
+  count: number,
+): { annotators: Float32Array[]; mean: Float32Array } {
+  const { originalWidth, originalHeight, scale } = image;
   const annotators: Float32Array[] = [];
   const sum = new Float64Array(count * 2);
   for (const r of raw) {
@@ -501,19 +400,5 @@ async function loadOne(
   }
   const mean = new Float32Array(count * 2);
   for (let i = 0; i < mean.length; i++) mean[i] = sum[i] / raw.length;
-  const image = new Float32Array(cached.pixels.length);
-  for (let i = 0; i < image.length; i++) image[i] = cached.pixels[i];
-  return {
-    id,
-    split,
-    image,
-    width,
-    height,
-    landmarks: mean,
-    annotators,
-    annotatorNames: [...annotatorNames],
-    pixelSizeMm: [pixelSizeMm * scale, pixelSizeMm * scale],
-    scale,
-    originalSize: { width: originalWidth, height: originalHeight },
-  };
+  return { annotators, mean };
 }

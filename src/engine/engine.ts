@@ -6,6 +6,7 @@ import { BufferPool, type MemoryStats } from './buffer-pool.ts';
 import { compileKernel, kernelKey, packUniform, type Kernel, type KernelSpec, type UniformValues } from './kernel.ts';
 import { Tensor, checkShape, shapeSize, shapeString, type DType, type Shape, type TensorEngine } from './tensor.ts';
 import { Tape } from './tape.ts';
+import { Scopes } from './scopes.ts';
 
 export interface EngineOptions extends DeviceOptions {
   /** Submit after this many recorded dispatches even without a read, to bound command-buffer size. */
@@ -20,8 +21,6 @@ export interface TensorOptions {
   label?: string;
 }
 
-type ScopeFrame = Set<Tensor>;
-
 export class Engine implements TensorEngine {
   readonly device: GPUDevice;
   readonly adapter: AdapterDescription;
@@ -31,7 +30,7 @@ export class Engine implements TensorEngine {
 
   /** Autograd: every differentiable op run while gradients are enabled appends a node here. */
   readonly tape = new Tape();
-  private readonly scopes: ScopeFrame[] = [];
+  private readonly scopes = new Scopes();
 
   private readonly kernels = new Map<string, Kernel>();
   private readonly uniforms = new Map<string, GPUBuffer>();
@@ -116,7 +115,7 @@ export class Engine implements TensorEngine {
     const buffer = this.pool.acquire(bytes, label);
     buffer.label = label;
     const t = new Tensor(this, buffer, shape, options.dtype ?? 'f32', options.requiresGrad ?? false, label);
-    this.track(t);
+    this.scopes.track(t);
     return t;
   }
 
@@ -192,7 +191,7 @@ export class Engine implements TensorEngine {
     return { flat, views };
   }
 
-  // ---------------------------------------------------------------- memory scopes
+  // ---------------------------------------------------------------- memory scopes (scopes.ts)
 
   /**
    * Runs fn and disposes every tensor created inside it, except those it returns (directly, or in an array or
@@ -200,47 +199,20 @@ export class Engine implements TensorEngine {
    * inside the scope that ran the forward pass.
    */
   scope<T>(fn: () => T): T {
-    const frame: ScopeFrame = new Set();
-    this.scopes.push(frame);
     const tapeStart = this.tape.length;
-    let result: T;
-    try {
-      result = fn();
-    } finally {
-      this.scopes.pop();
-    }
-    if (result instanceof Promise) throw new Error('scope(): fn must be synchronous (await outside the scope)');
-    const kept = new Set<Tensor>();
-    collectTensors(result, kept);
-    for (const t of kept) if (t.base) kept.add(t.base);
-    const parent = this.scopes[this.scopes.length - 1];
-    for (const t of frame) {
-      if (kept.has(t)) parent?.add(t);
-      else t.dispose();
-    }
+    const result = this.scopes.run(fn);
     this.tape.truncate(tapeStart);
     return result;
   }
 
   /** Removes a tensor from the current scope so it outlives it. */
   keep<T extends Tensor>(t: T): T {
-    for (const frame of this.scopes) frame.delete(t);
-    if (t.base) for (const frame of this.scopes) frame.delete(t.base);
-    return t;
+    return this.scopes.keep(t);
   }
 
   /** Runs fn with no scope tracking: tensors made inside belong to the caller (parameters, optimizer state). */
   untracked<T>(fn: () => T): T {
-    const saved = this.scopes.splice(0, this.scopes.length);
-    try {
-      return fn();
-    } finally {
-      this.scopes.push(...saved);
-    }
-  }
-
-  private track(t: Tensor): void {
-    this.scopes[this.scopes.length - 1]?.add(t);
+    return this.scopes.untracked(fn);
   }
 
   /** Called by Tensor.dispose(). Views own nothing; an owner's buffer goes back to the pool. */
@@ -451,21 +423,5 @@ export class Engine implements TensorEngine {
     this.uniforms.clear();
     this.bindGroups.clear();
     this.device.destroy();
-  }
-}
-
-function collectTensors(value: unknown, out: Set<Tensor>, depth = 0): void {
-  if (depth > 4 || value === null || typeof value !== 'object') return;
-  if (value instanceof Tensor) {
-    out.add(value);
-    if (value.grad) out.add(value.grad);
-    return;
-  }
-  if (Array.isArray(value)) {
-    for (const v of value) collectTensors(v, out, depth + 1);
-    return;
-  }
-  if (Object.getPrototypeOf(value) === Object.prototype) {
-    for (const v of Object.values(value)) collectTensors(v, out, depth + 1);
   }
 }

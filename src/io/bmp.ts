@@ -6,7 +6,8 @@
 // top-down (negative height), with a BITMAPCOREHEADER (12 bytes) or a BITMAPINFOHEADER (40) or its V2-V5
 // extensions (52, 56, 108, 124). Colour is converted to gray with the weights skimage's rgb2gray uses (which the
 // reference code reads its images through): 0.2125 R + 0.7154 G + 0.0721 B. A gray palette (r = g = b) maps
-// exactly. Any problem throws a BmpError whose message starts with the file name.
+// exactly. Any problem throws a BmpError whose message starts with the file name. parseHeader validates in small
+// steps, in this order: magic, DIB header, dimensions, bit depth, compression and masks, palette, pixel data.
 
 export interface GrayImage {
   width: number;
@@ -63,83 +64,153 @@ interface Header {
   masks: [number, number, number] | null; // r, g, b masks for 32-bit bitfields
 }
 
+/** The fields of the DIB header (BITMAPCOREHEADER, or BITMAPINFOHEADER and its V2-V5 extensions) that decoding uses. */
+interface InfoHeader {
+  /** The DIB header's size in bytes (12, 40, 52, 56, 64, 108 or 124). */
+  dibSize: number;
+  width: number;
+  /** Negative for top-down rows. */
+  rawHeight: number;
+  planes: number;
+  bpp: number;
+  compression: number;
+  colorsUsed: number;
+  sizeImage: number;
+  /** Bytes per palette entry: 3 (RGB) with a BITMAPCOREHEADER, else 4 (RGBX). */
+  paletteEntrySize: number;
+}
+
+/** Parses and validates the headers, palette and masks; checks that the pixel data fits in the file. */
 function parseHeader(bytes: Uint8Array, file: string): Header {
+  checkMagic(bytes, file);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dataOffset = view.getUint32(10, true);
+  const info = readInfoHeader(bytes, view, file);
+  const { width, height, topDown } = checkDimensions(info, file);
+  const { bpp, compression } = info;
+  if (bpp !== 8 && bpp !== 24 && bpp !== 32) {
+    throw new BmpError(file, `unsupported BMP bit depth ${bpp} (supported: 8-bit paletted, 24-bit, 32-bit)`);
+  }
+  const masks = readMasks(bytes, view, info, file);
+  const stride = Math.floor((bpp * width + 31) / 32) * 4;
+  const palette = bpp === 8 ? readPalette(bytes, info, file) : null;
+  checkPixelData(bytes, info, { width, height, stride, dataOffset }, file);
+  return { width, height, topDown, bpp, compression, dataOffset, stride, palette, masks };
+}
+
+/** The file header starts with "BM" and the file holds at least the fields read before the DIB header's size. */
+function checkMagic(bytes: Uint8Array, file: string): void {
   if (bytes.length < 2 || bytes[0] !== 0x42 || bytes[1] !== 0x4d) {
     const got = bytes.length < 2 ? `${bytes.length} byte(s)` : `0x${hex(bytes[0])} 0x${hex(bytes[1])}`;
     throw new BmpError(file, `not a BMP file (bad magic: expected "BM", got ${got})`);
   }
-  if (bytes.length < 26) throw new BmpError(file, `truncated BMP: ${bytes.length} bytes, smaller than its header`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const dataOffset = view.getUint32(10, true);
+  if (bytes.length < 26) throw truncatedHeader(bytes, file);
+}
+
+function truncatedHeader(bytes: Uint8Array, file: string): BmpError {
+  return new BmpError(file, `truncated BMP: ${bytes.length} bytes, smaller than its header`);
+}
+
+/** Reads the DIB header (after the 14-byte file header), whichever of the supported sizes it has. */
+function readInfoHeader(bytes: Uint8Array, view: DataView, file: string): InfoHeader {
   const dibSize = view.getUint32(14, true);
-  let width: number;
-  let rawHeight: number;
-  let planes: number;
-  let bpp: number;
-  let compression = BI_RGB;
-  let colorsUsed = 0;
-  let sizeImage = 0;
-  let paletteEntrySize = 4;
+  let info: InfoHeader;
   if (dibSize === 12) {
-    width = view.getUint16(18, true);
-    rawHeight = view.getInt16(20, true);
-    planes = view.getUint16(22, true);
-    bpp = view.getUint16(24, true);
-    paletteEntrySize = 3;
+    info = {
+      dibSize,
+      width: view.getUint16(18, true),
+      rawHeight: view.getInt16(20, true),
+      planes: view.getUint16(22, true),
+      bpp: view.getUint16(24, true),
+      compression: BI_RGB,
+      colorsUsed: 0,
+      sizeImage: 0,
+      paletteEntrySize: 3,
+    };
   } else if (dibSize === 40 || dibSize === 52 || dibSize === 56 || dibSize === 64 || dibSize === 108 || dibSize === 124) {
-    if (bytes.length < 14 + 40) throw new BmpError(file, `truncated BMP: ${bytes.length} bytes, smaller than its header`);
-    width = view.getInt32(18, true);
-    rawHeight = view.getInt32(22, true);
-    planes = view.getUint16(26, true);
-    bpp = view.getUint16(28, true);
-    compression = view.getUint32(30, true);
-    sizeImage = view.getUint32(34, true);
-    colorsUsed = view.getUint32(46, true);
+    if (bytes.length < 14 + 40) throw truncatedHeader(bytes, file);
+    info = {
+      dibSize,
+      width: view.getInt32(18, true),
+      rawHeight: view.getInt32(22, true),
+      planes: view.getUint16(26, true),
+      bpp: view.getUint16(28, true),
+      compression: view.getUint32(30, true),
+      sizeImage: view.getUint32(34, true),
+      colorsUsed: view.getUint32(46, true),
+      paletteEntrySize: 4,
+    };
   } else {
     throw new BmpError(file, `unsupported BMP header size ${dibSize} (expected 12, 40, 52, 56, 64, 108 or 124)`);
   }
-  if (bytes.length < 14 + dibSize) throw new BmpError(file, `truncated BMP: ${bytes.length} bytes, smaller than its header`);
+  if (bytes.length < 14 + dibSize) throw truncatedHeader(bytes, file);
+  return info;
+}
+
+/** Checks the plane count and the dimensions; the height is made positive, its sign giving the row order. */
+function checkDimensions(info: InfoHeader, file: string): { width: number; height: number; topDown: boolean } {
+  const { width, rawHeight, planes } = info;
   if (planes !== 1) throw new BmpError(file, `invalid BMP: ${planes} colour planes (must be 1)`);
   if (width <= 0 || rawHeight === 0) throw new BmpError(file, `invalid BMP dimensions ${width}x${rawHeight}`);
   const topDown = rawHeight < 0;
   const height = Math.abs(rawHeight);
   if (width * height > MAX_PIXELS) throw new BmpError(file, `BMP dimensions ${width}x${height} are too large`);
-  if (bpp !== 8 && bpp !== 24 && bpp !== 32) {
-    throw new BmpError(file, `unsupported BMP bit depth ${bpp} (supported: 8-bit paletted, 24-bit, 32-bit)`);
-  }
-  let masks: [number, number, number] | null = null;
-  if (compression === BI_BITFIELDS || compression === BI_ALPHABITFIELDS) {
-    if (bpp !== 32) throw new BmpError(file, `unsupported BMP: BI_BITFIELDS with ${bpp}-bit pixels (only 32-bit is supported)`);
-    // Masks follow a 40-byte header; in V2+ headers they are part of it (same offset).
-    const maskOffset = 14 + 40;
-    if (bytes.length < maskOffset + 12) throw new BmpError(file, 'truncated BMP: bit-field masks are missing');
-    masks = [view.getUint32(maskOffset, true), view.getUint32(maskOffset + 4, true), view.getUint32(maskOffset + 8, true)];
-    for (const m of masks) {
-      if (m === 0) throw new BmpError(file, 'unsupported BMP: a zero colour bit-field mask');
-    }
-  } else if (compression !== BI_RGB) {
+  return { width, height, topDown };
+}
+
+/** The r, g, b bit-field masks of a BI_BITFIELDS image, null if uncompressed; other compressions are refused. */
+function readMasks(bytes: Uint8Array, view: DataView, info: InfoHeader, file: string): [number, number, number] | null {
+  const { bpp, compression } = info;
+  if (compression !== BI_BITFIELDS && compression !== BI_ALPHABITFIELDS) {
+    if (compression === BI_RGB) return null;
     const name = COMPRESSION_NAMES[compression] ?? `type ${compression}`;
     throw new BmpError(file, `unsupported BMP compression ${name} (only uncompressed BMPs are supported)`);
   }
-  const stride = Math.floor((bpp * width + 31) / 32) * 4;
-  const pixelBytes = stride * height;
-  let palette: Uint8Array | null = null;
-  if (bpp === 8) {
-    const count = colorsUsed === 0 ? 256 : colorsUsed;
-    if (count > 256) throw new BmpError(file, `invalid BMP: ${count} palette colours for an 8-bit image`);
-    const paletteStart = 14 + dibSize + (compression === BI_BITFIELDS && dibSize === 40 ? 12 : 0);
-    if (paletteStart + count * paletteEntrySize > bytes.length) {
-      throw new BmpError(file, `truncated BMP: the ${count}-colour palette does not fit in ${bytes.length} bytes`);
-    }
-    palette = new Uint8Array(256);
-    for (let i = 0; i < count; i++) {
-      const o = paletteStart + i * paletteEntrySize;
-      palette[i] = grayOf(bytes[o + 2], bytes[o + 1], bytes[o]);
-    }
+  if (bpp !== 32) throw new BmpError(file, `unsupported BMP: BI_BITFIELDS with ${bpp}-bit pixels (only 32-bit is supported)`);
+  // Masks follow a 40-byte header; in V2+ headers they are part of it (same offset).
+  const maskOffset = 14 + 40;
+  if (bytes.length < maskOffset + 12) throw new BmpError(file, 'truncated BMP: bit-field masks are missing');
+  const masks: [number, number, number] = [
+    view.getUint32(maskOffset, true),
+    view.getUint32(maskOffset + 4, true),
+    view.getUint32(maskOffset + 8, true),
+  ];
+  for (const m of masks) {
+    if (m === 0) throw new BmpError(file, 'unsupported BMP: a zero colour bit-field mask');
   }
+  return masks;
+}
+
+/** The gray level of each palette index of an 8-bit image (256 entries; unused ones are 0). */
+function readPalette(bytes: Uint8Array, info: InfoHeader, file: string): Uint8Array {
+  const { colorsUsed, compression, dibSize, paletteEntrySize } = info;
+  const count = colorsUsed === 0 ? 256 : colorsUsed;
+  if (count > 256) throw new BmpError(file, `invalid BMP: ${count} palette colours for an 8-bit image`);
+  const paletteStart = 14 + dibSize + (compression === BI_BITFIELDS && dibSize === 40 ? 12 : 0);
+  if (paletteStart + count * paletteEntrySize > bytes.length) {
+    throw new BmpError(file, `truncated BMP: the ${count}-colour palette does not fit in ${bytes.length} bytes`);
+  }
+  const palette = new Uint8Array(256);
+  for (let i = 0; i < count; i++) {
+    const o = paletteStart + i * paletteEntrySize;
+    palette[i] = grayOf(bytes[o + 2], bytes[o + 1], bytes[o]);
+  }
+  return palette;
+}
+
+/** Checks that the pixel data starts after the headers, agrees with the header's image size and fits in the file. */
+function checkPixelData(
+  bytes: Uint8Array,
+  info: InfoHeader,
+  layout: { width: number; height: number; stride: number; dataOffset: number },
+  file: string,
+): void {
+  const { bpp, compression, sizeImage, dibSize } = info;
+  const { width, height, stride, dataOffset } = layout;
   if (dataOffset < 14 + dibSize || dataOffset > bytes.length) {
     throw new BmpError(file, `invalid BMP: pixel data offset ${dataOffset} is outside the file (${bytes.length} bytes)`);
   }
+  const pixelBytes = stride * height;
   if (compression === BI_RGB && sizeImage !== 0 && sizeImage < pixelBytes) {
     throw new BmpError(
       file,
@@ -153,7 +224,6 @@ function parseHeader(bytes: Uint8Array, file: string): Header {
         `the file has ${bytes.length - dataOffset}`,
     );
   }
-  return { width, height, topDown, bpp, compression, dataOffset, stride, palette, masks };
 }
 
 function hex(v: number): string {

@@ -2,10 +2,11 @@
 // and writeSyntheticIsbi (the synthetic set written to disk in the ISBI layout).
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { fnv1a64, PREPROCESS_VERSION } from '../data/isbi.ts';
-import type { CachedImage, FileEntry, FileSink, FileSource, FileStat, ImageCache } from '../data/isbi.ts';
-import { writeSyntheticDataset } from '../data/synthetic.ts';
-import type { SyntheticDatasetOptions, SyntheticDatasetSummary } from '../data/synthetic.ts';
+import { fnv1a64, PREPROCESS_VERSION } from '../data/image-cache.ts';
+import type { CachedImage, ImageCache } from '../data/image-cache.ts';
+import type { FileEntry, FileSink, FileSource, FileStat } from '../io/files.ts';
+import { writeSyntheticDataset } from '../data/synthetic/dataset.ts';
+import type { SyntheticDatasetOptions, SyntheticDatasetSummary } from '../data/synthetic/dataset.ts';
 
 function toFsPath(root: string, path: string): string {
   const parts = path.split('/').filter((p) => p !== '' && p !== '.');

@@ -1,16 +1,14 @@
-// A CheckpointStore in a folder. Each save writes a temporary file and renames it over the old one, so a crash
-// mid-write leaves the previous checkpoint intact.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+// A CheckpointStore in a folder. Each save is atomic (atomic.ts), so a crash mid-write leaves the previous
+// checkpoint intact.
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckpointStore } from '../chh/train.ts';
+import { writeFileAtomic } from './atomic.ts';
 
 export function folderStore(dir: string): CheckpointStore {
   return {
-    async save(name: string, bytes: Uint8Array): Promise<void> {
-      await mkdir(dir, { recursive: true });
-      const tmp = join(dir, `.${name}.${process.pid}.tmp`);
-      await writeFile(tmp, bytes);
-      await rename(tmp, join(dir, name));
+    save(name: string, bytes: Uint8Array): Promise<void> {
+      return writeFileAtomic(join(dir, name), bytes);
     },
     async load(name: string): Promise<Uint8Array | null> {
       try {

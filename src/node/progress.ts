@@ -1,4 +1,5 @@
 // A one-line progress bar with ETA for long work in a terminal; plain periodic lines when not a TTY (CI logs).
+import type { PipelineEvent } from '../pipeline/steps.ts';
 export class ProgressBar {
   private readonly start = Date.now();
   private lastPrint = 0;
@@ -37,4 +38,22 @@ export function fmtDuration(seconds: number): string {
   const mm = String(m % 60).padStart(2, '0');
   const ss = String(s % 60).padStart(2, '0');
   return h > 0 ? `${h}:${mm}:${ss}` : `${m}:${ss}`;
+}
+
+/**
+ * Shows pipeline events in a terminal: a 'log' event as a line, the 'progress' of each task as its own bar.
+ * (src/pipeline/steps.ts emits them; the CLI and npm start print them the same way.)
+ */
+export function printEvents(): (e: PipelineEvent) => void {
+  const bars = new Map<string, ProgressBar>();
+  return (e) => {
+    if (e.kind === 'log') {
+      console.log(e.message);
+      return;
+    }
+    let bar = bars.get(e.task);
+    if (!bar) bars.set(e.task, (bar = new ProgressBar(e.total, e.task)));
+    bar.total = e.total;
+    bar.update(e.done, e.info ?? '');
+  };
 }

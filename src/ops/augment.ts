@@ -1,64 +1,15 @@
-// Data augmentation on the GPU, seeded so that a run repeats exactly: the reference's imgaug pipeline
-// (jfm15/ContourHuggingHeatmaps, landmark_dataset.py, experiments/cephalometric.yaml):
-//
-//   iaa.Affine(translate_px={x: (-10, 10), y: (-10, 10)}, scale=[0.95, 1], rotate=[-3, 3]),
-//   iaa.Multiply(mul=(0.5, 1.5)),
-//   iaa.GammaContrast(),                                   # imgaug 0.4 default: gamma uniform in (0.7, 1.7)
-//   iaa.ElasticTransformation(alpha=(0, 500), sigma=30, order=3)
-//
-// at 640x800 (width x height), with landmarks transformed consistently. The random draws happen on the CPU from a
-// seeded generator (sampleAugmentParams); the per-pixel work is in src/shaders/augment.wgsl.
-//
-// Choices (read these before comparing with imgaug):
-// - Coordinates are continuous: pixel i covers [i, i + 1), its centre is at i + 0.5 (as in resize.ts). Rotation
-//   and scale are about the image centre (W/2, H/2), which is imgaug's centre (W/2 - 0.5 in its pixel-centre
-//   coordinates). Forward affine map: p' = c + scale * R(rotation) (p - c) + t, R = [[cos, -sin], [sin, cos]] in
-//   (x, y) with y down, so a positive angle turns clockwise on screen (skimage's convention, which imgaug uses).
-// - imgaug semantics of the reference's arguments (default `affineSampling: 'imgaug'`): `translate_px` given an
-//   int tuple draws an integer uniformly from [-10, 10]; `scale=[0.95, 1]` and `rotate=[-3, 3]` are Python LISTS,
-//   which imgaug reads as a choice between the listed values, not a range: scale is 0.95 or 1.0, rotation -3 or +3
-//   degrees. `affineSampling: 'uniform'` draws all three from continuous ranges instead.
-// - GammaContrast() without arguments: imgaug 0.4's default gamma is uniform in (0.7, 1.7) (the (0.5, 2.0) range
-//   is only its documentation's example), so the default here is [0.7, 1.7]. Gamma is applied on the 0-255 scale:
-//   255 (v / 255)^gamma.
-// - ElasticTransformation(alpha=(0, 500), sigma=30): alpha is drawn uniformly from [0, 500] per image; sigma is 30.
-// - Scaling with the image size: s_x = W / 640, s_y = H / 800, s = sqrt(s_x s_y). Translations scale by s_x and
-//   s_y; sigma by s; alpha by s^2. imgaug's field is alpha * (Gaussian_sigma * uniform(-1, 1) white noise per
-//   pixel), whose amplitude is ~ alpha / (sigma sqrt(12 pi)): scaling alpha by s alone would keep the
-//   displacement the same in pixels at every size, while alpha * s^2 with sigma * s makes it the same
-//   deformation of the anatomy (displacements scale by s, like everything else).
-// - The elastic field is generated on a grid of nodes spaced sigma / 3.75 pixels apart (8 pixels at 640x800), with
-//   uniform(-1, 1) noise per node from a PCG hash of (seed, channel, node), a separable Gaussian blur of 3.75 nodes
-//   (radius 15 nodes = 4 sigma, scipy's truncation), scaled by alpha / spacing (which gives the same field
-//   variance as imgaug's per-pixel noise, alpha^2 / (12 pi sigma^2)), and bilinear interpolation to each pixel.
-//   The Gaussian removes everything above ~1/(2.5 sigma) cycles/pixel, so the grid loses nothing that imgaug's
-//   full-resolution noise would show; the grid is 81x101 nodes at any image size of the reference's aspect
-//   (per image: 29 k hashes for the noise with its margin, 1.2 M multiply-adds for both blur passes, against
-//   ~180 M for a full-resolution 4-sigma blur at 640x800), and since nodes sit at fixed fractions of the image, a
-//   seed gives the same deformation of the anatomy at every resolution. Noise exists beyond the image (the hash is defined for every
-//   node), so the field has no border artefact (imgaug's blur reflects at the border instead). Every image of a
-//   batch that is deformed must share sigma (the reference's is a constant).
-// - One resampling: output p samples the input at Minv(p + d(p)) with BILINEAR interpolation (imgaug: order 1 for
-//   the affine, order 3 = cubic for the elastic step, two resamplings), zero (black) outside the image, as imgaug's
-//   mode 'constant', cval 0. Then v = clamp(v * multiply, 0, 255); if gamma != 1, v = 255 (v / 255)^gamma. imgaug
-//   applies multiply and gamma between the two warps and rounds to uint8 after each step; we keep f32 and do not
-//   round. Inputs are expected in [0, 255]; outputs are clamped to it.
-// - Landmarks: the affine part is applied exactly (forward matrix); for the elastic part the output position p of
-//   a landmark solves p + d(p) = M l, by Newton's method on the GPU (start p = q - d(q), 12 iterations, a
-//   fixed-point step where det(I + dd/dp) < 0.05, i.e. where the field folds and no unique inverse exists). The
-//   field itself is never read back: only the landmarks (N * L * 2 floats) are, in augmentBatch; augmentRecord
-//   keeps them on the GPU. Accuracy: the residual |Minv(p + d(p)) - l| was below 1e-4 px at 640x800 (19
-//   landmarks x 4 images, up to 4x the reference's alpha), on SwiftShader and on an H100 alike.
-// - Determinism: the same parameters give bit-identical output on the same device and driver (every thread's
-//   arithmetic is fixed; no atomics, no reductions across threads). Across devices results differ in the last
-//   bits (SwiftShader vs H100 at 64x80: images within 5e-4 of 255, landmarks within 1e-5 px).
-// - Cost: measured on an H100 (Dawn, Vulkan), 0.5 ms per batch of 4 at 640x800 (the parameter upload included);
-//   on SwiftShader here, 0.35-0.75 s (a shared 2-core machine).
-// - Identity parameters (identityParams, `noAugment`) give the input exactly (the kernel's bilinear weights are
-//   exactly 1 and 0, multiply 1 is exact, gamma 1 is skipped); augmentBatch then just copies.
+// augment: the augmentation of a batch on the GPU, images and landmarks alike (augment.wgsl), given one
+// AugmentParams per image (src/data/augmentation.ts draws the reference's): an affine map about the image centre,
+// an elastic deformation, then intensity (multiply) and gamma, in ONE bilinear resampling; zero outside the image.
+// The elastic field lives on a coarse grid of nodes (sigma / 3.75 pixels apart) with hashed noise, blurred and
+// interpolated, so it costs little at any size and a seed deforms the anatomy the same at every resolution.
+// Landmarks follow the same map: the affine part exactly, the elastic part inverted by Newton's method on the GPU.
+// The same parameters give bit-identical output on the same device (no atomics, no cross-thread reductions).
+// Coordinates are continuous (pixel i covers [i, i + 1)). The reasons and measurements: docs/decisions.md,
+// "Augmentation".
+import type { Engine } from '../engine/engine.ts';
 import { checkInputs } from './check.ts';
 import { shapeString, type Tensor } from '../engine/tensor.ts';
-import { mulberry32 } from '../engine/random.ts';
 import { SHADERS } from '../generated/shaders.ts';
 
 /** The augmentation of one image, in pixels of that image. */
@@ -82,48 +33,6 @@ export interface AugmentParams {
   elasticSeed: number;
 }
 
-/** Ranges at the reference size (defaults: experiments/cephalometric.yaml of the reference, see above). */
-export interface AugmentOptions {
-  /** The size the ranges below are given at (default 640 x 800). */
-  referenceWidth?: number;
-  referenceHeight?: number;
-  /** Largest |translation| on each axis, reference pixels (default 10). */
-  translate?: number;
-  /** Scale range (default [0.95, 1]). */
-  scale?: readonly [number, number];
-  /** Largest |rotation|, degrees (default 3). */
-  rotate?: number;
-  /**
-   * 'imgaug' (default): what imgaug does with the reference's arguments: integer translation in reference pixels,
-   * scale one of the two ends of `scale`, rotation -rotate or +rotate. 'uniform': continuous uniform ranges.
-   */
-  affineSampling?: 'imgaug' | 'uniform';
-  /** Intensity factor range (default [0.5, 1.5]). */
-  multiply?: readonly [number, number];
-  /** Gamma range (default [0.7, 1.7], imgaug 0.4's GammaContrast default). */
-  gamma?: readonly [number, number];
-  /** Elastic alpha range at the reference size (default [0, 500]); scaled by s^2. */
-  elasticAlpha?: readonly [number, number];
-  /** Elastic sigma at the reference size (default 30); scaled by s. */
-  elasticSigma?: number;
-  /** Return identity parameters (no augmentation), drawing nothing from the generator. */
-  noAugment?: boolean;
-}
-
-export const REFERENCE_AUGMENTATION = {
-  referenceWidth: 640,
-  referenceHeight: 800,
-  translate: 10,
-  scale: [0.95, 1],
-  rotate: 3,
-  affineSampling: 'imgaug',
-  multiply: [0.5, 1.5],
-  gamma: [0.7, 1.7],
-  elasticAlpha: [0, 500],
-  elasticSigma: 30,
-  noAugment: false,
-} as const satisfies Required<AugmentOptions>;
-
 /** Field grid nodes per sigma (8 px spacing for sigma 30 px). */
 export const ELASTIC_NODES_PER_SIGMA = 3.75;
 /** Gaussian half-width in nodes: 4 sigma, scipy's default truncation. */
@@ -141,63 +50,6 @@ export function identityParams(): AugmentParams {
 
 export function isIdentity(p: AugmentParams): boolean {
   return p.translateX === 0 && p.translateY === 0 && p.scale === 1 && p.rotation === 0 && p.multiply === 1 && p.gamma === 1 && p.elasticAlpha === 0;
-}
-
-/**
- * Draws n images' augmentations for images of width x height pixels. `rng` is a generator of uniform numbers in
- * [0, 1) or a seed for mulberry32. Per image, in this order, exactly 8 draws: translate x, translate y, scale,
- * rotation, multiply, gamma, alpha, elastic seed (so changing one range never shifts the others).
- */
-export function sampleAugmentParams(rng: (() => number) | number, n: number, width: number, height: number, options: AugmentOptions = {}): AugmentParams[] {
-  const op = 'sampleAugmentParams';
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${op}: n must be a non-negative integer, got ${n}`);
-  for (const [name, v] of [['width', width], ['height', height]] as const) {
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`${op}: ${name} must be a positive integer, got ${v}`);
-  }
-  const o = { ...REFERENCE_AUGMENTATION, ...options };
-  if (o.noAugment) return Array.from({ length: n }, identityParams);
-  const next = typeof rng === 'number' ? mulberry32(rng) : rng;
-  if (typeof next !== 'function') throw new Error(`${op}: rng must be a function returning [0, 1) or a numeric seed`);
-  for (const [name, r] of [['scale', o.scale], ['multiply', o.multiply], ['gamma', o.gamma], ['elasticAlpha', o.elasticAlpha]] as const) {
-    if (r.length !== 2 || !(r[0] <= r[1]) || !r.every(Number.isFinite)) throw new Error(`${op}: ${name} must be a range [lo, hi], got ${JSON.stringify(r)}`);
-  }
-  if (!(o.scale[0] > 0) || !(o.gamma[0] > 0) || !(o.multiply[0] >= 0) || !(o.elasticAlpha[0] >= 0) || !(o.elasticSigma > 0)) {
-    throw new Error(`${op}: scale, gamma and elasticSigma must be > 0, multiply and elasticAlpha >= 0`);
-  }
-  const sx = width / o.referenceWidth;
-  const sy = height / o.referenceHeight;
-  const s = Math.sqrt(sx * sy);
-  const uniform = (lo: number, hi: number, u: number) => lo + (hi - lo) * u;
-  const out: AugmentParams[] = [];
-  for (let i = 0; i < n; i++) {
-    const u = Array.from({ length: 8 }, () => next());
-    let tx: number, ty: number, scale: number, rotation: number;
-    if (o.affineSampling === 'imgaug') {
-      // DiscreteUniform(-T, T) for translate_px; Choice([a, b]) for the scale and rotate lists.
-      const t = Math.floor(o.translate);
-      tx = Math.min(t, Math.floor(u[0] * (2 * t + 1)) - t);
-      ty = Math.min(t, Math.floor(u[1] * (2 * t + 1)) - t);
-      scale = u[2] < 0.5 ? o.scale[0] : o.scale[1];
-      rotation = u[3] < 0.5 ? -o.rotate : o.rotate;
-    } else {
-      tx = uniform(-o.translate, o.translate, u[0]);
-      ty = uniform(-o.translate, o.translate, u[1]);
-      scale = uniform(o.scale[0], o.scale[1], u[2]);
-      rotation = uniform(-o.rotate, o.rotate, u[3]);
-    }
-    out.push({
-      translateX: tx * sx,
-      translateY: ty * sy,
-      scale,
-      rotation,
-      multiply: uniform(o.multiply[0], o.multiply[1], u[4]),
-      gamma: uniform(o.gamma[0], o.gamma[1], u[5]),
-      elasticAlpha: uniform(o.elasticAlpha[0], o.elasticAlpha[1], u[6]) * s * s,
-      elasticSigma: o.elasticSigma * s,
-      elasticSeed: Math.min(0xffffffff, Math.floor(u[7] * 4294967296)),
-    });
-  }
-  return out;
 }
 
 /** The forward affine map (input -> output) and its inverse, each [a0..a5]: x' = a0 x + a1 y + a2, y' = a3 x + a4 y + a5. */
@@ -284,30 +136,9 @@ export interface AugmentRecordResult {
   grid?: ElasticGrid;
 }
 
-/**
- * Records the augmentation of images [N, 1, H, W] (0-255) and of landmarks (a tensor of N * L * 2 values, x, y in
- * pixels, or null) on the GPU, without any read back. Synchronous, like an op (not differentiable: no tape).
- */
-export function augmentRecord(images: Tensor, landmarks: Tensor | null, params: readonly AugmentParams[], options: AugmentRecordOptions = {}): AugmentRecordResult {
-  const op = 'augment';
-  const engine = checkInputs(op, landmarks ? { images, landmarks } : { images });
-  if (images.shape.length !== 4 || images.shape[1] !== 1) {
-    throw new Error(`${op}: images must be [N, 1, H, W] (one grayscale channel), got ${shapeString(images.shape)}`);
-  }
-  const [n, , h, w] = images.shape;
-  let numLandmarks = 0;
-  if (landmarks) {
-    if (landmarks.size % (2 * n) !== 0) {
-      throw new Error(`${op}: landmarks hold ${landmarks.size} values, not N * L * 2 for N = ${n} images (images ${shapeString(images.shape)})`);
-    }
-    numLandmarks = landmarks.size / (2 * n);
-  }
-  checkParams(op, params, n);
-
-  const elastic = params.find((p) => p.elasticAlpha > 0);
-  const grid = elastic ? elasticGrid(elastic.elasticSigma, w, h) : { cell: 1, gw: 2, gh: 2, sigmaNodes: 1, radius: 0 };
-
-  // Per-image records, then the normalised 1-D Gaussian weights (one upload).
+/** The per-image records (inverse and forward affine, multiply, gamma, elastic scale and seed), then the Gaussian. */
+function paramRecord(params: readonly AugmentParams[], grid: ElasticGrid, w: number, h: number): Float32Array {
+  const n = params.length;
   const record = new Float32Array(n * STRIDE + 2 * grid.radius + 1);
   let weightSum = 0;
   for (let j = -grid.radius; j <= grid.radius; j++) weightSum += Math.exp(-(j * j) / (2 * grid.sigmaNodes ** 2));
@@ -322,38 +153,62 @@ export function augmentRecord(images: Tensor, landmarks: Tensor | null, params: 
     record[i * STRIDE + 15] = p.elasticSeed & 0xffff;
     record[i * STRIDE + 16] = p.elasticSeed >>> 16;
   });
+  return record;
+}
+
+/** The elastic displacement field [N, 2, gh, gw]: hashed noise on the node grid, blurred along x then y. */
+function elasticField(engine: Engine, aug: Tensor, n: number, grid: ElasticGrid, uniforms: Record<string, number>, elastic: boolean): Tensor {
+  const field = engine.empty([n, 2, grid.gh, grid.gw], { label: 'augment.field' });
+  if (!elastic) {
+    engine.clear(field);
+    return field;
+  }
+  const rows = grid.gh + 2 * grid.radius;
+  const noiseBuf = engine.empty([n, 2, rows, grid.gw + 2 * grid.radius], { label: 'augment.noise' });
+  const nk = engine.kernel({ shader: SHADERS.augment, entry: 'noise', bindings: ['aug', 'noise_buf', 'params'] });
+  engine.run(nk, { aug, noise_buf: noiseBuf, params: { ...uniforms, n: noiseBuf.size } }, engine.grid1d(noiseBuf.size, nk));
+  const tmp = engine.empty([n, 2, rows, grid.gw], { label: 'augment.blur' });
+  const bx = engine.kernel({ shader: SHADERS.augment, entry: 'blur_x', bindings: ['aug', 'noise_buf', 'tmp', 'params'] });
+  engine.run(bx, { aug, noise_buf: noiseBuf, tmp, params: { ...uniforms, n: tmp.size } }, engine.grid1d(tmp.size, bx));
+  noiseBuf.dispose();
+  const by = engine.kernel({ shader: SHADERS.augment, entry: 'blur_y', bindings: ['aug', 'tmp', 'field', 'params'] });
+  engine.run(by, { aug, tmp, field, params: { ...uniforms, n: field.size } }, engine.grid1d(field.size, by));
+  tmp.dispose();
+  return field;
+}
+
+/** Checks images [N, 1, H, W] and landmarks (N * L * 2 values); returns the engine and L. */
+function checkBatch(op: string, images: Tensor, landmarks: Tensor | null, params: readonly AugmentParams[]): { engine: Engine; numLandmarks: number } {
+  const engine = checkInputs(op, landmarks ? { images, landmarks } : { images });
+  if (images.shape.length !== 4 || images.shape[1] !== 1) {
+    throw new Error(`${op}: images must be [N, 1, H, W] (one grayscale channel), got ${shapeString(images.shape)}`);
+  }
+  const n = images.shape[0];
+  let numLandmarks = 0;
+  if (landmarks) {
+    if (landmarks.size % (2 * n) !== 0) {
+      throw new Error(`${op}: landmarks hold ${landmarks.size} values, not N * L * 2 for N = ${n} images (images ${shapeString(images.shape)})`);
+    }
+    numLandmarks = landmarks.size / (2 * n);
+  }
+  checkParams(op, params, n);
+  return { engine, numLandmarks };
+}
+
+/**
+ * Records the augmentation of images [N, 1, H, W] (0-255) and of landmarks (a tensor of N * L * 2 values, x, y in
+ * pixels, or null) on the GPU, without any read back. Synchronous, like an op (not differentiable: no tape).
+ */
+export function augmentRecord(images: Tensor, landmarks: Tensor | null, params: readonly AugmentParams[], options: AugmentRecordOptions = {}): AugmentRecordResult {
+  const { engine, numLandmarks } = checkBatch('augment', images, landmarks, params);
+  const [n, , h, w] = images.shape;
+  const elastic = params.find((p) => p.elasticAlpha > 0);
+  const grid = elastic ? elasticGrid(elastic.elasticSigma, w, h) : { cell: 1, gw: 2, gh: 2, sigmaNodes: 1, radius: 0 };
+  const record = paramRecord(params, grid, w, h);
   const aug = engine.empty([record.length], { label: 'augment.params' });
   engine.write(aug, record);
-
-  const uniforms = {
-    n: 0,
-    width: w,
-    height: h,
-    gw: grid.gw,
-    gh: grid.gh,
-    radius: grid.radius,
-    landmarks: numLandmarks,
-    iterations: LANDMARK_ITERATIONS,
-    inv_cell: 1 / grid.cell,
-    wbase: n * STRIDE,
-  };
-
-  const field = engine.empty([n, 2, grid.gh, grid.gw], { label: 'augment.field' });
-  if (elastic) {
-    const rows = grid.gh + 2 * grid.radius;
-    const noiseBuf = engine.empty([n, 2, rows, grid.gw + 2 * grid.radius], { label: 'augment.noise' });
-    const nk = engine.kernel({ shader: SHADERS.augment, entry: 'noise', bindings: ['aug', 'noise_buf', 'params'] });
-    engine.run(nk, { aug, noise_buf: noiseBuf, params: { ...uniforms, n: noiseBuf.size } }, engine.grid1d(noiseBuf.size, nk));
-    const tmp = engine.empty([n, 2, rows, grid.gw], { label: 'augment.blur' });
-    const bx = engine.kernel({ shader: SHADERS.augment, entry: 'blur_x', bindings: ['aug', 'noise_buf', 'tmp', 'params'] });
-    engine.run(bx, { aug, noise_buf: noiseBuf, tmp, params: { ...uniforms, n: tmp.size } }, engine.grid1d(tmp.size, bx));
-    noiseBuf.dispose();
-    const by = engine.kernel({ shader: SHADERS.augment, entry: 'blur_y', bindings: ['aug', 'tmp', 'field', 'params'] });
-    engine.run(by, { aug, tmp, field, params: { ...uniforms, n: field.size } }, engine.grid1d(field.size, by));
-    tmp.dispose();
-  } else {
-    engine.clear(field);
-  }
+  const uniforms = { n: 0, width: w, height: h, gw: grid.gw, gh: grid.gh, radius: grid.radius, landmarks: numLandmarks, iterations: LANDMARK_ITERATIONS, inv_cell: 1 / grid.cell, wbase: n * STRIDE };
+  const field = elasticField(engine, aug, n, grid, uniforms, elastic !== undefined);
 
   const out = engine.empty([n, 1, h, w], { label: 'augment.images' });
   const wk = engine.kernel({ shader: SHADERS.augment, entry: 'warp', bindings: ['aug', 'field', 'src', 'dst', 'params'] });

@@ -66,12 +66,27 @@ function planeGrid(e: Engine, planes: number, HW: number): [number, number, numb
   return [bx, Math.ceil(planes / bz), bz]; // rows past `planes` return at once
 }
 
-/**
- * Batch normalisation of x [N, C, H, W] per channel: y = weight * (x - mean) / sqrt(var + eps) + bias, then
- * max(y, 0) when `relu` is set. Differentiable with respect to x, weight and bias.
- */
-export function batchNorm2d(x: Tensor, options: BatchNorm2dOptions): Tensor {
-  const op = 'batchNorm2d';
+/** Everything one batchNorm2d call dispatches with: the tensors, the chunking and the uniforms. */
+interface BnCall {
+  e: Engine;
+  x: Tensor;
+  weight: Tensor;
+  bias: Tensor;
+  runningMean: Tensor;
+  runningVar: Tensor;
+  training: boolean;
+  C: number;
+  nparts: number;
+  chunk: number;
+  params: UniformValues;
+  /** Grids of the elementwise kernels (one row per plane) and of the per-channel kernels. */
+  planes: [number, number, number];
+  perChannel: [number, number, number];
+  /** Override constants of the kernels that read the ReLU mask. */
+  relu: { RELU: number };
+}
+
+function checkBatchNorm(op: string, x: Tensor, options: BatchNorm2dOptions): BnCall {
   if (options === null || typeof options !== 'object') throw new Error(`${op}: options { weight, bias, runningMean, runningVar, training } are required`);
   const { weight, bias, runningMean, runningVar, training, momentum = 0.1, eps = 1e-5, relu = false } = options;
   const e: Engine = checkInputs(op, { x, weight, bias, runningMean, runningVar });
@@ -95,66 +110,80 @@ export function batchNorm2d(x: Tensor, options: BatchNorm2dOptions): Tensor {
   }
   const maxGroups = e.limits.maxComputeWorkgroupsPerDimension;
   if (C > maxGroups) throw new Error(`${op}: ${C} channels is more than this adapter's ${maxGroups} workgroups per dimension`);
-
   const { chunk, blocks, nparts } = chunking(N, HW);
   const params: UniformValues = { count, hw: HW, channels: C, chunk, blocks, nparts, total: x.size, planes: N * C, momentum, eps };
-  const planes = planeGrid(e, N * C, HW);
-  const perChannel: [number, number, number] = [Math.ceil(C / 64), 1, 1];
+  const grids = { planes: planeGrid(e, N * C, HW), perChannel: [Math.ceil(C / 64), 1, 1] as [number, number, number] };
+  return { e, x, weight, bias, runningMean, runningVar, training, C, nparts, chunk, params, ...grids, relu: { RELU: relu ? 1 : 0 } };
+}
 
-  // Saved statistics: [mean (C), invstd (C)], from the batch (training) or the running stats (eval).
-  const stats = e.empty([2 * C], { label: `${op}.stats` });
-  if (training) {
-    const partials = e.empty([C * nparts * 3], { label: `${op}.partials` });
-    const kp = e.kernel({ shader: SHADERS.batchnorm, entry: 'stats_partial', bindings: ['x', 'partials', 'params'], constants: { WG: reductionThreads(e, chunk) } });
-    e.run(kp, { x, partials, params }, [nparts, C, 1]);
+/** Saved statistics [mean (C), invstd (C)]: from the batch (updating the running ones) or the running ones. */
+function statistics(b: BnCall): Tensor {
+  const { e, x, C, params, perChannel } = b;
+  const stats = e.empty([2 * C], { label: 'batchNorm2d.stats' });
+  if (b.training) {
+    const partials = e.empty([C * b.nparts * 3], { label: 'batchNorm2d.partials' });
+    const kp = e.kernel({ shader: SHADERS.batchnorm, entry: 'stats_partial', bindings: ['x', 'partials', 'params'], constants: { WG: reductionThreads(e, b.chunk) } });
+    e.run(kp, { x, partials, params }, [b.nparts, C, 1]);
     const kc = e.kernel({ shader: SHADERS.batchnorm, entry: 'stats_combine', bindings: ['partials', 'stats', 'running_mean', 'running_var', 'params'] });
-    e.run(kc, { partials, stats, running_mean: runningMean, running_var: runningVar, params }, perChannel);
+    e.run(kc, { partials, stats, running_mean: b.runningMean, running_var: b.runningVar, params }, perChannel);
     partials.dispose();
   } else {
     const ke = e.kernel({ shader: SHADERS.batchnorm, entry: 'eval_stats', bindings: ['stats', 'running_mean', 'running_var', 'params'] });
-    e.run(ke, { stats, running_mean: runningMean, running_var: runningVar, params }, perChannel);
+    e.run(ke, { stats, running_mean: b.runningMean, running_var: b.runningVar, params }, perChannel);
   }
+  return stats;
+}
 
-  const constants = { RELU: relu ? 1 : 0 };
-  const y = e.empty(x.shape, { label: relu ? `${op}+relu` : op });
-  const kn = e.kernel({ shader: SHADERS.batchnorm, entry: 'normalize', bindings: ['x', 'saved', 'weight', 'bias', 'y', 'params'], constants: { ...constants, WGE, EPI } });
-  e.run(kn, { x, saved: stats, weight, bias, y, params }, planes);
-
-  const out = e.tape.record(op, [x, weight, bias], y, (dy) => {
-    // With ReLU the mask is taken from the output y itself (kept alive by the tape), not recomputed from x: it is
-    // exactly PyTorch's relu backward (dy where out > 0), costs no recomputation, and cannot disagree with the
-    // forward through a different rounding of the normalisation.
-    const gparts = e.empty([C * nparts * 2], { label: `${op}.gradPartials` });
-    const kgp = e.kernel({
-      shader: SHADERS.batchnorm,
-      entry: 'grad_partial',
-      bindings: ['x', 'dy', 'out', 'saved', 'partials', 'params'],
-      constants: { ...constants, WG: reductionThreads(e, chunk) },
-    });
-    e.run(kgp, { x, dy, out: y, saved: stats, partials: gparts, params }, [nparts, C, 1]);
-    const dgamma = e.empty([C], { label: `${op}.dweight` });
-    const dbeta = e.empty([C], { label: `${op}.dbias` });
-    const kgc = e.kernel({ shader: SHADERS.batchnorm, entry: 'grad_combine', bindings: ['gsum', 'dgamma', 'dbeta', 'params'] });
-    e.run(kgc, { gsum: gparts, dgamma, dbeta, params }, perChannel);
-    gparts.dispose();
-    let dx: Tensor | null = null;
-    if (x.requiresGrad) {
-      dx = e.empty(x.shape, { label: `${op}.dx` });
-      const kdx = e.kernel({
-        shader: SHADERS.batchnorm,
-        entry: 'backward_dx',
-        bindings: ['x', 'dy', 'out', 'saved', 'weight', 'dgamma_in', 'dbeta_in', 'dx', 'params'],
-        constants: { ...constants, TRAIN: training ? 1 : 0, WGE, EPI },
-      });
-      e.run(kdx, { x, dy, out: y, saved: stats, weight, dgamma_in: dgamma, dbeta_in: dbeta, dx, params }, planes);
-    }
-    const gw = weight.requiresGrad ? dgamma : (dgamma.dispose(), null);
-    const gb = bias.requiresGrad ? dbeta : (dbeta.dispose(), null);
-    return [dx, gw, gb];
+/**
+ * The gradients [dx, dweight, dbias]. With ReLU the mask is taken from the output y itself (kept alive by the
+ * tape), not recomputed from x: it is exactly PyTorch's relu backward (dy where out > 0), costs no recomputation,
+ * and cannot disagree with the forward through a different rounding of the normalisation.
+ */
+function batchNormBackward(b: BnCall, y: Tensor, stats: Tensor, dy: Tensor): (Tensor | null)[] {
+  const { e, x, weight, bias, C, params } = b;
+  const gparts = e.empty([C * b.nparts * 2], { label: 'batchNorm2d.gradPartials' });
+  const kgp = e.kernel({
+    shader: SHADERS.batchnorm,
+    entry: 'grad_partial',
+    bindings: ['x', 'dy', 'out', 'saved', 'partials', 'params'],
+    constants: { ...b.relu, WG: reductionThreads(e, b.chunk) },
   });
-  if (!out.requiresGrad) {
-    // Nothing will run backward: the saved statistics are not needed.
-    stats.dispose();
+  e.run(kgp, { x, dy, out: y, saved: stats, partials: gparts, params }, [b.nparts, C, 1]);
+  const dgamma = e.empty([C], { label: 'batchNorm2d.dweight' });
+  const dbeta = e.empty([C], { label: 'batchNorm2d.dbias' });
+  const kgc = e.kernel({ shader: SHADERS.batchnorm, entry: 'grad_combine', bindings: ['gsum', 'dgamma', 'dbeta', 'params'] });
+  e.run(kgc, { gsum: gparts, dgamma, dbeta, params }, b.perChannel);
+  gparts.dispose();
+  let dx: Tensor | null = null;
+  if (x.requiresGrad) {
+    dx = e.empty(x.shape, { label: 'batchNorm2d.dx' });
+    const kdx = e.kernel({
+      shader: SHADERS.batchnorm,
+      entry: 'backward_dx',
+      bindings: ['x', 'dy', 'out', 'saved', 'weight', 'dgamma_in', 'dbeta_in', 'dx', 'params'],
+      constants: { ...b.relu, TRAIN: b.training ? 1 : 0, WGE, EPI },
+    });
+    e.run(kdx, { x, dy, out: y, saved: stats, weight, dgamma_in: dgamma, dbeta_in: dbeta, dx, params }, b.planes);
   }
+  const gw = weight.requiresGrad ? dgamma : (dgamma.dispose(), null);
+  const gb = bias.requiresGrad ? dbeta : (dbeta.dispose(), null);
+  return [dx, gw, gb];
+}
+
+/**
+ * Batch normalisation of x [N, C, H, W] per channel: y = weight * (x - mean) / sqrt(var + eps) + bias, then
+ * max(y, 0) when `relu` is set. Differentiable with respect to x, weight and bias.
+ */
+export function batchNorm2d(x: Tensor, options: BatchNorm2dOptions): Tensor {
+  const op = 'batchNorm2d';
+  const b = checkBatchNorm(op, x, options);
+  const { e, weight, bias } = b;
+  const stats = statistics(b);
+  const y = e.empty(x.shape, { label: b.relu.RELU ? `${op}+relu` : op });
+  const kn = e.kernel({ shader: SHADERS.batchnorm, entry: 'normalize', bindings: ['x', 'saved', 'weight', 'bias', 'y', 'params'], constants: { ...b.relu, WGE, EPI } });
+  e.run(kn, { x, saved: stats, weight, bias, y, params: b.params }, b.planes);
+  const out = e.tape.record(op, [x, weight, bias], y, (dy) => batchNormBackward(b, y, stats, dy));
+  // Not recorded (no input needs a gradient, or noGrad): nothing will run backward, the statistics are not needed.
+  if (!out.requiresGrad) stats.dispose();
   return out;
 }

@@ -8,6 +8,9 @@ import { SHADERS } from '../generated/shaders.ts';
 
 const OP = 'expectedRadialError';
 
+/** The reference's significant-pixel cutoff: pixels with p <= 0.05 * max p are dropped before renormalising. */
+export const ERE_CUTOFF = 0.05;
+
 export interface ExpectedRadialErrorOptions {
   /** Pixels with p <= cutoff * max p are dropped before renormalising (the reference's 0.05); in [0, 1). */
   cutoff?: number;
@@ -38,7 +41,7 @@ export function expectedRadialError(
   if (pixelSizeMm.shape.length !== 2 || pixelSizeMm.shape[0] !== n || pixelSizeMm.shape[1] !== 2) {
     throw new Error(`${OP}: pixelSizeMm must be [N, 2] = [${n}, 2] (mm per pixel in x and y) for logits ${shapeString(logits.shape)}, got ${shapeString(pixelSizeMm.shape)}`);
   }
-  const cutoff = options.cutoff ?? 0.05;
+  const cutoff = options.cutoff ?? ERE_CUTOFF;
   if (typeof cutoff !== 'number' || !Number.isFinite(cutoff) || cutoff < 0 || cutoff >= 1) {
     throw new Error(`${OP}: cutoff must be a number in [0, 1), got ${cutoff}`);
   }

@@ -36,6 +36,37 @@ export function checkLogitsAndTemperatures(op: string, logits: Tensor, temperatu
   return { engine, n, l, h, w };
 }
 
+/** The targets as an i32 [N, L] tensor: an Int32Array is checked on the CPU and uploaded, a Tensor checked by shape. */
+function targetTensor(engine: Engine, logits: Tensor, targets: Tensor | Int32Array): Tensor {
+  const [n, l, h, w] = logits.shape;
+  const nmaps = n * l;
+  const hw = h * w;
+  if (targets instanceof Int32Array) {
+    if (targets.length !== nmaps) {
+      throw new Error(`${OP}: targets must hold N*L = ${nmaps} indices for logits ${shapeString(logits.shape)}, got ${targets.length}`);
+    }
+    for (let i = 0; i < nmaps; i++) {
+      const v = targets[i];
+      if (v < 0 || v >= hw) {
+        throw new Error(
+          `${OP}: target ${v} of map (n=${Math.floor(i / l)}, l=${i % l}) is outside [0, H*W) = [0, ${hw}) for logits ${shapeString(logits.shape)}`,
+        );
+      }
+    }
+    return engine.tensor(targets, [n, l], { label: `${OP}.targets` });
+  }
+  if (targets instanceof Tensor) {
+    checkInputs(OP, { targets }, 'i32');
+    if (targets.engine !== engine) throw new Error(`${OP}: targets belongs to another engine (device)`);
+    if (targets.shape.length !== 2 || targets.shape[0] !== n || targets.shape[1] !== l) {
+      throw new Error(`${OP}: targets must be i32 [N, L] = [${n}, ${l}] for logits ${shapeString(logits.shape)}, got ${shapeString(targets.shape)}`);
+    }
+    return targets;
+  }
+  const kind = targets === null ? 'null' : ((targets as object)?.constructor?.name ?? typeof targets);
+  throw new Error(`${OP}: targets must be an i32 Tensor [N, L] or an Int32Array, got ${kind}`);
+}
+
 /**
  * Mean over the N*L maps of -log softmax(logits[n, l] / temperatures[l])[targets[n, l]], as a [1] tensor.
  *
@@ -50,34 +81,7 @@ export function softmaxNll(logits: Tensor, temperatures: Tensor, targets: Tensor
   const { engine, n, l, h, w } = checkLogitsAndTemperatures(OP, logits, temperatures);
   const nmaps = n * l;
   const hw = h * w;
-  let tgt: Tensor;
-  let ownTargets = false;
-  if (targets instanceof Int32Array) {
-    if (targets.length !== nmaps) {
-      throw new Error(`${OP}: targets must hold N*L = ${nmaps} indices for logits ${shapeString(logits.shape)}, got ${targets.length}`);
-    }
-    for (let i = 0; i < nmaps; i++) {
-      const v = targets[i];
-      if (v < 0 || v >= hw) {
-        throw new Error(
-          `${OP}: target ${v} of map (n=${Math.floor(i / l)}, l=${i % l}) is outside [0, H*W) = [0, ${hw}) for logits ${shapeString(logits.shape)}`,
-        );
-      }
-    }
-    tgt = engine.tensor(targets, [n, l], { label: `${OP}.targets` });
-    ownTargets = true;
-  } else if (targets instanceof Tensor) {
-    checkInputs(OP, { targets }, 'i32');
-    if (targets.engine !== engine) throw new Error(`${OP}: targets belongs to another engine (device)`);
-    if (targets.shape.length !== 2 || targets.shape[0] !== n || targets.shape[1] !== l) {
-      throw new Error(`${OP}: targets must be i32 [N, L] = [${n}, ${l}] for logits ${shapeString(logits.shape)}, got ${shapeString(targets.shape)}`);
-    }
-    tgt = targets;
-  } else {
-    const kind = targets === null ? 'null' : ((targets as object)?.constructor?.name ?? typeof targets);
-    throw new Error(`${OP}: targets must be an i32 Tensor [N, L] or an Int32Array, got ${kind}`);
-  }
-
+  const tgt = targetTensor(engine, logits, targets);
   const needLogits = engine.gradEnabled && logits.requiresGrad;
   const needTemps = engine.gradEnabled && temperatures.requiresGrad;
   const params = { hw, nmaps, nland: l, inv_count: 1 / nmaps };
@@ -99,7 +103,7 @@ export function softmaxNll(logits: Tensor, temperatures: Tensor, targets: Tensor
     const k = engine.kernel({ shader: SHADERS.softmax_nll, entry: 'forward', bindings: base });
     engine.run(k, { logits, temps: temperatures, tgts: tgt, losses, params }, grid);
   }
-  if (ownTargets) tgt.dispose();
+  if (tgt !== targets) tgt.dispose();
 
   const loss = engine.empty([1], { label: OP });
   const mk: Kernel = engine.kernel({ shader: SHADERS.softmax_nll, entry: 'mean_losses', bindings: ['losses', 'out', 'params'] });

@@ -1,56 +1,24 @@
-// The whole CHH pipeline on the bundled synthetic set, in one function that runs the same in Node and in a page:
-// make the data (in memory), train, fit the temperatures on a separate fine-tuning split, evaluate on a held-out
-// test split, compare with a "predict the mean landmark position" baseline, and render the report.
+// The whole CHH pipeline on the bundled synthetic set, the same in Node and in a page (npm start runs it): make the
+// data (in memory), train, fit the temperatures on a separate fine-tuning split, evaluate on a held-out test split,
+// compare with a "predict the mean landmark position" baseline, and render the report. Each step is in steps.ts.
 import type { Engine } from '../engine/engine.ts';
-import { ResnetUnet, MODEL_PRESETS, type ModelPreset, type UnetConfig } from '../nn/unet.ts';
-import { saveSafetensors } from '../io/state-dict.ts';
-import { meanRadialError, radialErrors } from '../chh/metrics/radial.ts';
-import { loadSyntheticSplit } from '../data/synthetic.ts';
-import type { IsbiSample } from '../data/isbi.ts';
-import { train, gpuAugmenter, type CheckpointStore, type EpochSummary } from '../chh/train.ts';
-import { calibrateTemperatures, type CalibrateResult, type CalibrationObjective } from '../chh/calibrate.ts';
-import { evaluateModel, unetNetwork, type EvaluationResult } from '../chh/evaluate.ts';
-import { buildOverlays, renderReport } from '../report/report.ts';
+import { ResnetUnet, MODEL_PRESETS, type UnetConfig } from '../nn/unet.ts';
+import { saveWeights } from '../io/weights.ts';
 import type { ZlibCompress } from '../io/png.ts';
-
-export interface PipelineOptions {
-  model: ModelPreset;
-  /** Network input size. */
-  width: number;
-  height: number;
-  /** Width of the generated originals (the ISBI's is 1935; smaller is faster to generate). */
-  originalWidth: number;
-  landmarks: number;
-  trainImages: number;
-  calibrationImages: number;
-  testImages: number;
-  epochs: number;
-  batch: number;
-  lr: number;
-  milestones: number[];
-  calibrationEpochs: number;
-  /** What temperature scaling minimises on the first half of the fine-tuning split: 'ece' or the reference's 'nll'. */
-  calibrationObjective: CalibrationObjective;
-  /**
-   * Augment the first half while fitting the temperatures. Absent: the objective's default (plain images for 'ece',
-   * the reference's augmentation for 'nll'); see src/pipeline/calibrate.ts.
-   */
-  calibrationAugment?: boolean;
-  /** Augment the training images. */
-  augment: boolean;
-  seed: number;
-}
-
-/** Progress events: 'log' lines, and 'progress' of a named task (a bar in a terminal). */
-export type PipelineEvent =
-  | { kind: 'log'; message: string }
-  | { kind: 'progress'; task: string; done: number; total: number; info?: string };
+import type { IsbiSample } from '../data/isbi.ts';
+import { meanRadialError, radialErrors } from '../chh/metrics/radial.ts';
+import type { RunSettings } from '../chh/config.ts';
+import type { CheckpointStore, EpochSummary } from '../chh/train.ts';
+import type { CalibrateResult } from '../chh/calibrate/calibrate.ts';
+import type { EvaluationResult } from '../chh/evaluate.ts';
+import { adapterName, calibrateStep, evaluateStep, reportStep, syntheticData, trainOptions, trainStep, type Emit } from './steps.ts';
 
 export interface PipelineResult {
   adapter: string;
   config: UnetConfig;
   parameters: number;
-  options: PipelineOptions;
+  /** The settings the run used. */
+  settings: RunSettings;
   training: EpochSummary[];
   calibration: CalibrateResult;
   evaluation: EvaluationResult;
@@ -62,45 +30,7 @@ export interface PipelineResult {
   reportHtml: string;
 }
 
-export const QUICK_PIPELINE: PipelineOptions = {
-  model: 'tiny',
-  width: 128,
-  height: 160,
-  originalWidth: 387,
-  landmarks: 19,
-  trainImages: 48,
-  calibrationImages: 64,
-  testImages: 48,
-  epochs: 15,
-  batch: 4,
-  lr: 3e-3,
-  milestones: [11],
-  calibrationEpochs: 15,
-  calibrationObjective: 'ece',
-  augment: true,
-  seed: 0,
-};
-
-/** The paper's configuration (for a real GPU): ResNet34-UNet at 640x800, 150/150/100 images, 15 epochs. */
-export const FULL_PIPELINE: PipelineOptions = {
-  model: 'paper',
-  width: 640,
-  height: 800,
-  originalWidth: 1935,
-  landmarks: 19,
-  trainImages: 150,
-  calibrationImages: 150,
-  testImages: 100,
-  epochs: 15,
-  batch: 4,
-  lr: 1e-3,
-  milestones: [4, 6, 8],
-  calibrationEpochs: 15,
-  calibrationObjective: 'ece',
-  augment: true,
-  seed: 0,
-};
-
+/** Checkpoints in memory: the pipeline trains from scratch and keeps only the final weights. */
 function memoryStore(): CheckpointStore {
   const files = new Map<string, Uint8Array>();
   return {
@@ -127,98 +57,44 @@ export function meanPositionBaseline(trainSet: readonly IsbiSample[], testSet: r
   return meanRadialError(errors).mean;
 }
 
-export async function runPipeline(
-  engine: Engine,
-  o: PipelineOptions,
-  emit: (e: PipelineEvent) => void,
-  store: CheckpointStore = memoryStore(),
-  compress?: ZlibCompress,
-): Promise<PipelineResult> {
-  const log = (message: string): void => emit({ kind: 'log', message });
+/** The report's notes on how the run was made. */
+function runNotes(engine: Engine, s: RunSettings, parameters: number, calibration: CalibrateResult, baselineMreMm: number): string[] {
+  const objective = calibration.settings.objective === 'nll' ? 'NLL (the reference)' : 'ECE';
+  return [
+    `adapter: ${adapterName(engine)}`,
+    `model: ${s.model} (${parameters} parameters), input ${s.width}x${s.height}, ${s.epochs} epochs, batch ${s.batch}, Adam lr ${s.lr}`,
+    `temperature scaling: ${objective} objective, ${s.calibrationEpochs} epochs, first half ${calibration.settings.augmented ? 'augmented' : 'not augmented'}`,
+    `baseline (mean landmark position): MRE ${baselineMreMm.toFixed(3)} mm`,
+  ];
+}
+
+export async function runPipeline(engine: Engine, s: RunSettings, emit: Emit, store: CheckpointStore = memoryStore(), compress?: ZlibCompress): Promise<PipelineResult> {
   const t0 = performance.now();
-  const synth = { counts: { train: o.trainImages, test1: o.calibrationImages, test2: o.testImages }, width: o.originalWidth, landmarks: o.landmarks, seed: o.seed };
-  const size = { width: o.width, height: o.height };
-  const progress = (task: string) => (done: number, total: number) => emit({ kind: 'progress', task, done, total });
-  const trainSet = await loadSyntheticSplit('train', synth, { ...size, onProgress: progress('data: train') });
-  const calibrationSet = await loadSyntheticSplit('test1', synth, { ...size, onProgress: progress('data: fine-tuning') });
-  const testSet = await loadSyntheticSplit('test2', synth, { ...size, onProgress: progress('data: test') });
+  const data = await syntheticData(s, emit);
   const t1 = performance.now();
-
-  const config: UnetConfig = { ...MODEL_PRESETS[o.model], landmarks: o.landmarks };
+  const config: UnetConfig = { ...MODEL_PRESETS[s.model], landmarks: s.landmarks };
   const model = new ResnetUnet(config);
-  const state = model.allocate(engine, o.seed);
+  const state = model.allocate(engine, s.seed);
   try {
-    log(
-      `model: ${o.model} ResNet-UNet, ${(state.params.count / 1e6).toFixed(2)} M parameters; data: synthetic cephalograms ` +
-        `${o.trainImages} train / ${o.calibrationImages} fine-tune / ${o.testImages} test at ${o.width}x${o.height}`,
-    );
-    const training = await train({
-      engine,
-      model,
-      state,
-      samples: trainSet,
-      store,
-      resume: false,
-      options: { epochs: o.epochs, batch: o.batch, lr: o.lr, optimizer: 'adam', milestones: o.milestones, gamma: 0.1, seed: o.seed, augment: o.augment ? gpuAugmenter : null },
-      onStep: (p) => emit({ kind: 'progress', task: `train epoch ${p.epoch + 1}/${p.epochs}`, done: p.step, total: p.stepsPerEpoch, info: `loss ${p.loss.toFixed(3)}` }),
-      onEpoch: (s) => log(`epoch ${s.epoch}: mean loss ${s.meanLoss.toFixed(4)} (${s.seconds.toFixed(1)} s)`),
+    const parameters = state.params.count;
+    emit({
+      kind: 'log',
+      message: `model: ${s.model} ResNet-UNet, ${(parameters / 1e6).toFixed(2)} M parameters; data: synthetic cephalograms ${s.trainImages} train / ${s.calibrationImages} fine-tune / ${s.testImages} test at ${s.width}x${s.height}`,
     });
+    const training = await trainStep({ engine, model, state, samples: data.train, options: trainOptions(s), store, resume: false, emit });
     const t2 = performance.now();
-
-    const network = unetNetwork(model, state);
-    // calibrationAugment when given; else no augmentation anywhere when training has none, the objective's default otherwise.
-    const calibrationAugment = o.calibrationAugment ?? (o.augment ? undefined : false);
-    const calibration = await calibrateTemperatures(engine, network, calibrationSet, {
-      objective: o.calibrationObjective,
-      epochs: o.calibrationEpochs,
-      seed: o.seed,
-      augment: calibrationAugment === undefined ? undefined : calibrationAugment ? 'reference' : null,
-      onProgress: (ev) => {
-        if (ev.kind === 'epoch') emit({ kind: 'progress', task: 'calibrate', done: ev.result.epoch, total: o.calibrationEpochs, info: `ECE ${ev.result.ece.toFixed(4)}` });
-      },
-    });
+    const calibration = await calibrateStep(engine, model, state, data.calibration, s, emit);
     const t3 = performance.now();
-
-    const evaluation = await evaluateModel(engine, model, state, testSet, {
-      temperatures: calibration.temperatures,
-      compareTemperatures: new Float32Array(o.landmarks).fill(1),
-      batchSize: o.batch,
-      label: 'synthetic test',
-      onProgress: progress('test'),
-    });
+    const evaluation = await evaluateStep(engine, model, state, data.test, calibration.temperatures, { batch: s.batch, label: 'synthetic test' }, emit);
     const t4 = performance.now();
-    const baselineMreMm = meanPositionBaseline(trainSet, testSet);
-    const temperatures = engine.untracked(() => engine.tensor(calibration.temperatures, [o.landmarks], { label: 'temperatures' }));
-    const weights = await saveSafetensors(model, state, temperatures, { config: JSON.stringify(config), input_width: String(o.width), input_height: String(o.height) });
+    const baselineMreMm = meanPositionBaseline(data.train, data.test);
+    const temperatures = engine.untracked(() => engine.tensor(calibration.temperatures, [s.landmarks], { label: 'temperatures' }));
+    const weights = await saveWeights(model, state, { width: s.width, height: s.height }, temperatures);
     temperatures.dispose();
-    const a = engine.adapter;
-    const adapter = `${a.vendor} ${a.architecture} ${a.description} (${a.runtime})`.replace(/\s+/g, ' ');
-    const reportHtml = renderReport({
-      title: 'Contour-Hugging Heatmaps on WebGPU: synthetic cephalograms',
-      evaluation,
-      calibration,
-      overlays: buildOverlays(evaluation, testSet, { compress }),
-      notes: [
-        `adapter: ${adapter}`,
-        `model: ${o.model} (${state.params.count} parameters), input ${o.width}x${o.height}, ${o.epochs} epochs, batch ${o.batch}, Adam lr ${o.lr}`,
-        `temperature scaling: ${calibration.settings.objective === 'nll' ? 'NLL (the reference)' : 'ECE'} objective, ${o.calibrationEpochs} epochs, first half ${calibration.settings.augmented ? 'augmented' : 'not augmented'}`,
-        `baseline (mean landmark position): MRE ${baselineMreMm.toFixed(3)} mm`,
-        `date: ${new Date().toISOString()}`,
-      ],
-    });
-    return {
-      adapter,
-      config,
-      parameters: state.params.count,
-      options: o,
-      training: training.epochs,
-      calibration,
-      evaluation,
-      baselineMreMm,
-      seconds: { data: (t1 - t0) / 1000, train: (t2 - t1) / 1000, calibrate: (t3 - t2) / 1000, test: (t4 - t3) / 1000 },
-      weights,
-      reportHtml,
-    };
+    const title = 'Contour-Hugging Heatmaps on WebGPU: synthetic cephalograms';
+    const report = reportStep(evaluation, calibration, data.test, { title, notes: runNotes(engine, s, parameters, calibration, baselineMreMm), compress });
+    const seconds = { data: (t1 - t0) / 1000, train: (t2 - t1) / 1000, calibrate: (t3 - t2) / 1000, test: (t4 - t3) / 1000 };
+    return { adapter: adapterName(engine), config, parameters, settings: s, training: training.epochs, calibration, evaluation, baselineMreMm, seconds, weights, reportHtml: report.html };
   } finally {
     state.dispose();
   }

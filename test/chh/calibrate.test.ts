@@ -7,17 +7,11 @@ import type { Tensor } from '../../src/engine/tensor.ts';
 import { conv2d } from '../../src/ops/conv2d/conv2d.ts';
 import { ResnetUnet, type UnetConfig } from '../../src/nn/unet.ts';
 import type { IsbiSample } from '../../src/data/isbi.ts';
-import { loadSyntheticSplit } from '../../src/data/synthetic.ts';
+import { loadSyntheticSplit } from '../../src/data/synthetic/dataset.ts';
 import { BatchLoader, pixelCentre, shuffledOrder, splitHalves, targetPixels } from '../../src/data/batches.ts';
 import { readFileSync } from 'node:fs';
-import {
-  calibrateTemperatures,
-  CpuAdam,
-  eceAndGradient,
-  modeProbabilitySlopes,
-  type CalibrateOptions,
-  type CalibrateProgress,
-} from '../../src/chh/calibrate.ts';
+import { calibrateTemperatures, type CalibrateOptions, type CalibrateProgress } from '../../src/chh/calibrate/calibrate.ts';
+import { CpuAdam, eceAndGradient, modeProbabilitySlopes } from '../../src/chh/calibrate/ece-objective.ts';
 import { calibration, correctRadiusMm } from '../../src/chh/metrics/calibration.ts';
 import { evaluateSplit, unetNetwork, type FrozenNetwork } from '../../src/chh/evaluate.ts';
 import { useEngine } from '../helpers/gpu.ts';

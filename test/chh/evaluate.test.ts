@@ -9,7 +9,7 @@ import { ResnetUnet, type UnetConfig } from '../../src/nn/unet.ts';
 import { calibration } from '../../src/chh/metrics/calibration.ts';
 import { summarize } from '../../src/chh/metrics/summary.ts';
 import type { IsbiSample } from '../../src/data/isbi.ts';
-import { loadSyntheticSplit } from '../../src/data/synthetic.ts';
+import { loadSyntheticSplit } from '../../src/data/synthetic/dataset.ts';
 import { BatchLoader, targetPixels } from '../../src/data/batches.ts';
 import { calibrationBinsFor, evaluateModel, evaluateSplit, heatmapSnapshot, REFERENCE_CALIBRATION_BINS, unetNetwork, type FrozenNetwork } from '../../src/chh/evaluate.ts';
 import { useEngine } from '../helpers/gpu.ts';

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { calibration, correctRadiusMm } from '../../src/chh/metrics/calibration.ts';
 import { ereVsError, pearson, splitByEre } from '../../src/chh/metrics/ere.ts';
-import { meanRadialError, radialErrors, successfulDetectionRates, type PixelSizeMm } from '../../src/chh/metrics/radial.ts';
+import { meanRadialError, radialErrors, successfulDetectionRates } from '../../src/chh/metrics/radial.ts';
+import type { PixelSizeMm } from '../../src/chh/metrics/inputs.ts';
 import { outlierRoc, rocAucScore, rocCurve, trapezoidAuc } from '../../src/chh/metrics/roc.ts';
 import { summarize } from '../../src/chh/metrics/summary.ts';
 

@@ -2,7 +2,7 @@
 // ends training before the step, keeps the last finished epoch's checkpoint, and a resumed run finishes the schedule.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ResnetUnet, type UnetConfig } from '../../src/nn/unet.ts';
-import { loadSyntheticSplit } from '../../src/data/synthetic.ts';
+import { loadSyntheticSplit } from '../../src/data/synthetic/dataset.ts';
 import type { IsbiSample } from '../../src/data/isbi.ts';
 import { parseSafetensorsHeader } from '../../src/io/safetensors.ts';
 import { train, CHECKPOINT_FILE, type CheckpointStore, type TrainOptions } from '../../src/chh/train.ts';

@@ -3,7 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { landmarkTargets } from '../../src/ops/targets.ts';
 import { ResnetUnet, type UnetConfig } from '../../src/nn/unet.ts';
-import { loadSyntheticSplit } from '../../src/data/synthetic.ts';
+import { loadSyntheticSplit } from '../../src/data/synthetic/dataset.ts';
 import type { IsbiSample } from '../../src/data/isbi.ts';
 import {
   train, learningRate, gpuAugmenter, CHECKPOINT_FILE, NonFiniteLossError,

@@ -3,16 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBmpGray8 } from '../../src/io/bmp.ts';
-import {
-  IsbiDataError,
-  MemoryFileSystem,
-  MemoryImageCache,
-  fileListSource,
-  loadIsbiSplit,
-  parseAnnotation,
-  type FileSource,
-  type IsbiLoadStats,
-} from '../../src/data/isbi.ts';
+import { IsbiDataError, loadIsbiSplit, parseAnnotation, type IsbiLoadStats } from '../../src/data/isbi.ts';
+import { MemoryImageCache } from '../../src/data/image-cache.ts';
+import { MemoryFileSystem, fileListSource, type FileSource } from '../../src/io/files.ts';
 import { NodeFolderImageCache, nodeFolder } from '../../src/node/files.ts';
 import { areaResize, padAndResize } from '../../src/data/resize.ts';
 

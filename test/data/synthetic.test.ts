@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decodeBmp } from '../../src/io/bmp.ts';
 import { ISBI_LANDMARK_NAMES, loadIsbiSplit } from '../../src/data/isbi.ts';
 import { nodeFolder, writeSyntheticIsbi } from '../../src/node/files.ts';
-import { generateSyntheticCase, loadSyntheticSplit, syntheticIds, type SyntheticCase } from '../../src/data/synthetic.ts';
+import { generateSyntheticCase, loadSyntheticSplit, syntheticIds, type SyntheticCase } from '../../src/data/synthetic/dataset.ts';
 
 const W = 387;
 const H = 480;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'puppeteer';
 import type { ViteDevServer } from 'vite';
 import { chromeFlags, findChrome, repoRoot } from '../../src/node/browser.ts';
-import { generateSyntheticCase } from '../../src/data/synthetic.ts';
+import { generateSyntheticCase } from '../../src/data/synthetic/dataset.ts';
 import { encodeBmpGray8 } from '../../src/io/bmp.ts';
 
 const OUT = join(repoRoot, 'test-output');

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBrowser, type BrowserSession } from '../../src/node/browser.ts';
 import type { BrowserRunResult } from './runtime-in-browser.ts';
 import type { BrowserPipelineResult } from '../../src/pipeline/run-in-page.ts';
-import { QUICK_PIPELINE, type PipelineOptions } from '../../src/pipeline/pipeline.ts';
+import { RUNS, type RunSettings } from '../../src/chh/config.ts';
 import { parseSafetensors } from '../../src/io/safetensors.ts';
 
 let session: BrowserSession;
@@ -35,8 +35,8 @@ describe('in headless Chromium', () => {
   });
 
   it('runs the whole CHH pipeline in the page: data, training, calibration, evaluation, report', async () => {
-    const options: PipelineOptions = {
-      ...QUICK_PIPELINE,
+    const options: RunSettings = {
+      ...RUNS.quick,
       width: 64,
       height: 64,
       originalWidth: 193,
@@ -56,7 +56,7 @@ describe('in headless Chromium', () => {
     expect(r.evaluation.summary.count).toBe(10);
     // A Float32Array crosses from the page as a plain object of its values.
     expect(Object.values(r.calibration.temperatures)).toHaveLength(5);
-    expect(r.calibration.settings).toMatchObject({ objective: 'ece', augmented: false }); // QUICK_PIPELINE's
+    expect(r.calibration.settings).toMatchObject({ objective: 'ece', augmented: false }); // the quick run's
     expect(r.reportHtml).toMatch(/<svg/);
     expect(r.reportHtml).toContain('temperature scaling: ECE objective');
     expect(r.reportHtml).toContain('<b id="calibration-objective">ECE of the first half');

@@ -1,4 +1,4 @@
-// GPU augmentation (src/data/augment.ts, src/shaders/augment.wgsl) against an independent f64 CPU reference of the
+// GPU augmentation (src/ops/augment.ts and augment.wgsl, with src/data/augmentation.ts's draws) against an independent f64 CPU reference of the
 // same sampling (PCG-hash noise, separable Gaussian blur on the node grid, bilinear field, inverse affine,
 // bilinear image sample, multiply, gamma), landmarks checked two ways (the sampling map sends the output landmark
 // back to the input landmark; a bright blob drawn at the landmark ends up there), determinism, and bad input.
@@ -9,9 +9,9 @@ import {
   augmentRecord,
   elasticGrid,
   identityParams,
-  sampleAugmentParams,
   type AugmentParams,
 } from '../../src/ops/augment.ts';
+import { sampleAugmentParams } from '../../src/data/augmentation.ts';
 import type { Tensor } from '../../src/index.ts';
 import { useEngine } from '../helpers/gpu.ts';
 import { rng } from '../helpers/reference.ts';

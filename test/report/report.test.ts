@@ -5,11 +5,12 @@ import { deflateSync, inflateSync, crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { IsbiSample } from '../../src/data/isbi.ts';
 import { summarize } from '../../src/chh/metrics/summary.ts';
-import type { CalibrateResult } from '../../src/chh/calibrate.ts';
+import type { CalibrateResult } from '../../src/chh/calibrate/calibrate.ts';
 import type { EvaluationResult, ImageEvaluation } from '../../src/chh/evaluate.ts';
 import { heatmapSnapshot, REFERENCE_CALIBRATION_BINS } from '../../src/chh/evaluate.ts';
 import { adler32, base64, crc32, encodePng, encodePngAsync, pngDataUri, storedZlib, PNG_SIGNATURE } from '../../src/io/png.ts';
-import { buildOverlays, inferno, overlayImage, overlayPng, renderReport } from '../../src/report/report.ts';
+import { buildOverlays, inferno, overlayImage, overlayPng } from '../../src/report/overlay.ts';
+import { renderReport } from '../../src/report/report.ts';
 
 interface Chunk {
   type: string;

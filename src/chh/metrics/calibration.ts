@@ -1,7 +1,7 @@
 // Calibration of the mode probabilities: the reliability diagram's bins and the expected calibration error (ECE),
 // with plots.reliability_diagram's binning and correctness radius.
-import { checkFiniteArray, checkFiniteScalar, checkSameLength, fail, pixelSizePairs, sum } from './checks.ts';
-import type { PixelSizeMm } from './radial.ts';
+import { checkFiniteArray, checkFiniteScalar, checkSameLength, fail, pixelSizePairs, sum, type PixelSizeMm } from './inputs.ts';
+
 
 /**
  * Radius (mm) within which a prediction counts as correct for calibration: r = sqrt(A / pi), A = sx * sy the area

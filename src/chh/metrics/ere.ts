@@ -1,6 +1,6 @@
 // The expected radial error against the true one: Pearson correlation over bins of ERE-sorted landmarks
 // (plots.radial_error_vs_ere_graph), and the good / erroneous split of the landmarks by ERE (test.py).
-import { checkFiniteArray, checkFiniteScalar, checkSameLength, checkThresholds, fail, sum } from './checks.ts';
+import { checkFiniteArray, checkFiniteScalar, checkSameLength, checkThresholds, fail, sum } from './inputs.ts';
 import { meanStdUnchecked, sdrUnchecked, SDR_THRESHOLDS_MM, type SdrEntry } from './radial.ts';
 
 /** Landmarks per point of the ERE vs radial error graph (plots.radial_error_vs_ere_graph n_bin). */

@@ -1,17 +1,9 @@
 // Radial error, MRE and SDR (evaluate.py, test.py of the reference).
-import { checkFiniteArray, checkSameLength, checkThresholds, fail, pixelSizePairs, sum } from './checks.ts';
+import { checkFiniteArray, checkSameLength, checkThresholds, fail, pixelSizePairs, sum, type PixelSizeMm, type Point } from './inputs.ts';
 
 /** SDR thresholds of the paper and of test.py, in mm. */
 export const SDR_THRESHOLDS_MM: readonly number[] = [2, 2.5, 3, 4];
 
-/** A point [x, y] in pixels. */
-export type Point = ArrayLike<number>;
-/**
- * Pixel size in mm: one number for every landmark (isotropic), or one entry per landmark, each a number
- * (isotropic) or a pair [sx, sy]. A single pair for all landmarks is not accepted (it would be ambiguous with two
- * isotropic landmarks); repeat it per landmark.
- */
-export type PixelSizeMm = number | ArrayLike<number | ArrayLike<number>>;
 
 /**
  * Radial (Euclidean) error in mm of each landmark: |(predicted - truth) * pixelSize|, as evaluate.evaluate does

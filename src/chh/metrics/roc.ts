@@ -1,5 +1,5 @@
 // The ROC of ERE as a detector of erroneous landmarks (plots.roc_outlier_graph), with scikit-learn's curve and AUC.
-import { checkFiniteArray, checkFiniteScalar, checkSameLength, fail } from './checks.ts';
+import { checkFiniteArray, checkFiniteScalar, checkSameLength, fail } from './inputs.ts';
 
 /** A landmark whose true radial error is above this (mm) is "erroneous" (plots.roc_outlier_graph). */
 export const OUTLIER_THRESHOLD_MM = 4;

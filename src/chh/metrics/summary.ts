@@ -1,6 +1,6 @@
 // Every metric of the paper for one test set (the summary a report and results.json show).
-import { checkFiniteArray, checkSameLength, checkThresholds, fail, pixelSizePairs } from './checks.ts';
-import { meanStdUnchecked, sdrUnchecked, SDR_THRESHOLDS_MM, type MeanStd, type PixelSizeMm, type SdrEntry } from './radial.ts';
+import { checkFiniteArray, checkSameLength, checkThresholds, fail, pixelSizePairs, type PixelSizeMm } from './inputs.ts';
+import { meanStdUnchecked, sdrUnchecked, SDR_THRESHOLDS_MM, type MeanStd, type SdrEntry } from './radial.ts';
 import { calibration, type CalibrationOptions, type CalibrationResult } from './calibration.ts';
 import { ereVsError, splitByEre, ERE_SPLIT_THRESHOLD_MM, type EreSplit, type EreVsErrorOptions, type EreVsErrorResult } from './ere.ts';
 import { outlierRoc, OUTLIER_THRESHOLD_MM, type OutlierRoc, type OutlierRocOptions } from './roc.ts';

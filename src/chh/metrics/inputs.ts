@@ -1,6 +1,13 @@
-// Input checks and small helpers shared by the metrics: every metric throws a RangeError naming the function and
-// the argument for NaN or Infinity, empty inputs where a value is needed, and length mismatches.
-import type { PixelSizeMm } from './radial.ts';
+// What the metrics take (points, pixel sizes) and the checks every metric runs on it: a RangeError naming the
+// function and the argument for NaN or Infinity, empty inputs where a value is needed, and length mismatches.
+/** A point [x, y] in pixels. */
+export type Point = ArrayLike<number>;
+/**
+ * Pixel size in mm: one number for every landmark (isotropic), or one entry per landmark, each a number
+ * (isotropic) or a pair [sx, sy]. A single pair for all landmarks is not accepted (it would be ambiguous with two
+ * isotropic landmarks); repeat it per landmark.
+ */
+export type PixelSizeMm = number | ArrayLike<number | ArrayLike<number>>;
 
 export function fail(fn: string, msg: string): never {
   throw new RangeError(`${fn}: ${msg}`);

@@ -1,0 +1,83 @@
+// chh train: the CHH model on an ISBI-layout folder's training split, a checkpoint every epoch, then the weights.
+import { join, resolve } from 'node:path';
+import { fmtBytes } from '../../engine/buffer-pool.ts';
+import { ResnetUnet, MODEL_PRESETS, type ModelPreset, type UnetConfig } from '../../nn/unet.ts';
+import { loadSafetensors } from '../../io/state-dict.ts';
+import { configFromWeights, saveWeights } from '../../io/weights.ts';
+import { PREDICTION, TRAINING, type OptimizerName } from '../../chh/config.ts';
+import { gpuAugmenter, type TrainOptions } from '../../chh/train.ts';
+import { trainStep } from '../../pipeline/steps.ts';
+import { folderStore } from '../../node/folder-store.ts';
+import { printEvents } from '../../node/progress.ts';
+import { writeFileAtomic } from '../../node/atomic.ts';
+import { command } from '../command.ts';
+import { opt } from '../options.ts';
+import { createEngine, loadSplit, readWeights, required } from '../shared.ts';
+
+const PRESETS = Object.keys(MODEL_PRESETS) as ModelPreset[];
+const OPTIMIZERS: readonly OptimizerName[] = ['adam', 'sgd'];
+
+export const trainCommand = command({
+  summary: 'train the CHH model (2D softmax + NLL, Adam, MultiStepLR, augmentation) with a checkpoint every epoch',
+  usage:
+    'chh train --data DIR [--out DIR] [--model paper|small|tiny] [--size WxH] [--epochs N] [--batch N] [--lr X] [--optimizer adam|sgd] ' +
+    '[--no-augment] [--seed S] [--weights FILE] [--resume]',
+  options: {
+    data: opt.string('dataset folder in the ISBI 2015 layout (trains on RawImage/TrainingData)'),
+    out: opt.string('output folder: checkpoint.safetensors (every epoch), weights.safetensors, train-log.json', 'runs/train'),
+    model: opt.choice(PRESETS, 'paper (ResNet34-UNet, 24.4 M parameters), small or tiny (same architecture, fewer channels)', 'paper'),
+    size: opt.size("image size WxH, multiples of 32 (the paper's)", PREDICTION.inputSize.default),
+    epochs: opt.intFrom(TRAINING.epochs),
+    batch: opt.intFrom(TRAINING.batch),
+    lr: opt.numberFrom(TRAINING.lr),
+    optimizer: opt.choiceFrom(OPTIMIZERS, TRAINING.optimizer),
+    milestones: opt.intsFrom(TRAINING.milestones),
+    gamma: opt.numberFrom(TRAINING.gamma),
+    'no-augment': opt.flag('train without augmentation'),
+    seed: opt.intFrom(TRAINING.seed, 0),
+    weights: opt.string("start from these weights (.safetensors; ours, smp or CHH names, e.g. the authors' converted checkpoint)"),
+    resume: opt.flag('continue from OUT/checkpoint.safetensors (same result as an uninterrupted run)'),
+  },
+  async run(v) {
+    const data = required('data', v.data);
+    const size = v.size;
+    const options: TrainOptions = {
+      epochs: v.epochs,
+      batch: v.batch,
+      lr: v.lr,
+      optimizer: v.optimizer,
+      milestones: v.milestones,
+      gamma: v.gamma,
+      seed: v.seed,
+      augment: v['no-augment'] ? null : gpuAugmenter,
+    };
+    const weightsBytes = v.weights ? await readWeights(v.weights) : null;
+    const samples = await loadSplit(data, 'train', size);
+    const fromPreset: UnetConfig = { ...MODEL_PRESETS[v.model], landmarks: samples[0].landmarks.length / 2 };
+    const config = weightsBytes ? configFromWeights(weightsBytes, fromPreset) : fromPreset;
+    const engine = await createEngine();
+    try {
+      const model = new ResnetUnet(config);
+      const state = model.allocate(engine, options.seed);
+      if (weightsBytes) {
+        const r = loadSafetensors(model, state, weightsBytes);
+        console.log(`started from ${v.weights} (${r.format} names, ${r.loaded} tensors)`);
+      }
+      console.log(
+        `training ${v.model} model (${(state.params.count / 1e6).toFixed(2)} M parameters) on ${samples.length} images of ${size.width}x${size.height}, ` +
+          `${options.epochs} epochs, batch ${options.batch}, ${options.optimizer} lr ${options.lr}, augmentation ${options.augment ? 'on' : 'off'}`,
+      );
+      const result = await trainStep({ engine, model, state, samples, options, store: folderStore(v.out), resume: v.resume, emit: printEvents() });
+      const weightsFile = join(v.out, 'weights.safetensors');
+      await writeFileAtomic(weightsFile, await saveWeights(model, state, size));
+      const log = { options: { ...options, augment: Boolean(options.augment) }, config, epochs: result.epochs };
+      await writeFileAtomic(join(v.out, 'train-log.json'), JSON.stringify(log, null, 2));
+      console.log(`checkpoint: ${resolve(join(v.out, 'checkpoint.safetensors'))} (saved after every epoch)`);
+      console.log(`weights: ${resolve(weightsFile)} (smp names; peak live GPU memory ${fmtBytes(engine.memory().peakLiveBytes)})`);
+      if (result.epochs.length === 0) console.log(`nothing to do: the checkpoint in ${v.out} already finished ${result.nextEpoch} epochs`);
+      state.dispose();
+    } finally {
+      engine.destroy();
+    }
+  },
+});

@@ -1,0 +1,235 @@
+// A synthetic cephalometric dataset: lateral-skull-X-ray-like grayscale images with landmarks ON smooth anatomical
+// contours, deterministic from a seed, no downloads. Pure TypeScript (browser and Node).
+//
+// Each image is drawn from contours of a skull in the 1935x2400 ISBI frame, face to the right (anatomy.ts): cranial
+// vault and base, orbit, ear rod, palate and maxilla, incisors and molars, mandible, cervical vertebrae, airway and
+// soft-tissue profile, as centripetal Catmull-Rom splines (geometry.ts) through control points that are jittered per
+// image, some structures resized or moved, then the whole head posed at random. It is rendered like an X-ray: region
+// fills, cortical-bone strokes, blur, an uneven intensity field, gain, gamma and noise (render.ts).
+//
+// The 19 landmarks follow the ISBI 2015 definitions' spirit (order and names of ISBI_LANDMARK_NAMES) and lie on the
+// contours by construction: tips and corners are control points, extremes are the furthest contour point in a
+// head-frame direction (pogonion, menton, A/B points, lips), others sit at an arc-length fraction (gnathion). Two
+// simulated annotators add Gaussian noise larger along the contour than across it, the ambiguity that makes
+// heatmaps hug contours (landmarks.ts).
+//
+// Deterministic: the same (seed, image number, size) gives the same image and landmarks in any JS engine whose
+// Math.exp/sin/cos agree (V8 in Node and Chromium do); landmarks depend only on the seed and the image number.
+import { encodeBmpGray8 } from '../../io/bmp.ts';
+import { MemoryFileSystem, joinPath, type FileSink } from '../../io/files.ts';
+import { DATASET_META_FILE, ISBI_ANNOTATION_DIR, ISBI_LANDMARKS, ISBI_SPLIT_DIRS, loadIsbiSplit } from '../isbi.ts';
+import type { IsbiLoadOptions, IsbiSample, IsbiSplit } from '../isbi.ts';
+import { Rng, imageSeed } from '../../engine/random.ts';
+import { REFERENCE_HEIGHT, REFERENCE_WIDTH, applyPose, buildAnatomy, drawPose, sampleCurves } from './anatomy.ts';
+import type { Curve } from './geometry.ts';
+import { annotate, landmarkRules, locate } from './landmarks.ts';
+import { renderImage } from './render.ts';
+
+export { REFERENCE_HEIGHT, REFERENCE_WIDTH } from './anatomy.ts';
+export const SYNTHETIC_ANNOTATORS = ['400_junior', '400_senior'] as const;
+
+// ---------------------------------------------------------------------------------------------------------------
+// One image
+
+export interface SyntheticOptions {
+  /** Image width in pixels (default 1935, the ISBI width); geometry scales with it. */
+  width?: number;
+  /** Image height (default round(width * 2400 / 1935)). */
+  height?: number;
+  /** Landmarks per image (default 19, the ISBI set; more are added along contours). */
+  landmarks?: number;
+}
+
+export interface SyntheticCase {
+  width: number;
+  height: number;
+  /** width * height gray levels, rows top to bottom. */
+  pixels: Uint8Array;
+  /** L * 2 landmark positions (original pixels) exactly on the generating contours. */
+  truth: Float32Array;
+  /** Two simulated annotators, L * 2 each (original pixels, rounded to 0.01). */
+  annotators: [Float32Array, Float32Array];
+  /** Name of the contour each landmark lies on. */
+  landmarkCurves: string[];
+  /** The generating contours, densely sampled (about 1 pixel apart): x0, y0, x1, y1, ... in original pixels. */
+  curves: { name: string; closed: boolean; points: Float32Array }[];
+  /** Millimetres per original pixel: 0.1 * 1935 / width. */
+  pixelSizeMm: number;
+}
+
+/** The options' image size and landmark count, defaults filled in. */
+function resolveSize(options: SyntheticOptions): { width: number; height: number; landmarks: number } {
+  const width = options.width ?? REFERENCE_WIDTH;
+  return {
+    width,
+    height: options.height ?? Math.round((width * REFERENCE_HEIGHT) / REFERENCE_WIDTH),
+    landmarks: options.landmarks ?? ISBI_LANDMARKS,
+  };
+}
+
+/** Generates one image, deterministic from (seed, index) and the size. */
+export function generateSyntheticCase(seed: number, index: number, options: SyntheticOptions = {}): SyntheticCase {
+  const { width: W, height: H, landmarks: L } = resolveSize(options);
+  if (!Number.isInteger(W) || !Number.isInteger(H) || W < 32 || H < 32) throw new Error(`synthetic: invalid size ${W}x${H}`);
+  if (!Number.isInteger(L) || L <= 0) throw new Error(`synthetic: invalid landmark count ${L}`);
+  // One stream for the whole image, drawn in this order: anatomy, pose, annotators, rendering.
+  const rng = new Rng(imageSeed(seed, index));
+  const specs = buildAnatomy(rng);
+  const pose = drawPose(rng, W, H);
+  applyPose(specs, pose);
+  const curves = sampleCurves(specs);
+  const located = locate(landmarkRules(L), curves, pose.forward, pose.down);
+  const { truth, annotators } = annotate(located, rng, W, H);
+  const pixels = renderImage(curves, pose, W, H, rng);
+  return {
+    width: W,
+    height: H,
+    pixels,
+    truth,
+    annotators,
+    landmarkCurves: located.map((l) => l.curve.name),
+    curves: curvePoints(curves),
+    pixelSizeMm: (0.1 * REFERENCE_WIDTH) / W,
+  };
+}
+
+function curvePoints(curves: Map<string, Curve>): SyntheticCase['curves'] {
+  return [...curves.values()].map((c) => {
+    const points = new Float32Array(c.xs.length * 2);
+    for (let i = 0; i < c.xs.length; i++) {
+      points[2 * i] = c.xs[i];
+      points[2 * i + 1] = c.ys[i];
+    }
+    return { name: c.name, closed: c.closed, points };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A dataset in the ISBI layout
+
+export interface SyntheticDatasetOptions extends SyntheticOptions {
+  /** Images per split (default: ISBI's 150 / 150 / 100). */
+  counts?: Partial<Record<IsbiSplit, number>>;
+  /** Default 0. */
+  seed?: number;
+}
+
+export interface SyntheticDatasetSummary {
+  width: number;
+  height: number;
+  landmarks: number;
+  /** Millimetres per original pixel (also written to chh-dataset.json, which loadIsbiSplit reads). */
+  pixelSizeMm: number;
+  ids: Record<IsbiSplit, string[]>;
+}
+
+const SPLITS: IsbiSplit[] = ['train', 'test1', 'test2'];
+const DEFAULT_COUNTS: Record<IsbiSplit, number> = { train: 150, test1: 150, test2: 100 };
+
+/** Image ids per split: numbered from 001 across the splits in order train, test1, test2 (like ISBI). */
+export function syntheticIds(counts: Partial<Record<IsbiSplit, number>> = {}): Record<IsbiSplit, string[]> {
+  const ids = { train: [], test1: [], test2: [] } as Record<IsbiSplit, string[]>;
+  let n = 0;
+  const total = SPLITS.reduce((s, sp) => s + (counts[sp] ?? DEFAULT_COUNTS[sp]), 0);
+  const digits = Math.max(3, String(total).length);
+  for (const split of SPLITS) {
+    const count = counts[split] ?? DEFAULT_COUNTS[split];
+    if (!Number.isInteger(count) || count < 0) throw new Error(`synthetic: invalid count ${count} for split ${split}`);
+    for (let i = 0; i < count; i++) ids[split].push(String(++n).padStart(digits, '0'));
+  }
+  return ids;
+}
+
+function annotationText(points: Float32Array, extra: number[]): string {
+  const lines: string[] = [];
+  for (let i = 0; i < points.length; i += 2) lines.push(`${fmt(points[i])},${fmt(points[i + 1])}`);
+  for (const e of extra) lines.push(String(e));
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+function fmt(v: number): string {
+  return String(Math.round(v * 100) / 100);
+}
+
+interface ResolvedOptions {
+  seed: number;
+  width: number;
+  height: number;
+  landmarks: number;
+  pixelSizeMm: number;
+  counts: Record<IsbiSplit, number>;
+}
+
+function resolve(options: SyntheticDatasetOptions): ResolvedOptions {
+  const size = resolveSize(options);
+  return {
+    seed: options.seed ?? 0,
+    ...size,
+    pixelSizeMm: (0.1 * REFERENCE_WIDTH) / size.width,
+    counts: { ...DEFAULT_COUNTS, ...options.counts },
+  };
+}
+
+async function writeSplit(sink: FileSink, split: IsbiSplit, ids: string[], o: ResolvedOptions): Promise<void> {
+  const encoder = new TextEncoder();
+  for (const id of ids) {
+    const c = generateSyntheticCase(o.seed, Number(id), o);
+    await sink.write(joinPath(ISBI_SPLIT_DIRS[split], `${id}.bmp`), encodeBmpGray8({ width: o.width, height: o.height, data: c.pixels }));
+    const extra = Array.from({ length: 8 }, (_, i) => 1 + ((Number(id) * 7 + i * 3) % 3));
+    for (let a = 0; a < SYNTHETIC_ANNOTATORS.length; a++) {
+      const path = joinPath(ISBI_ANNOTATION_DIR, SYNTHETIC_ANNOTATORS[a], `${id}.txt`);
+      await sink.write(path, encoder.encode(annotationText(c.annotators[a], extra)));
+    }
+  }
+}
+
+async function writeMeta(sink: FileSink, o: ResolvedOptions, ids: Record<IsbiSplit, string[]>): Promise<void> {
+  const meta = {
+    pixelSizeMm: o.pixelSizeMm,
+    generator: 'chh-webgpu synthetic cephalograms',
+    seed: o.seed,
+    width: o.width,
+    height: o.height,
+    landmarks: o.landmarks,
+    counts: Object.fromEntries(SPLITS.map((s) => [s, ids[s].length])),
+  };
+  await sink.write(DATASET_META_FILE, new TextEncoder().encode(`${JSON.stringify(meta, null, 2)}\n`));
+}
+
+/**
+ * Writes the set through a FileSink in the ISBI layout: RawImage/<split dir>/NNN.bmp (8-bit gray), and
+ * AnnotationsByMD/{400_junior,400_senior}/NNN.txt (L lines "x,y" then 8 lines of integers to ignore, like the ISBI
+ * files), plus chh-dataset.json with the pixel size (read by loadIsbiSplit). Image NNN is generated from
+ * (seed, NNN) alone, so a split's images do not depend on the other splits' counts.
+ */
+export async function writeSyntheticDataset(sink: FileSink, options: SyntheticDatasetOptions = {}): Promise<SyntheticDatasetSummary> {
+  const o = resolve(options);
+  const ids = syntheticIds(o.counts);
+  for (const split of SPLITS) await writeSplit(sink, split, ids[split], o);
+  await writeMeta(sink, o, ids);
+  return { width: o.width, height: o.height, landmarks: o.landmarks, pixelSizeMm: o.pixelSizeMm, ids };
+}
+
+/** The synthetic set as an in-memory ISBI folder tree (for the browser, or tests without disk). */
+export async function syntheticIsbiSource(options: SyntheticDatasetOptions = {}): Promise<MemoryFileSystem> {
+  const fs = new MemoryFileSystem('synthetic:');
+  await writeSyntheticDataset(fs, options);
+  return fs;
+}
+
+/**
+ * One split of the synthetic set as loaded samples, without disk: the same samples loadIsbiSplit gives on the
+ * written set (it is that loader, run over an in-memory copy of this split's files).
+ */
+export async function loadSyntheticSplit(
+  split: IsbiSplit,
+  options: SyntheticDatasetOptions = {},
+  load: Omit<IsbiLoadOptions, 'landmarks'> = {},
+): Promise<IsbiSample[]> {
+  const o = resolve(options);
+  const ids = syntheticIds(o.counts);
+  const fs = new MemoryFileSystem('synthetic:');
+  await writeSplit(fs, split, ids[split], o);
+  await writeMeta(fs, o, ids);
+  return loadIsbiSplit(fs, split, { ...load, landmarks: o.landmarks });
+}

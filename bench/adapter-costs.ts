@@ -3,7 +3,7 @@
 //   none    values computed in registers (no memory access): the arithmetic ceiling;
 //   gather  every operand loaded from a storage buffer at a computed address;
 //   bcast   TA operands loaded, the TB shared ones loaded once per 4 invocations and handed out by
-//           subgroupBroadcast (what conv2d_subgroups.wgsl does), where the adapter has subgroups.
+//           subgroupBroadcast (what the conv2d_subgroups kernels do), where the adapter has subgroups.
 // On SwiftShader 4 invocations run as the SIMD lanes of one CPU thread: time is reported per lane and iteration,
 // and as GFLOP per CPU-second of this process (SwiftShader's threads are ours, so CPU time is the work done,
 // whatever else the machine runs).

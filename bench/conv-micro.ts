@@ -2,7 +2,7 @@
 //   npx tsx scripts/embed-shaders.ts && npx tsx bench/conv-micro.ts [--quick] [--target=N] [tm x tn ...]
 // (--target sets conv2dTuning.targetInvocations, which decides how far wgrad splits its K dimension)
 // e.g. `npx tsx bench/conv-micro.ts auto 4x4 8x4 8x8r` (auto: the op's own choice per adapter; a trailing r:
-// the row-tiled kernels; a trailing s: the row-tiled kernels of conv2d_subgroups.wgsl, loads shared through
+// the row-tiled kernels; a trailing s: the row-tiled kernels of the conv2d_subgroups variant, loads shared through
 // subgroupBroadcast; f: the forward with its taps unrolled, forward_flat). Without tile arguments it compares the default with five tiles.
 // FLOPs counted as 2*N*Cout*Ho*Wo*Cin*kh*kw per GEMM.
 import { Engine } from '../src/index.ts';

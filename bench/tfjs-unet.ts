@@ -1,5 +1,5 @@
 // The benchmark's anchor: the same ResNet34-UNet written in TensorFlow.js (4.22) on its WebGPU backend, in the
-// same browser and on the same adapter as our engine. Architecture as src/model/unet.ts and smp.Unet: ResNet34
+// same browser and on the same adapter as our engine. Architecture as src/nn/unet.ts and smp.Unet: ResNet34
 // encoder (7x7/2 stem, BN, ReLU, 3x3/2 max pool, BasicBlocks 3,4,6,3 with 1x1/2 projection shortcuts), decoder
 // blocks 256,128,64,32,32 (nearest 2x upsampling, concatenation with the skip, two conv3x3+BN+ReLU), a 3x3 head
 // with bias, 1 input channel, 19 outputs. Batch statistics in BN (training mode; running statistics are not

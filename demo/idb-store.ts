@@ -1,4 +1,4 @@
-// A CheckpointStore in IndexedDB (src/pipeline/train.ts writes one checkpoint per epoch through it), plus the run's
+// A CheckpointStore in IndexedDB (src/chh/train.ts writes one checkpoint per epoch through it), plus the run's
 // settings, so that a device loss or a reload can resume from the last finished epoch.
 import type { CheckpointStore } from '../src/chh/train.ts';
 

@@ -98,7 +98,7 @@ export interface ShapeReport {
 }
 
 /** Cycles of the import graph (each as the list of files around it, once). */
-function findCycles(graph: Map<string, string[]>): string[][] {
+export function findCycles(graph: Map<string, string[]>): string[][] {
   const cycles: string[][] = [];
   const state = new Map<string, 'open' | 'done'>();
   const stack: string[] = [];

@@ -1,7 +1,7 @@
 // Evaluation of a trained network on a split, as the reference's test.py + evaluate.py do it: the network in eval
 // mode without gradients, per map of softmax(logits / T) the predicted point (argmax), the radial error in mm against
 // the mean of the annotators, the expected radial error (ERE) and the mode probability, then every metric of the
-// paper (src/model/metrics.ts summarize: MRE, SDR, ECE + reliability bins, ERE vs error, ROC of ERE, the
+// paper (src/chh/metrics/summary.ts summarize: MRE, SDR, ECE + reliability bins, ERE vs error, ROC of ERE, the
 // good/erroneous split). A few images' probability maps are kept for the report's overlays. Browser and Node.
 //
 // Choices (and where the reference differs):

@@ -305,7 +305,7 @@ export class Engine implements TensorEngine {
   /**
    * Hands the command encoder to `fn` between compute passes, in order with everything recorded before and after
    * (ends the current compute pass): for commands the engine has no method for, e.g. a profiler's timestamp passes
-   * and query resolves (src/runtime/profiler.ts).
+   * and query resolves (profiler.ts).
    */
   encode(fn: (encoder: GPUCommandEncoder) => void): void {
     this.checkHealthy('encode');

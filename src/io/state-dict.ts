@@ -1,5 +1,5 @@
 // Checkpoints: a ResnetUnet's state as PyTorch state_dict entries (names, shapes, values), in and out of the
-// safetensors format (src/model/safetensors.ts), in either naming:
+// safetensors format (safetensors.ts), in either naming:
 //   - 'smp': smp.Unet's own names: encoder.conv1.weight, encoder.layer2.0.downsample.1.running_var,
 //     decoder.blocks.3.conv1.0.weight, segmentation_head.0.bias, ... (and encoder.bn1.num_batches_tracked, int64 []);
 //   - 'chh': the CHH reference's model.Unet wrapper: the same names prefixed with "unet.", plus "temperatures"

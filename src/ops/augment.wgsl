@@ -1,6 +1,6 @@
 // augment: seeded data augmentation of a batch of 1-channel images [N, 1, H, W] (0-255) and their landmarks,
 // as the reference does it with imgaug (Affine, Multiply, GammaContrast, ElasticTransformation). The random draws
-// happen on the CPU (src/data/augment.ts) and arrive per image in `aug`; this file does the per-pixel work.
+// happen on the CPU (src/data/augmentation.ts) and arrive per image in `aug`; this file does the per-pixel work.
 //
 // Coordinates are continuous: pixel i covers [i, i + 1), its centre is at i + 0.5 (as in src/data/resize.ts).
 // Output pixel p samples the input at r = Minv (p + d(p)): d is the elastic displacement field, Minv the inverse

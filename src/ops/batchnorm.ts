@@ -4,7 +4,7 @@
 // Training: per-channel batch mean and biased variance over N*H*W normalise x; the running statistics are updated
 // in place on the GPU: running = (1 - momentum) * running + momentum * batch (the unbiased variance, n/(n-1), for
 // running_var). Eval: the running statistics normalise x and nothing is updated.
-// Kernels: src/shaders/batchnorm.wgsl.
+// Kernels: batchnorm.wgsl.
 import { checkInputs } from './check.ts';
 import { shapeString, type Tensor } from '../engine/tensor.ts';
 import type { Engine } from '../engine/engine.ts';

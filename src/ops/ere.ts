@@ -1,6 +1,6 @@
 // expectedRadialError: per-map inference statistics of Contour-Hugging Heatmaps (the reference's evaluate.py):
 // the predicted landmark (argmax of the heatmap), its mode probability, and the expected radial error (ERE), all
-// computed on the GPU with one workgroup per map (src/shaders/ere.wgsl). No autograd.
+// computed on the GPU with one workgroup per map (ere.wgsl). No autograd.
 import { checkInputs } from './check.ts';
 import { shapeString, type Tensor } from '../engine/tensor.ts';
 import { checkLogitsAndTemperatures, perItemGrid } from './softmax-nll.ts';

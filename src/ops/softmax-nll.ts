@@ -3,7 +3,7 @@
 // log-likelihood of its target pixel; the loss is the mean over the N*L maps (the reference's two_d_softmax and
 // nll_across_batch with a one-hot target). One fused launch per call computes, per map, the loss and (when
 // gradients are needed) the gradients for an upstream gradient of 1; backward only scales them. See
-// src/shaders/softmax_nll.wgsl for the kernels and the precision argument.
+// softmax_nll.wgsl for the kernels and the precision argument.
 import { checkInputs } from './check.ts';
 import { Tensor, shapeString } from '../engine/tensor.ts';
 import type { Engine } from '../engine/engine.ts';

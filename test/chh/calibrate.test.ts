@@ -1,4 +1,4 @@
-// Temperature scaling (src/pipeline/calibrate.ts) and batching (src/pipeline/batches.ts): over- and underconfident
+// Temperature scaling (src/chh/calibrate/) and batching (src/data/batches.ts): over- and underconfident
 // maps get T > 1 and T < 1, the best-ECE temperatures are returned, the argmax never changes, augmentation runs, and
 // a tiny ResNet-UNet with its head scaled up (overconfident) gets T > 1.
 import { describe, expect, it } from 'vitest';
@@ -149,7 +149,7 @@ describe('calibrateTemperatures', () => {
     }
   });
 
-  it('with augmentation (src/data/augment.ts) on the first half, keeps T finite and positive; clamps at minTemperature', async () => {
+  it('with augmentation (src/data/augmentation.ts) on the first half, keeps T finite and positive; clamps at minTemperature', async () => {
     const e = engine();
     const samples = blobSamples(8, 32, 2, 0.6, 2);
     const net = convNetwork(e, [0.05, 0.01]);

@@ -1,4 +1,4 @@
-// Evaluation (src/pipeline/evaluate.ts): every per-landmark number against a CPU recomputation (f64) from the raw
+// Evaluation (src/chh/evaluate.ts): every per-landmark number against a CPU recomputation (f64) from the raw
 // logits read back (argmax, radial error, mode probability, ERE, NLL, heatmap snapshots), the summary against
 // metrics.summarize on those numbers, the point convention on exact geometry, and JSON round trips.
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// Evaluation metrics (src/model/metrics.ts): hand-computed cases (the expected numbers are worked out in the
+// Evaluation metrics (src/chh/metrics/): hand-computed cases (the expected numbers are worked out in the
 // comments), edge cases (all correct, all wrong, ties in ERE, empty bins, one class), input checks, and parity with
 // scikit-learn / scipy / numpy on the seeded random cases of scripts/fixtures/metrics.py (test/fixtures/metrics.json).
 import { readFileSync } from 'node:fs';

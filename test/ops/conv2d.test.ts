@@ -306,7 +306,7 @@ describe('conv2d tile variants (override constants) give the same results', () =
   }
 });
 
-describe('conv2d row-tiled kernels with loads shared through subgroupBroadcast (conv2d_subgroups.wgsl)', () => {
+describe('conv2d row-tiled kernels with loads shared through subgroupBroadcast (the conv2d_subgroups variant)', () => {
   it('is used only where the adapter has subgroups of at least 4 invocations', () => {
     const fake = (features: string[], subgroupMinSize?: number) =>
       ({ features: new Set(features), adapter: { subgroupMinSize } }) as unknown as Parameters<typeof conv2dSubgroupsSupported>[0];

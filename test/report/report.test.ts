@@ -1,5 +1,5 @@
-// The PNG encoder (src/pipeline/png.ts) decoded independently with node:zlib (signature, chunk CRCs, inflated size,
-// pixels), the overlays (src/pipeline/report.ts overlayPng), and the HTML report (three plots, tables, numbers,
+// The PNG encoder (src/io/png.ts) decoded independently with node:zlib (signature, chunk CRCs, inflated size,
+// pixels), the overlays (src/report/overlay.ts overlayPng), and the HTML report (three plots, tables, numbers,
 // embedded images, no network references, JSON round trip).
 import { deflateSync, inflateSync, crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';

@@ -55,7 +55,7 @@ function calibrationEdges(bins: number, maxConfidence: number): number[] {
 
 /**
  * The bin calibration() puts a confidence in (0-based): the largest b with edge_b <= c, so the last bin also takes
- * c == 1. Options as calibration's (validated here). Temperature scaling on the ECE (src/pipeline/calibrate.ts)
+ * c == 1. Options as calibration's (validated here). Temperature scaling on the ECE (src/chh/calibrate)
  * bins with this, so its objective is exactly the ECE reported.
  */
 export function calibrationBinIndexer(options: CalibrationOptions = {}): (confidence: number) => number {

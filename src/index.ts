@@ -76,7 +76,7 @@ export {
   type CalibrationObjective, type OptimizerName, type RunSettings, type Setting,
 } from './chh/config.ts';
 export {
-  train, gpuAugmenter, learningRate, checkpointBytes, restoreCheckpoint, DEFAULT_TRAIN_OPTIONS, CHECKPOINT_FILE, NonFiniteLossError,
+  train, gpuAugmenter, learningRate, checkpointBytes, restoreCheckpoint, CHECKPOINT_FILE, NonFiniteLossError,
   type TrainOptions, type TrainRun, type TrainResult, type TrainProgress, type EpochSummary, type CheckpointStore, type BatchAugmenter,
 } from './chh/train.ts';
 export {

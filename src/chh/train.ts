@@ -21,12 +21,13 @@ import { landmarkTargets } from '../ops/targets.ts';
 import { BatchLoader, checkSamples } from '../data/batches.ts';
 import { mixSeed } from '../engine/random.ts';
 import { full } from '../ops/fill.ts';
+import type { OptimizerName } from './config.ts';
 
 export interface TrainOptions {
   epochs: number;
   batch: number;
   lr: number;
-  optimizer: 'adam' | 'sgd';
+  optimizer: OptimizerName;
   /** MultiStepLR: the lr is multiplied by gamma at each of these epochs. */
   milestones: readonly number[];
   gamma: number;
@@ -34,16 +35,6 @@ export interface TrainOptions {
   /** Augments a batch in place of the original (GPU augmentation); null trains on the plain images. */
   augment: BatchAugmenter | null;
 }
-
-export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'augment'> = {
-  epochs: 15,
-  batch: 4,
-  lr: 1e-3,
-  optimizer: 'adam',
-  milestones: [4, 6, 8],
-  gamma: 0.1,
-  seed: 0,
-};
 
 /**
  * Given a batch's images [N,1,H,W] and landmarks (N*L*2 values, x,y px) on the GPU, records their augmentation

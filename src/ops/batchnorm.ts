@@ -38,8 +38,8 @@ const MAX_PARTS = 256;
 
 /** Threads for a chunk reduction: a power of two from 32 to 256, about one per 4 values of the chunk (4 on a CPU). */
 function reductionThreads(e: Engine, chunk: number): number {
-  // CPU adapters: 4 invocations, one SIMD group, so the tree's barriers switch no coroutines. SwiftShader,
-  // training batchnorm forward at 64x40x32: 80 ms with 256 invocations, 10 ms with 64, 5 ms with 4.
+  // CPU adapters: 4 invocations, one SIMD group, so the tree's barriers switch no coroutines (16x faster on
+  // SwiftShader: docs/decisions.md).
   if (isCpuAdapter(e.adapter)) return 4;
   return Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(Math.ceil(chunk / 4)))));
 }

@@ -1,7 +1,6 @@
 // fill: every element of a tensor (or view) set to one value; full: a new tensor of that value. Zero is the
-// engine's clearBuffer (a memset on a CPU driver: zeroing the model's 24.4 M gradients with the kernel's 4-lane
-// scatters took ~70 ms per step on SwiftShader); anything else the kernel in fill.wgsl, which writes the value's
-// 32 bits (f32 or i32 alike).
+// engine's clearBuffer (a memset on a CPU driver, far cheaper there than the kernel's scatters: docs/decisions.md);
+// anything else the kernel in fill.wgsl, which writes the value's 32 bits (f32 or i32 alike).
 import type { Engine, TensorOptions } from '../engine/engine.ts';
 import type { Shape, Tensor } from '../engine/tensor.ts';
 import { SHADERS } from '../generated/shaders.ts';

@@ -7,7 +7,7 @@ import type { ResnetUnet } from '../nn/unet.ts';
 import type { IsbiSample, IsbiSplit } from '../data/isbi.ts';
 import { loadSyntheticSplit } from '../data/synthetic/dataset.ts';
 import { TRAINING, type RunSettings } from '../chh/config.ts';
-import { train, gpuAugmenter, type CheckpointStore, type TrainOptions, type TrainResult, type TrainRun } from '../chh/train.ts';
+import { train, gpuAugmenter, type TrainOptions, type TrainResult, type TrainRun } from '../chh/train.ts';
 import { calibrateTemperatures, type CalibrateEpoch, type CalibrateOptions, type CalibrateResult } from '../chh/calibrate/calibrate.ts';
 import { evaluateModel, unetNetwork, type EvaluationResult, type HeatmapOptions } from '../chh/evaluate.ts';
 import { buildOverlays, type ReportOverlay } from '../report/overlay.ts';
@@ -42,39 +42,22 @@ export function trainOptions(s: Pick<RunSettings, 'epochs' | 'batch' | 'lr' | 'm
   return { epochs: s.epochs, batch: s.batch, lr: s.lr, optimizer: 'adam', milestones: s.milestones, gamma: TRAINING.gamma.default, seed: s.seed, augment: s.augment ? gpuAugmenter : null };
 }
 
-export interface TrainStep {
-  engine: Engine;
-  model: ResnetUnet;
-  state: ModelState;
-  samples: readonly IsbiSample[];
-  options: TrainOptions;
-  store: CheckpointStore;
-  resume: boolean;
+/** A training run (src/chh/train.ts) whose progress is also emitted as events. */
+export interface TrainStep extends TrainRun {
   emit: Emit;
-  /** Pause / stop between steps (the demo's buttons), and callbacks beside the events. */
-  beforeStep?: TrainRun['beforeStep'];
-  onStep?: TrainRun['onStep'];
-  onEpoch?: TrainRun['onEpoch'];
 }
 
 /** Training with a checkpoint per epoch in the store; a progress bar per epoch and one line per finished epoch. */
-export function trainStep(t: TrainStep): Promise<TrainResult> {
+export function trainStep({ emit, ...run }: TrainStep): Promise<TrainResult> {
   return train({
-    engine: t.engine,
-    model: t.model,
-    state: t.state,
-    samples: t.samples,
-    options: t.options,
-    store: t.store,
-    resume: t.resume,
-    beforeStep: t.beforeStep,
+    ...run,
     onStep: (p) => {
-      t.emit({ kind: 'progress', task: `train epoch ${p.epoch + 1}/${p.epochs}`, done: p.step, total: p.stepsPerEpoch, info: `loss ${p.loss.toFixed(3)}` });
-      t.onStep?.(p);
+      emit({ kind: 'progress', task: `train epoch ${p.epoch + 1}/${p.epochs}`, done: p.step, total: p.stepsPerEpoch, info: `loss ${p.loss.toFixed(3)}` });
+      run.onStep?.(p);
     },
     onEpoch: (e) => {
-      t.emit({ kind: 'log', message: `epoch ${e.epoch}: mean loss ${e.meanLoss.toFixed(4)} (${e.seconds.toFixed(1)} s)` });
-      t.onEpoch?.(e);
+      emit({ kind: 'log', message: `epoch ${e.epoch}: mean loss ${e.meanLoss.toFixed(4)} (${e.seconds.toFixed(1)} s)` });
+      run.onEpoch?.(e);
     },
   });
 }

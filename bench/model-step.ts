@@ -4,7 +4,7 @@
 // Sizes are HxW. --conv forces one conv tile for forward, dgrad and wgrad, written as in bench/conv-micro.ts
 // (TMxTN plus r: row-tiled, f: taps unrolled; e.g. 8x8rf); --subgroups sets conv2dTuning.subgroups. This is the model half of the benchmark; the TF.js comparison lives with the browser bench.
 import { parseArgs } from 'node:util';
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../src/node/atomic.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { backward } from '../src/ops/backward.ts';
 import { Adam } from '../src/nn/adam.ts';
@@ -89,5 +89,5 @@ const result = {
 };
 console.log(JSON.stringify(result, null, 2));
 console.log(`conv ${values.conv} subgroups ${values.subgroups}: forward ${result.forward_ms.median.toFixed(1)} ms, train step ${result.train_step_ms.median.toFixed(1)} ms, peak live ${fmtBytes(mem.peakLiveBytes)}`);
-if (values.out) writeFileSync(values.out, JSON.stringify(result, null, 2));
+if (values.out) await writeFileAtomic(values.out, JSON.stringify(result, null, 2));
 engine.destroy();

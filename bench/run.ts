@@ -2,13 +2,14 @@
 // plus native PyTorch on the CPU when /usr/bin/python3 has torch. Writes JSON (--out) and rewrites the benchmark
 // section of BENCHMARKS.md. `npm run bench -- --help` lists the options (bench/args.ts).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { BENCH_USAGE, parseBenchArgs, type BenchConfig } from './args.ts';
 import { buildResults, resultsMarkdown, updateMarkdown, type TorchResult } from './report.ts';
 import type { OursConfig, OursResult } from './ours.ts';
 import type { TfjsResult } from './tfjs-unet.ts';
+import { writeFileAtomic } from '../src/node/atomic.ts';
 
 const repoRoot = join(dirname(new URL(import.meta.url).pathname), '..');
 
@@ -95,12 +96,11 @@ async function main(): Promise<void> {
     `load average ${loadStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end`;
   const results = buildResults({ config: cfg, ours, tfjs, torch, browser: browserVersion, date, machine });
   const out = resolve(cfg.out);
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+  await writeFileAtomic(out, JSON.stringify(results, null, 2) + '\n');
   const section = resultsMarkdown(results);
   if (cfg.md) {
     const md = resolve(cfg.md);
-    writeFileSync(md, updateMarkdown(existsSync(md) ? readFileSync(md, 'utf8') : null, section));
+    await writeFileAtomic(md, updateMarkdown(existsSync(md) ? readFileSync(md, 'utf8') : null, section));
   }
   console.log(`\n${section}\n`);
   console.log(`bench: wrote ${out}${cfg.md ? ` and ${cfg.md}` : ''} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -76,9 +76,10 @@ export {
   type CalibrationObjective, type OptimizerName, type RunSettings, type Setting,
 } from './chh/config.ts';
 export {
-  train, gpuAugmenter, learningRate, checkpointBytes, restoreCheckpoint, CHECKPOINT_FILE, NonFiniteLossError,
-  type TrainOptions, type TrainRun, type TrainResult, type TrainProgress, type EpochSummary, type CheckpointStore, type BatchAugmenter,
+  train, gpuAugmenter, learningRate, NonFiniteLossError,
+  type TrainOptions, type TrainRun, type TrainResult, type TrainProgress, type CheckpointStore, type BatchAugmenter,
 } from './chh/train.ts';
+export { checkpointBytes, restoreCheckpoint, CHECKPOINT_FILE, type EpochSummary, type TrainingSettings, type CheckpointState } from './chh/checkpoint.ts';
 export {
   calibrateTemperatures,
   type CalibrateOptions,

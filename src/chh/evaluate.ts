@@ -269,7 +269,8 @@ function evaluationResult(setup: EvaluationSetup, parts: EvaluationParts, option
     summaryOptions,
   );
   const threshold = summary.split.ereThresholdMm;
-  for (const e of images) e.flagged = e.ereMm.map((v) => v > threshold);
+  // A non-finite ERE (NaN or infinite logits) is flagged: such a landmark is never reported as fine.
+  for (const e of images) e.flagged = e.ereMm.map((v) => !(v <= threshold));
   const compare = setup.compare;
   return {
     label: options.label ?? '',

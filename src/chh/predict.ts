@@ -21,7 +21,7 @@ export interface PredictedLandmark {
   /** Expected radial error (mm) and the probability of the predicted pixel. */
   ereMm: number;
   modeProbability: number;
-  /** ERE above the threshold. */
+  /** ERE above the threshold, or not a number (a map with NaN or infinite logits is never reported as fine). */
   erroneous: boolean;
 }
 
@@ -50,6 +50,8 @@ export interface PredictOptions {
   logits?: boolean;
   /** Landmark names (default: the ISBI 2015 names for 19 landmarks). */
   names?: readonly string[];
+  /** The image's name in error messages (predictBmp; default 'image.bmp'). */
+  imageName?: string;
 }
 
 /** Landmarks of one grayscale image (0-255, width * height values) whose size the model takes (multiples of 32). */
@@ -86,7 +88,7 @@ export async function predictImage(
     ]);
     const landmarks = Array.from({ length: L }, (_, l): PredictedLandmark => {
       const [x, y] = pixelCentre(argmax[l], width);
-      return { index: l, name: names[l] ?? `landmark ${l + 1}`, x, y, ereMm: ere[l], modeProbability: mode[l], erroneous: ere[l] > threshold };
+      return { index: l, name: names[l] ?? `landmark ${l + 1}`, x, y, ereMm: ere[l], modeProbability: mode[l], erroneous: !(ere[l] <= threshold) };
     });
     const heatmap = logits && options.heatmap ? heatmapSnapshot('image', logits, temps, width, height, { maxSize: EVALUATION.heatmapMaxSize.default }) : null;
     return { landmarks, input: { image: data, width, height }, scale: 1, heatmap, logits: options.logits ? logits : null };
@@ -107,7 +109,7 @@ export async function predictBmp(
   size: { width: number; height: number },
   options: PredictOptions = {},
 ): Promise<Prediction & { original: { width: number; height: number } }> {
-  const gray = decodeBmp(bmp instanceof Uint8Array ? bmp : new Uint8Array(bmp), 'image.bmp');
+  const gray = decodeBmp(bmp instanceof Uint8Array ? bmp : new Uint8Array(bmp), options.imageName ?? 'image.bmp');
   const { data, plan } = padAndResize(gray.data, gray.width, gray.height, size.width, size.height);
   const pixelMm = (options.pixelSizeMm ?? PREDICTION.pixelSizeMm.default) * plan.scale;
   const p = await predictImage(engine, model, state, { data, width: size.width, height: size.height }, { ...options, pixelSizeMm: pixelMm });

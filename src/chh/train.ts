@@ -12,16 +12,15 @@ import { SGD } from '../nn/sgd.ts';
 import { softmaxNll } from '../ops/softmax-nll.ts';
 import { ResnetUnet } from '../nn/unet.ts';
 import type { ModelState } from '../nn/module.ts';
-import { stateDict, loadStateDict } from '../io/state-dict.ts';
-import { parseSafetensors, serializeSafetensors, type SafeTensor } from '../io/safetensors.ts';
 import type { IsbiSample } from '../data/isbi.ts';
 import { augmentRecord } from '../ops/augment.ts';
 import { sampleAugmentParams } from '../data/augmentation.ts';
 import { landmarkTargets } from '../ops/targets.ts';
-import { BatchLoader, checkSamples } from '../data/batches.ts';
+import { BatchLoader, checkSamples, type Batch } from '../data/batches.ts';
 import { mixSeed } from '../engine/random.ts';
 import { full } from '../ops/fill.ts';
 import type { OptimizerName } from './config.ts';
+import { CHECKPOINT_FILE, checkpointBytes, restoreCheckpoint, type CheckpointState, type EpochSummary } from './checkpoint.ts';
 
 export interface TrainOptions {
   epochs: number;
@@ -65,15 +64,6 @@ export interface TrainProgress {
   lr: number;
 }
 
-export interface EpochSummary {
-  epoch: number;
-  meanLoss: number;
-  lr: number;
-  seconds: number;
-}
-
-export const CHECKPOINT_FILE = 'checkpoint.safetensors';
-
 export class NonFiniteLossError extends Error {}
 
 /** lr of MultiStepLR at a (0-based) epoch. */
@@ -88,8 +78,10 @@ export interface TrainRun {
   samples: readonly IsbiSample[];
   options: TrainOptions;
   store: CheckpointStore;
-  /** Continue from the store's checkpoint if there is one. */
+  /** Continue from the store's checkpoint if there is one (made with the same settings: anything else is refused). */
   resume: boolean;
+  /** Called with the number of finished epochs when training continues from a checkpoint. */
+  onResume?: (finishedEpochs: number) => void;
   onStep?: (p: TrainProgress) => void;
   onEpoch?: (s: EpochSummary) => void;
   /** Stop after this many epochs of this call (for tests of resume); the schedule still counts to options.epochs. */
@@ -103,83 +95,124 @@ export interface TrainRun {
 }
 
 export interface TrainResult {
+  /** The epochs this call ran. */
   epochs: EpochSummary[];
+  /** Every finished epoch, those of the checkpoint it resumed from included. */
+  history: EpochSummary[];
   /** The epoch training will continue from (== options.epochs when finished). */
   nextEpoch: number;
   /** True when beforeStep stopped training (nextEpoch is then the unfinished epoch). */
   stopped: boolean;
 }
 
-export async function train(run: TrainRun): Promise<TrainResult> {
-  const { engine, model, state, samples, options, store } = run;
+/** What one training call works with: the run, its optimizer, loader and fixed temperatures. */
+interface Training {
+  run: TrainRun;
+  optimizer: Adam | SGD;
+  loader: BatchLoader;
+  temperatures: Tensor;
+}
+
+/** Records one step (augmentation, forward, loss, backward, optimizer update); returns the loss tensor, unread. */
+function recordStep(t: Training, batch: Batch, epoch: number): Tensor {
+  const { engine, model, state, options } = t.run;
+  const L = model.config.landmarks;
+  const [, , height, width] = batch.images.shape;
+  const lossTensor = engine.scope(() => {
+    let images = batch.images;
+    let targets: Tensor | Int32Array = batch.targets;
+    if (options.augment) {
+      const landmarks = engine.tensor(batch.landmarks, [batch.landmarks.length], { label: 'landmarks' });
+      const augmented = options.augment(images, landmarks, mixSeed(options.seed, epoch, 1000 + batch.index));
+      images = augmented.images;
+      targets = landmarkTargets(augmented.landmarks, batch.size, L, height, width);
+    }
+    const loss = softmaxNll(model.forward(state, images), t.temperatures, targets);
+    backward(loss);
+    return loss;
+  });
+  t.optimizer.step();
+  t.optimizer.zeroGrad();
+  return lossTensor;
+}
+
+/**
+ * One epoch; returns its mean loss, or null when beforeStep stopped it. Each step's loss is read while the next
+ * step is being recorded, so the GPU never waits for the CPU.
+ */
+async function runEpoch(t: Training, epoch: number): Promise<number | null> {
+  const { run, optimizer, loader } = t;
+  const stepsPerEpoch = loader.length;
+  let lossSum = 0;
+  let pending: { step: number; value: Promise<number> } | null = null;
+  const settle = async (p: { step: number; value: Promise<number> }): Promise<void> => {
+    const loss = await p.value;
+    if (!Number.isFinite(loss)) {
+      throw new NonFiniteLossError(
+        `the loss became ${loss} at epoch ${epoch + 1}, step ${p.step + 1}: training stopped; the last good checkpoint ` +
+          `(end of epoch ${epoch}) is kept. Try a lower --lr.`,
+      );
+    }
+    lossSum += loss;
+    run.onStep?.({ epoch, epochs: run.options.epochs, step: p.step + 1, stepsPerEpoch, loss, lr: optimizer.lr });
+  };
+  let stopped = false;
+  for (const batch of loader.epoch(epoch)) {
+    if (run.beforeStep && (await run.beforeStep({ epoch, step: batch.index })) === 'stop') {
+      stopped = true;
+      break;
+    }
+    const lossTensor = recordStep(t, batch, epoch);
+    const current = { step: batch.index, value: lossTensor.item().finally(() => lossTensor.dispose()) };
+    current.value.catch(() => {}); // if an earlier step fails, this read is abandoned: not an unhandled rejection
+    if (pending) await settle(pending);
+    pending = current;
+  }
+  if (pending) await settle(pending);
+  return stopped ? null : lossSum / stepsPerEpoch;
+}
+
+function checkRun(run: TrainRun): void {
+  const { samples, options, model } = run;
   if (samples.length === 0) throw new Error('train: no training samples');
   if (!Number.isInteger(options.batch) || options.batch < 1) throw new Error(`train: batch must be a positive integer, got ${options.batch}`);
   if (!Number.isInteger(options.epochs) || options.epochs < 1) throw new Error(`train: epochs must be a positive integer, got ${options.epochs}`);
   const L = model.config.landmarks;
   const geometry = checkSamples(samples, 'train');
   if (geometry.landmarks !== L) throw new Error(`train: the model predicts ${L} landmarks but the data has ${geometry.landmarks}`);
+}
+
+export async function train(run: TrainRun): Promise<TrainResult> {
+  checkRun(run);
+  const { engine, model, state, samples, options, store } = run;
   const optimizer = options.optimizer === 'adam' ? new Adam(state.params, { lr: options.lr }) : new SGD(state.params, { lr: options.lr, momentum: 0.9 });
-  const temperatures = engine.untracked(() => full(engine, [L], 1, { label: 'temperatures (fixed at 1 while training)' }));
-  let startEpoch = 0;
-  if (run.resume) {
-    const bytes = await store.load(CHECKPOINT_FILE);
-    if (bytes) startEpoch = restoreCheckpoint(bytes, model, state, optimizer, options);
-  }
+  const settings = { ...options, augment: options.augment !== null };
+  const checkpoint: CheckpointState = { model, state, optimizer, samples, settings };
+  const temperatures = engine.untracked(() => full(engine, [model.config.landmarks], 1, { label: 'temperatures (fixed at 1 while training)' }));
   const loader = new BatchLoader(engine, samples, { batchSize: options.batch, shuffle: true, seed: options.seed });
-  const stepsPerEpoch = loader.length;
+  const t: Training = { run, optimizer, loader, temperatures };
   const epochs: EpochSummary[] = [];
-  const lastEpoch = Math.min(options.epochs, startEpoch + (run.stopAfterEpochs ?? Infinity));
+  let history: EpochSummary[] = [];
   let stoppedAt = -1;
   state.training = true;
   try {
-    for (let epoch = startEpoch; epoch < lastEpoch; epoch++) {
+    const bytes = run.resume ? await store.load(CHECKPOINT_FILE) : null;
+    if (bytes) {
+      history = restoreCheckpoint(bytes, checkpoint);
+      run.onResume?.(history.length);
+    }
+    const lastEpoch = Math.min(options.epochs, history.length + (run.stopAfterEpochs ?? Infinity));
+    for (let epoch = history.length; epoch < lastEpoch; epoch++) {
       const t0 = performance.now();
       optimizer.lr = learningRate(options, epoch);
-      let lossSum = 0;
-      let pending: { step: number; value: Promise<number> } | null = null;
-      const settle = async (p: { step: number; value: Promise<number> }): Promise<void> => {
-        const loss = await p.value;
-        if (!Number.isFinite(loss)) {
-          throw new NonFiniteLossError(
-            `the loss became ${loss} at epoch ${epoch + 1}, step ${p.step + 1}: training stopped; the last good checkpoint ` +
-              `(end of epoch ${epoch}) is kept. Try a lower --lr.`,
-          );
-        }
-        lossSum += loss;
-        run.onStep?.({ epoch, epochs: options.epochs, step: p.step + 1, stepsPerEpoch, loss, lr: optimizer.lr });
-      };
-      for (const batch of loader.epoch(epoch)) {
-        if (run.beforeStep && (await run.beforeStep({ epoch, step: batch.index })) === 'stop') {
-          stoppedAt = epoch;
-          break;
-        }
-        const step = batch.index;
-        const [, , height, width] = batch.images.shape;
-        const lossTensor = engine.scope(() => {
-          let images = batch.images;
-          let targets: Tensor | Int32Array = batch.targets;
-          if (options.augment) {
-            const landmarks = engine.tensor(batch.landmarks, [batch.landmarks.length], { label: 'landmarks' });
-            const augmented = options.augment(images, landmarks, mixSeed(options.seed, epoch, 1000 + step));
-            images = augmented.images;
-            targets = landmarkTargets(augmented.landmarks, batch.size, L, height, width);
-          }
-          const loss = softmaxNll(model.forward(state, images), temperatures, targets);
-          backward(loss);
-          return loss;
-        });
-        optimizer.step();
-        optimizer.zeroGrad();
-        // Read each step's loss while the next step is being recorded, so the GPU never waits for the CPU.
-        const current = { step, value: lossTensor.item().finally(() => lossTensor.dispose()) };
-        current.value.catch(() => {}); // if an earlier step fails, this read is abandoned: not an unhandled rejection
-        if (pending) await settle(pending);
-        pending = current;
+      const meanLoss = await runEpoch(t, epoch);
+      if (meanLoss === null) {
+        stoppedAt = epoch;
+        break;
       }
-      if (pending) await settle(pending);
-      if (stoppedAt >= 0) break;
-      const summary = { epoch: epoch + 1, meanLoss: lossSum / stepsPerEpoch, lr: optimizer.lr, seconds: (performance.now() - t0) / 1000 };
-      await store.save(CHECKPOINT_FILE, await checkpointBytes(model, state, optimizer, options, epoch + 1));
+      const summary = { epoch: epoch + 1, meanLoss, lr: optimizer.lr, seconds: (performance.now() - t0) / 1000 };
+      history = [...history, summary];
+      await store.save(CHECKPOINT_FILE, await checkpointBytes(checkpoint, history));
       epochs.push(summary);
       run.onEpoch?.(summary);
     }
@@ -188,56 +221,5 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     temperatures.dispose();
     loader.dispose();
   }
-  return stoppedAt >= 0 ? { epochs, nextEpoch: stoppedAt, stopped: true } : { epochs, nextEpoch: lastEpoch, stopped: false };
-}
-
-const OPTIMIZER_PREFIX = 'optimizer.';
-
-/** Weights (smp names), BN statistics, optimizer state and schedule position in one safetensors file. */
-export async function checkpointBytes(model: ResnetUnet, state: ModelState, optimizer: Adam | SGD, options: TrainOptions, nextEpoch: number): Promise<Uint8Array> {
-  const tensors = new Map<string, SafeTensor>(await stateDict(model, state));
-  const slots = optimizer.stateTensors();
-  for (let s = 0; s < slots.length; s++) {
-    for (let k = 0; k < slots[s].length; k++) {
-      const data = (await slots[s][k].read()) as Float32Array;
-      tensors.set(`${OPTIMIZER_PREFIX}${s}.${k}`, { dtype: 'F32', shape: [data.length], data });
-    }
-  }
-  const meta = {
-    format: 'chh-webgpu training checkpoint',
-    next_epoch: String(nextEpoch),
-    optimizer: options.optimizer,
-    optimizer_steps: String(optimizer.stepCount),
-    seed: String(options.seed),
-    config: JSON.stringify(model.config),
-  };
-  return serializeSafetensors(tensors, meta);
-}
-
-/** Loads a training checkpoint into model and optimizer; returns the epoch to continue from. */
-export function restoreCheckpoint(bytes: Uint8Array, model: ResnetUnet, state: ModelState, optimizer: Adam | SGD, options: TrainOptions): number {
-  const { tensors, metadata } = parseSafetensors(bytes);
-  if (metadata.format !== 'chh-webgpu training checkpoint') {
-    throw new Error('resume: the checkpoint is not a chh-webgpu training checkpoint (use --weights to start from plain weights)');
-  }
-  if (metadata.config !== JSON.stringify(model.config)) {
-    throw new Error(`resume: the checkpoint is for model ${metadata.config}, not ${JSON.stringify(model.config)}`);
-  }
-  if (metadata.optimizer !== options.optimizer || metadata.seed !== String(options.seed)) {
-    throw new Error(`resume: the checkpoint was trained with --optimizer ${metadata.optimizer} --seed ${metadata.seed}; pass the same to resume`);
-  }
-  const weights = new Map<string, SafeTensor>();
-  const optimizerState = new Map<string, SafeTensor>();
-  for (const [name, t] of tensors) (name.startsWith(OPTIMIZER_PREFIX) ? optimizerState : weights).set(name, t);
-  loadStateDict(model, state, weights, { format: 'smp' });
-  const slots = optimizer.stateTensors();
-  slots.forEach((slot, s) =>
-    slot.forEach((t, k) => {
-      const saved = optimizerState.get(`${OPTIMIZER_PREFIX}${s}.${k}`);
-      if (!saved || saved.data.length !== t.size) throw new Error(`resume: optimizer state ${s}.${k} is missing or has the wrong size`);
-      state.engine.write(t, Float32Array.from(saved.data as ArrayLike<number>));
-    }),
-  );
-  optimizer.stepCount = Number(metadata.optimizer_steps);
-  return Number(metadata.next_epoch);
+  return { epochs, history, nextEpoch: stoppedAt >= 0 ? stoppedAt : history.length, stopped: stoppedAt >= 0 };
 }

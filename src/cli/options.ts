@@ -3,6 +3,7 @@
 // value is a UsageError naming the option and the value), and their --help text with the defaults filled in.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Setting } from '../chh/config.ts';
+import { inputSizeProblem } from '../nn/unet.ts';
 
 export class UsageError extends Error {}
 
@@ -71,6 +72,8 @@ export function parseSize(v: string, name = 'size'): Size {
   if (!m || width % 32 || height % 32 || width <= 0 || height <= 0) {
     throw new UsageError(`--${name} must be WxH with both multiples of 32 (the UNet halves the image five times), got ${v}`);
   }
+  const problem = inputSizeProblem(width, height);
+  if (problem) throw new UsageError(`--${name} ${v}: ${problem}`);
   return { width, height };
 }
 

@@ -11,7 +11,7 @@ import { runPipeline, type PipelineResult } from '../pipeline/pipeline.ts';
 import type { PipelineEvent } from '../pipeline/steps.ts';
 import type { BrowserPipelineResult } from '../pipeline/run-in-page.ts';
 import { printEvents } from '../node/progress.ts';
-import { writeFileAtomic } from '../node/atomic.ts';
+import { cleanStaleTemps, writeFileAtomic } from '../node/atomic.ts';
 import { opt, optionsHelp, parseOptions, UsageError, type IntOption } from './options.ts';
 import { printSummary } from './shared.ts';
 
@@ -119,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
         `${s.width}x${s.height}, ${s.trainImages} training images, ${s.epochs} epochs. On a real GPU, --full runs the paper's setup.`,
     );
   }
+  await cleanStaleTemps(out);
   const started = performance.now();
   const result = await (runtime === 'node' ? runInNode : runInBrowser)(s, printEvents());
   await writeFileAtomic(join(out, 'report.html'), result.reportHtml);

@@ -172,6 +172,28 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /**
+ * Refuses weights holding NaN or an infinity (a diverged run's, a corrupt file's): every prediction would be
+ * meaningless, and the ERE that flags wrong landmarks would be NaN too. Names each tensor.
+ */
+function checkFinite(op: string, expected: readonly Expected[], tensors: ReadonlyMap<string, SafeTensor>): void {
+  const bad: string[] = [];
+  for (const e of expected) {
+    const data = tensors.get(e.name)!.data;
+    let count = 0;
+    let first = -1;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(Number(data[i]))) {
+        count++;
+        if (first < 0) first = i;
+      }
+    }
+    if (count > 0) bad.push(`${e.name}: ${count} of ${data.length} values are not finite (the first, at ${first}, is ${data[first]})`);
+  }
+  if (bad.length === 0) return;
+  throw new Error([`${op}: the weights hold non-finite values, so they cannot be used (${bad.length} tensor${bad.length === 1 ? '' : 's'}):`, ...bad.map((b) => `  ${b}`)].join('\n'));
+}
+
+/**
  * Writes a state_dict into the model (parameters, running statistics, num_batches_tracked, and a CHH
  * checkpoint's temperatures into options.temperatures when given). Every name, shape and dtype is checked first;
  * any problem throws ONE error listing everything missing, unexpected or mismatched, and nothing is written.
@@ -228,6 +250,7 @@ export function loadStateDict(
     throw new Error(lines.join('\n'));
   }
 
+  checkFinite(op, expected, tensors);
   // Everything checked: write.
   const engine = state.engine;
   let temps: Float32Array | null = null;

@@ -165,3 +165,51 @@ export const MODEL_PRESETS = {
 } as const satisfies Record<string, UnetConfig>;
 
 export type ModelPreset = keyof typeof MODEL_PRESETS;
+
+/** The largest input side accepted: the images alone take 4 bytes a pixel on the CPU before any GPU limit applies. */
+export const MAX_INPUT_SIDE = 8192;
+
+/** Why width x height cannot be the network's input (both sides multiples of 32, at most MAX_INPUT_SIDE), or null. */
+export function inputSizeProblem(width: number, height: number): string | null {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) return `${width}x${height} is not a size in pixels`;
+  if (width % 32 !== 0 || height % 32 !== 0) return `${width}x${height} has a side that is not a multiple of 32 (the UNet halves the image five times)`;
+  if (width > MAX_INPUT_SIDE || height > MAX_INPUT_SIDE) return `${width}x${height} has a side above ${MAX_INPUT_SIDE} pixels`;
+  return null;
+}
+
+/**
+ * The largest single GPU buffer a training step of this model at width x height and `batch` images holds, and what
+ * it is: the flat parameters (and each gradient or Adam state, as large), or the biggest activation (the stem's
+ * output, a decoder block's input, or the logits). Checked against the adapter's limits before anything runs.
+ */
+export function largestBuffer(config: UnetConfig, width: number, height: number, batch: number): { what: string; bytes: number } {
+  const params = new ResnetUnet(config).builder.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+  const candidates: { what: string; bytes: number }[] = [{ what: 'the parameters (one flat buffer)', bytes: 4 * params }];
+  const pixels = (stride: number) => batch * (height / stride) * (width / stride);
+  const [stemC, ...layerC] = config.encoderChannels;
+  candidates.push({ what: 'the encoder stem output', bytes: 4 * stemC * pixels(2) });
+  const skipC = [layerC[2], layerC[1], layerC[0], stemC, 0];
+  let decIn = layerC[3];
+  config.decoderChannels.forEach((outC, i) => {
+    const stride = 2 ** (4 - i);
+    candidates.push({ what: `decoder block ${i} (input)`, bytes: 4 * (decIn + skipC[i]) * pixels(stride) });
+    candidates.push({ what: `decoder block ${i} (output)`, bytes: 4 * outC * pixels(stride) });
+    decIn = outC;
+  });
+  candidates.push({ what: 'the logits', bytes: 4 * config.landmarks * pixels(1) });
+  return candidates.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+}
+
+/** Throws a clear error, before anything is allocated, when the model's largest buffer is above the adapter's limits. */
+export function checkModelFits(engine: Pick<Engine, 'limits'>, config: UnetConfig, width: number, height: number, batch: number): void {
+  const { what, bytes } = largestBuffer(config, width, height, batch);
+  const { maxStorageBufferBindingSize: binding, maxBufferSize: buffer } = engine.limits;
+  const limit = Math.min(binding, buffer);
+  if (bytes <= limit) return;
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  const which = binding <= buffer ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
+  throw new Error(
+    `the model at ${width}x${height}, batch ${batch}, needs a ${mib(bytes)} GPU buffer for ${what}, above this adapter's ` +
+      `${which} of ${mib(limit)}: use a smaller input size or batch`,
+  );
+}

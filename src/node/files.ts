@@ -1,11 +1,12 @@
 // Node-only file access for the data pipeline: a FileSource and FileSink over a folder, a folder-backed ImageCache,
 // and writeSyntheticIsbi (the synthetic set written to disk in the ISBI layout).
-import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { fnv1a64, PREPROCESS_VERSION } from '../data/image-cache.ts';
 import type { CachedImage, ImageCache } from '../data/image-cache.ts';
 import type { FileEntry, FileSink, FileSource, FileStat } from '../io/files.ts';
 import { writeSyntheticDataset } from '../data/synthetic/dataset.ts';
+import { writeFileAtomic } from './atomic.ts';
 import type { SyntheticDatasetOptions, SyntheticDatasetSummary } from '../data/synthetic/dataset.ts';
 
 function toFsPath(root: string, path: string): string {
@@ -43,10 +44,8 @@ export function nodeFolder(root: string): FileSource & FileSink {
     describe(path: string): string {
       return toFsPath(abs, path);
     },
-    async write(path: string, bytes: Uint8Array): Promise<void> {
-      const file = toFsPath(abs, path);
-      await mkdir(dirname(file), { recursive: true });
-      await writeFile(file, bytes);
+    write(path: string, bytes: Uint8Array): Promise<void> {
+      return writeFileAtomic(toFsPath(abs, path), bytes);
     },
   };
 }
@@ -56,8 +55,8 @@ const FORMAT = 1;
 
 /**
  * An ImageCache in a folder: one file per entry, `<dir>/<fnv1a64(key)>.bin`, holding the full key
- * (checked on read, so a hash collision is a miss), the sizes, the scale and the 8-bit pixels. Writes go to a
- * temporary file renamed into place, so a killed run never leaves a torn entry; unreadable entries are misses.
+ * (checked on read, so a hash collision is a miss), the sizes, the scale and the 8-bit pixels. Writes are atomic
+ * (atomic.ts), so a killed run never leaves a torn entry; unreadable entries are misses.
  */
 export class NodeFolderImageCache implements ImageCache {
   readonly dir: string;
@@ -116,19 +115,11 @@ export class NodeFolderImageCache implements ImageCache {
     view.setFloat64(o + 16, image.scale, true);
     o += 24;
     out.set(image.pixels, o);
-    await mkdir(dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    try {
-      await writeFile(tmp, out);
-      await rename(tmp, file);
-    } catch (e) {
-      await unlink(tmp).catch(() => undefined);
-      throw e;
-    }
+    await writeFileAtomic(file, out);
   }
 }
 
-/** Writes the synthetic set (synthetic.ts) to outDir in the ISBI layout: RawImage/..., AnnotationsByMD/..., chh-dataset.json. */
+/** Writes the synthetic set (src/data/synthetic/) to outDir in the ISBI layout: RawImage/..., AnnotationsByMD/..., chh-dataset.json. */
 export async function writeSyntheticIsbi(outDir: string, options: SyntheticDatasetOptions = {}): Promise<SyntheticDatasetSummary> {
   return writeSyntheticDataset(nodeFolder(outDir), options);
 }

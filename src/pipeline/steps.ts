@@ -51,6 +51,10 @@ export interface TrainStep extends TrainRun {
 export function trainStep({ emit, ...run }: TrainStep): Promise<TrainResult> {
   return train({
     ...run,
+    onResume: (finished) => {
+      emit({ kind: 'log', message: `resumed from the checkpoint after epoch ${finished}` });
+      run.onResume?.(finished);
+    },
     onStep: (p) => {
       emit({ kind: 'progress', task: `train epoch ${p.epoch + 1}/${p.epochs}`, done: p.step, total: p.stepsPerEpoch, info: `loss ${p.loss.toFixed(3)}` });
       run.onStep?.(p);

@@ -5,7 +5,8 @@ import { ResnetUnet, type UnetConfig } from '../../src/nn/unet.ts';
 import { loadSyntheticSplit } from '../../src/data/synthetic/dataset.ts';
 import type { IsbiSample } from '../../src/data/isbi.ts';
 import { parseSafetensorsHeader } from '../../src/io/safetensors.ts';
-import { train, CHECKPOINT_FILE, type CheckpointStore, type TrainOptions } from '../../src/chh/train.ts';
+import { train, type CheckpointStore, type TrainOptions } from '../../src/chh/train.ts';
+import { CHECKPOINT_FILE } from '../../src/chh/checkpoint.ts';
 import { useEngine } from '../helpers/gpu.ts';
 
 const engine = useEngine();

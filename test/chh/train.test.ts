@@ -6,9 +6,10 @@ import { ResnetUnet, type UnetConfig } from '../../src/nn/unet.ts';
 import { loadSyntheticSplit } from '../../src/data/synthetic/dataset.ts';
 import type { IsbiSample } from '../../src/data/isbi.ts';
 import {
-  train, learningRate, gpuAugmenter, CHECKPOINT_FILE, NonFiniteLossError,
+  train, learningRate, gpuAugmenter, NonFiniteLossError,
   type CheckpointStore, type TrainOptions,
 } from '../../src/chh/train.ts';
+import { CHECKPOINT_FILE } from '../../src/chh/checkpoint.ts';
 import { useEngine } from '../helpers/gpu.ts';
 import { fill } from '../../src/ops/fill.ts';
 
@@ -99,6 +100,33 @@ describe('training', () => {
     expect(await weightsOf(resumed)).toEqual(await weightsOf(full));
     expect(Array.from(await resumed.buffer('encoder.bn1.running_var').read())).toEqual(Array.from(await full.buffer('encoder.bn1.running_var').read()));
     for (const s of [full, part, resumed]) s.dispose();
+  });
+
+  it('resuming refuses any setting that changes the result, naming it and both values, and keeps the whole history', async () => {
+    const e = engine();
+    const model = new ResnetUnet(TINY);
+    const state = model.allocate(e, 4);
+    const store = new MemoryStore();
+    const o = options({ epochs: 2, augment: null });
+    await train({ engine: e, model, state, samples, options: o, store, resume: false, stopAfterEpochs: 1 });
+    const refuse = (changed: Partial<TrainOptions>, pattern: RegExp, data = samples) =>
+      expect(train({ engine: e, model, state, samples: data, options: { ...o, ...changed }, store, resume: true })).rejects.toThrow(pattern);
+    await refuse({ lr: 1e-2 }, /lr: the checkpoint has 0\.003, this run 0\.01/);
+    await refuse({ batch: 2 }, /batch: the checkpoint has 4, this run 2/);
+    await refuse({ milestones: [1] }, /milestones: the checkpoint has 2, this run 1/);
+    await refuse({ gamma: 0.5 }, /gamma: the checkpoint has 0\.1, this run 0\.5/);
+    await refuse({ augment: gpuAugmenter }, /augment: the checkpoint has off, this run on/);
+    await refuse({ seed: 8, optimizer: 'sgd' }, /optimizer: the checkpoint has adam, this run sgd\n {2}seed: the checkpoint has 7, this run 8/);
+    await refuse({}, /training images: the checkpoint has 6 .*, this run 5/, samples.slice(1));
+    const resumedAt: number[] = [];
+    const r = await train({ engine: e, model, state, samples, options: o, store, resume: true, onResume: (n) => resumedAt.push(n) });
+    expect(resumedAt).toEqual([1]);
+    expect(r.epochs.map((x) => x.epoch)).toEqual([2]);
+    expect(r.history.map((x) => x.epoch)).toEqual([1, 2]);
+    const done = await train({ engine: e, model, state, samples, options: o, store, resume: true });
+    expect(done.epochs).toEqual([]);
+    expect(done.history.map((x) => x.epoch)).toEqual([1, 2]);
+    state.dispose();
   });
 
   it('a non-finite loss stops training with a clear error and keeps the last good checkpoint', async () => {

@@ -60,7 +60,7 @@ describe('chh', () => {
     await ok([...trainArgs, '--epochs', '1']);
     await ok([...trainArgs, '--epochs', '2', '--resume']);
     const log = JSON.parse(readFileSync(join(run, 'train-log.json'), 'utf8')) as { epochs: { epoch: number }[] };
-    expect(log.epochs.map((e) => e.epoch)).toEqual([2]); // the resumed run did only the second epoch
+    expect(log.epochs.map((e) => e.epoch)).toEqual([1, 2]); // the log of the first call, then the resumed epoch
     const weights = join(run, 'weights.safetensors');
     const saved = parseSafetensors(readFileSync(weights));
     expect(saved.tensors.get('segmentation_head.0.bias')!.shape).toEqual([5]);

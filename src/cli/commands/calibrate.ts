@@ -9,7 +9,7 @@ import { ProgressBar } from '../../node/progress.ts';
 import { writeFileAtomic } from '../../node/atomic.ts';
 import { command } from '../command.ts';
 import { opt, UsageError } from '../options.ts';
-import { createEngine, loadSplit, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP } from '../shared.ts';
+import { checkFits, createEngine, DATA_OPTIONS, loadSplit, outputFolder, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP } from '../shared.ts';
 
 export const SPLITS: readonly IsbiSplit[] = ['train', 'test1', 'test2'];
 
@@ -31,16 +31,20 @@ export const calibrateCommand = command({
     augment: opt.flag('fit on augmented images of the first half (the default with --objective nll, as the reference)'),
     'no-augment': opt.flag('fit on the plain images (the default with --objective ece)'),
     seed: opt.intFrom(CALIBRATION.seed, 0),
+    ...DATA_OPTIONS,
   },
   async run(v) {
     const data = required('data', v.data);
     if (v.augment && v['no-augment']) throw new UsageError('--augment and --no-augment contradict each other');
-    const bytes = await readWeights(required('weights', v.weights));
-    const size = sizeFor(v.size, bytes);
-    const samples = await loadSplit(data, v.split, size);
+    const weights = required('weights', v.weights);
+    const bytes = await readWeights(weights);
+    const size = sizeFor(v.size, bytes, weights);
+    const out = await outputFolder(v.out);
+    const samples = await loadSplit(data, v.split, size, v);
     const engine = await createEngine();
     try {
       const { model, state, temperatures } = loadModel(engine, bytes);
+      checkFits(engine, model.config, size, v.batch);
       const bar = new ProgressBar(v.epochs, 'calibrate');
       const result = await calibrateTemperatures(engine, unetNetwork(model, state), samples, {
         objective: v.objective,
@@ -55,9 +59,9 @@ export const calibrateCommand = command({
         },
       });
       const t = engine.untracked(() => engine.tensor(result.temperatures, [result.temperatures.length], { label: 'temperatures' }));
-      const file = join(v.out, 'calibrated.safetensors');
+      const file = join(out, 'calibrated.safetensors');
       await writeFileAtomic(file, await saveWeights(model, state, size, t));
-      await writeFileAtomic(join(v.out, 'calibration.json'), JSON.stringify(result, null, 2));
+      await writeFileAtomic(join(out, 'calibration.json'), JSON.stringify({ ...result, annotators: samples[0].annotatorNames }, null, 2));
       const how = `${v.objective} objective, first half ${result.settings.augmented ? 'augmented' : 'not augmented'}`;
       console.log(`ECE on the second half: ${result.eceBefore.toFixed(4)} before, ${result.eceAfter.toFixed(4)} after (best epoch ${result.bestEpoch}; ${how})`);
       console.log(`temperatures: ${Array.from(result.temperatures, (x) => x.toFixed(3)).join(' ')}`);

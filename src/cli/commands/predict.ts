@@ -1,5 +1,4 @@
 // chh predict: the landmarks of one BMP with their ERE and an erroneous flag, as JSON, an overlay PNG, the logits.
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadModel, type LoadedModel } from '../../io/weights.ts';
 import { serializeSafetensors } from '../../io/safetensors.ts';
@@ -9,7 +8,8 @@ import { overlayPng } from '../../report/overlay.ts';
 import { writeFileAtomic } from '../../node/atomic.ts';
 import { command } from '../command.ts';
 import { opt, UsageError } from '../options.ts';
-import { compress, createEngine, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP } from '../shared.ts';
+import { checkFits, compress, createEngine, outputFolder, readNamedFile, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP } from '../shared.ts';
+import { dirname } from 'node:path';
 
 /** The prediction as the JSON the command writes (snake_case, pixels of the original image and mm). */
 function predictionJson(image: string, p: Prediction & { original: { width: number; height: number } }, pixelMm: number, threshold: number) {
@@ -55,15 +55,18 @@ export const predictCommand = command({
   async run(v, positionals) {
     const image = positionals[0];
     if (!image) throw new UsageError('give the image to predict: chh predict IMAGE.bmp --weights FILE');
-    const bytes = await readWeights(required('weights', v.weights));
-    const size = sizeFor(v.size, bytes);
+    const weights = required('weights', v.weights);
+    const bytes = await readWeights(weights);
+    const size = sizeFor(v.size, bytes, weights);
     const pixelMm = v['pixel-size'];
     const threshold = v['ere-threshold'];
-    const bmp = new Uint8Array(await readFile(image));
+    const bmp = await readNamedFile('the image', image);
+    for (const file of [v.json, v.overlay, v['save-logits']]) if (file) await outputFolder(dirname(file));
     const engine = await createEngine();
     try {
       const loaded = loadModel(engine, bytes);
-      const options = { temperatures: loaded.temperatures, pixelSizeMm: pixelMm, ereThresholdMm: threshold, heatmap: Boolean(v.overlay), logits: Boolean(v['save-logits']) };
+      checkFits(engine, loaded.config, size, 1);
+      const options = { temperatures: loaded.temperatures, pixelSizeMm: pixelMm, ereThresholdMm: threshold, heatmap: Boolean(v.overlay), logits: Boolean(v['save-logits']), imageName: image };
       const p = await predictBmp(engine, loaded.model, loaded.state, bmp, size, options);
       const json = JSON.stringify(predictionJson(image, p, pixelMm, threshold), null, 2);
       if (v.json) await writeFileAtomic(v.json, json);

@@ -1,5 +1,4 @@
 // chh test: every metric of the paper on one split (results.json, report.html and the overlays).
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadModel } from '../../io/weights.ts';
 import { EVALUATION } from '../../chh/config.ts';
@@ -8,8 +7,21 @@ import { evaluateModel } from '../../chh/evaluate.ts';
 import { ProgressBar } from '../../node/progress.ts';
 import { command } from '../command.ts';
 import { opt } from '../options.ts';
-import { createEngine, loadSplit, printSummary, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP, writeEvaluation } from '../shared.ts';
+import { checkFits, createEngine, DATA_OPTIONS, loadSplit, outputFolder, printSummary, readNamedFile, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP, writeEvaluation } from '../shared.ts';
+import { UsageError } from '../options.ts';
 import { SPLITS } from './calibrate.ts';
+
+/** The calibration.json given to show in the report, read before the evaluation so a bad file fails at once. */
+async function readCalibration(file: string): Promise<CalibrateResult> {
+  const text = new TextDecoder().decode(await readNamedFile('--calibration', file));
+  try {
+    const r = JSON.parse(text) as CalibrateResult;
+    if (!r || typeof r !== 'object' || !('history' in r)) throw new Error('it is not the calibration.json of chh calibrate');
+    return r;
+  } catch (e) {
+    throw new UsageError(`--calibration ${file}: ${(e as Error).message}`);
+  }
+}
 
 export const testCommand = command({
   summary: 'evaluate: MRE, SDR, ECE and reliability diagram, ERE vs error, ROC/AUC; writes results.json and report.html',
@@ -23,16 +35,20 @@ export const testCommand = command({
     calibration: opt.string('calibration.json of the temperature-scaling run, shown in the report'),
     batch: opt.intFrom(EVALUATION.batch),
     overlays: opt.intFrom(EVALUATION.overlays, 0),
+    ...DATA_OPTIONS,
   },
   async run(v) {
     const data = required('data', v.data);
     const weights = required('weights', v.weights);
     const bytes = await readWeights(weights);
-    const size = sizeFor(v.size, bytes);
-    const samples = await loadSplit(data, v.split, size);
+    const size = sizeFor(v.size, bytes, weights);
+    const calibration = v.calibration ? await readCalibration(v.calibration) : null;
+    const out = await outputFolder(v.out);
+    const samples = await loadSplit(data, v.split, size, v);
     const engine = await createEngine();
     try {
       const { model, state, temperatures } = loadModel(engine, bytes);
+      checkFits(engine, model.config, size, v.batch);
       const bar = new ProgressBar(samples.length, `test ${v.split}`);
       const evaluation = await evaluateModel(engine, model, state, samples, {
         temperatures,
@@ -41,10 +57,10 @@ export const testCommand = command({
         heatmaps: { count: v.overlays },
         onProgress: (done) => bar.update(done),
       });
-      const calibration = v.calibration ? (JSON.parse(await readFile(v.calibration, 'utf8')) as CalibrateResult) : null;
-      await writeEvaluation(v.out, evaluation, samples, calibration, [`weights: ${weights}`, `data: ${data} (${v.split})`]);
+      const notes = [`weights: ${weights}`, `data: ${data} (${v.split})`, `annotators: ${samples[0].annotatorNames.join(', ')}`];
+      await writeEvaluation(out, evaluation, samples, calibration, notes);
       printSummary(evaluation);
-      console.log(`report: ${resolve(join(v.out, 'report.html'))}`);
+      console.log(`report: ${resolve(join(out, 'report.html'))}`);
       state.dispose();
     } finally {
       engine.destroy();

@@ -11,8 +11,9 @@ import { folderStore } from '../../node/folder-store.ts';
 import { printEvents } from '../../node/progress.ts';
 import { writeFileAtomic } from '../../node/atomic.ts';
 import { command } from '../command.ts';
-import { opt } from '../options.ts';
-import { createEngine, loadSplit, readWeights, required } from '../shared.ts';
+import { opt, UsageError } from '../options.ts';
+import { checkFits, createEngine, DATA_OPTIONS, loadSplit, outputFolder, readWeights, required } from '../shared.ts';
+import { existsSync } from 'node:fs';
 
 const PRESETS = Object.keys(MODEL_PRESETS) as ModelPreset[];
 const OPTIMIZERS: readonly OptimizerName[] = ['adam', 'sgd'];
@@ -36,7 +37,8 @@ export const trainCommand = command({
     'no-augment': opt.flag('train without augmentation'),
     seed: opt.intFrom(TRAINING.seed, 0),
     weights: opt.string("start from these weights (.safetensors; ours, smp or CHH names, e.g. the authors' converted checkpoint)"),
-    resume: opt.flag('continue from OUT/checkpoint.safetensors (same result as an uninterrupted run)'),
+    resume: opt.flag('continue from OUT/checkpoint.safetensors (the same result as an uninterrupted run; a checkpoint made with other settings is refused)'),
+    ...DATA_OPTIONS,
   },
   async run(v) {
     const data = required('data', v.data);
@@ -51,12 +53,16 @@ export const trainCommand = command({
       seed: v.seed,
       augment: v['no-augment'] ? null : gpuAugmenter,
     };
+    const out = await outputFolder(v.out);
+    const checkpointFile = join(out, 'checkpoint.safetensors');
+    if (v.resume && !existsSync(checkpointFile)) throw new UsageError(`--resume: there is no checkpoint to resume from (${checkpointFile}); train without --resume to start`);
     const weightsBytes = v.weights ? await readWeights(v.weights) : null;
-    const samples = await loadSplit(data, 'train', size);
+    const samples = await loadSplit(data, 'train', size, v);
     const fromPreset: UnetConfig = { ...MODEL_PRESETS[v.model], landmarks: samples[0].landmarks.length / 2 };
     const config = weightsBytes ? configFromWeights(weightsBytes, fromPreset) : fromPreset;
     const engine = await createEngine();
     try {
+      checkFits(engine, config, size, options.batch);
       const model = new ResnetUnet(config);
       const state = model.allocate(engine, options.seed);
       if (weightsBytes) {
@@ -67,14 +73,14 @@ export const trainCommand = command({
         `training ${v.model} model (${(state.params.count / 1e6).toFixed(2)} M parameters) on ${samples.length} images of ${size.width}x${size.height}, ` +
           `${options.epochs} epochs, batch ${options.batch}, ${options.optimizer} lr ${options.lr}, augmentation ${options.augment ? 'on' : 'off'}`,
       );
-      const result = await trainStep({ engine, model, state, samples, options, store: folderStore(v.out), resume: v.resume, emit: printEvents() });
-      const weightsFile = join(v.out, 'weights.safetensors');
+      const result = await trainStep({ engine, model, state, samples, options, store: folderStore(out), resume: v.resume, emit: printEvents() });
+      const weightsFile = join(out, 'weights.safetensors');
       await writeFileAtomic(weightsFile, await saveWeights(model, state, size));
-      const log = { options: { ...options, augment: Boolean(options.augment) }, config, epochs: result.epochs };
-      await writeFileAtomic(join(v.out, 'train-log.json'), JSON.stringify(log, null, 2));
-      console.log(`checkpoint: ${resolve(join(v.out, 'checkpoint.safetensors'))} (saved after every epoch)`);
+      const log = { options: { ...options, augment: Boolean(options.augment) }, size, annotators: samples[0].annotatorNames, config, epochs: result.history };
+      await writeFileAtomic(join(out, 'train-log.json'), JSON.stringify(log, null, 2));
+      console.log(`checkpoint: ${resolve(checkpointFile)} (saved after every epoch)`);
       console.log(`weights: ${resolve(weightsFile)} (smp names; peak live GPU memory ${fmtBytes(engine.memory().peakLiveBytes)})`);
-      if (result.epochs.length === 0) console.log(`nothing to do: the checkpoint in ${v.out} already finished ${result.nextEpoch} epochs`);
+      if (result.epochs.length === 0) console.log(`nothing to do: the checkpoint in ${out} already finished ${result.nextEpoch} epochs`);
       state.dispose();
     } finally {
       engine.destroy();

@@ -9,8 +9,9 @@
 // whatever else the machine runs).
 //   npx tsx bench/adapter-costs.ts
 import { requestGpu } from '../src/engine/device.ts';
+import { nodeGpu } from '../src/node/gpu.ts';
 
-const ctx = await requestGpu({ runtime: 'node' });
+const ctx = await requestGpu({ gpu: await nodeGpu() });
 const device = ctx.device;
 const subgroups = ctx.features.has('subgroups') && (ctx.adapter.subgroupMinSize ?? 0) >= 4;
 console.log(`adapter: ${ctx.adapter.vendor} ${ctx.adapter.architecture} ${ctx.adapter.description}; subgroups ${subgroups}`);

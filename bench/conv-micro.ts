@@ -6,6 +6,7 @@
 // subgroupBroadcast; f: the forward with its taps unrolled, forward_flat). Without tile arguments it compares the default with five tiles.
 // FLOPs counted as 2*N*Cout*Ho*Wo*Cin*kh*kw per GEMM.
 import { Engine } from '../src/index.ts';
+import { createNodeEngine } from '../src/node/gpu.ts';
 import { conv2dKernels } from '../src/ops/conv2d/conv2d.ts';
 import { conv2dTuning, type ConvTile } from '../src/ops/conv2d/tuning.ts';
 
@@ -65,7 +66,7 @@ async function time(engine: Engine, fn: () => void, minSeconds: number): Promise
   return { wall: best / 1000, cpu: (c.user + c.system) / 1e6 / reps };
 }
 
-const engine = await Engine.create({ runtime: 'node' });
+const engine = await createNodeEngine();
 const tuning = conv2dTuning(engine);
 if (target) tuning.targetInvocations = Number(target.slice('--target='.length));
 console.log(`adapter: ${engine.adapter.vendor} ${engine.adapter.architecture} ${engine.adapter.description}`);

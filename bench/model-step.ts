@@ -5,7 +5,7 @@
 // (TMxTN plus r: row-tiled, f: taps unrolled; e.g. 8x8rf); --subgroups sets conv2dTuning.subgroups. This is the model half of the benchmark; the TF.js comparison lives with the browser bench.
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../src/node/atomic.ts';
-import { Engine } from '../src/engine/engine.ts';
+import { createNodeEngine } from '../src/node/gpu.ts';
 import { backward } from '../src/ops/backward.ts';
 import { Adam } from '../src/nn/adam.ts';
 import { fmtBytes } from '../src/engine/buffer-pool.ts';
@@ -35,7 +35,7 @@ const [h, w] = values.size!.split('x').map(Number);
 const n = Number(values.batch);
 const reps = Number(values.reps);
 
-const engine = await Engine.create({ runtime: 'node' });
+const engine = await createNodeEngine();
 const tuning = conv2dTuning(engine);
 if (tile) Object.assign(tuning, { forward: tile, dgrad: tile, wgrad: tile });
 tuning.subgroups = values.subgroups === 'auto' ? null : values.subgroups === 'on';

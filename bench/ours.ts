@@ -50,7 +50,8 @@ export interface OursResult {
 }
 
 export async function runOurs(cfg: OursConfig): Promise<OursResult> {
-  const engine = await Engine.create({ runtime: cfg.runtime });
+  // Node's GPU module is loaded only there: this file also runs in the page.
+  const engine = await (cfg.runtime === 'node' ? import('../src/node/gpu.ts').then((m) => m.createNodeEngine()) : Engine.create({ runtime: 'browser' }));
   try {
     return await runOn(engine, cfg);
   } finally {

@@ -115,7 +115,7 @@ function setPhase(phase: Phase, message = ''): void {
   state.message = message;
   document.body.dataset.phase = phase;
   const gpu = state.webgpu === 'ok';
-  const busy = phase === 'loading' || phase === 'training' || phase === 'paused' || phase === 'evaluating';
+  const busy = phase === 'loading' || phase === 'compiling' || phase === 'training' || phase === 'paused' || phase === 'evaluating';
   buttons.start.disabled = !gpu || busy;
   buttons.pause.disabled = phase !== 'training';
   buttons.resume.disabled = phase !== 'paused';
@@ -320,6 +320,7 @@ $('weights-file').addEventListener('change', async (e) => {
     $<HTMLInputElement>('predict-width').value = String(w);
     $<HTMLInputElement>('predict-height').value = String(h);
     log(`weights ${file.name}: ${loaded.format} names, ${loaded.config.landmarks} landmarks, ${loaded.state.params.count} parameters${meta.config ? '' : ' (no configuration inside: assumed the paper\'s ResNet34-UNet)'}`);
+    await session.prepareInference(w, h);
     setPhase(state.phase === 'evaluated' || state.phase === 'trained' ? state.phase : 'idle');
   } catch (err) {
     log(`weights ${file.name}: ${err instanceof Error ? err.message : String(err)}`);

@@ -14,13 +14,13 @@ import type { CalibrateResult } from '../src/chh/calibrate/calibrate.ts';
 import type { EvaluationResult } from '../src/chh/evaluate.ts';
 import { predictImage } from '../src/chh/predict.ts';
 import { overlayImage } from '../src/report/overlay.ts';
-import { adapterName, calibrateStep, evaluateStep, reportStep, trainOptions, trainStep, type Emit, type RunData } from '../src/pipeline/steps.ts';
+import { adapterName, calibrateStep, compileStep, evaluateStep, reportStep, trainOptions, trainStep, type Emit, type RunData } from '../src/pipeline/steps.ts';
 import { idbStore, type IdbStore } from './idb-store.ts';
 import { DEFAULT_SETTINGS, loadDemoData, runSettingsOf, type DemoSettings } from './settings.ts';
 
 export type { DemoSettings } from './settings.ts';
 
-export type Phase = 'idle' | 'loading' | 'training' | 'paused' | 'stopped' | 'trained' | 'lost' | 'evaluating' | 'evaluated' | 'error';
+export type Phase = 'idle' | 'loading' | 'compiling' | 'training' | 'paused' | 'stopped' | 'trained' | 'lost' | 'evaluating' | 'evaluated' | 'error';
 
 export interface StepInfo extends TrainProgress {
   /** Steps done in this run (all epochs), and in total. */
@@ -241,6 +241,9 @@ export class DemoSession {
     try {
       const { engine, model, state, config } = await this.newModel(data);
       await this.prepareRun(config, resume, Math.ceil(data.train.length / s.batch));
+      this.on.phase('compiling');
+      // Every kernel of the training step, the live heatmap and the evaluation, compiled before the clock starts.
+      await compileStep(engine, model, state, { width: s.width, height: s.height, train: [s.batch], augment: s.augment, infer: [1, s.batch] }, pageEmitter(this.on));
       this.on.log(`${resume ? 'resuming' : 'training'}: ${s.model} ResNet-UNet, ${(state.params.count / 1e6).toFixed(3)} M parameters, batch ${s.batch}, Adam lr ${s.lr}, ${s.epochs} epochs on ${engine.adapter.vendor} ${engine.adapter.architecture} ${engine.adapter.description}`.trim());
       this.on.phase('training');
       const { result } = await this.runTraining(engine, model, state, config, resume, data);
@@ -372,6 +375,13 @@ export class DemoSession {
     } finally {
       temps.dispose();
     }
+  }
+
+  /** Compiles the kernels of predictions at this size ahead of the first (after loading weights). */
+  async prepareInference(width: number, height: number): Promise<void> {
+    const { engine, model, state } = this;
+    if (!engine || !model || !state) return;
+    await compileStep(engine, model, state, { width, height, infer: [1] }, pageEmitter(this.on));
   }
 
   /** Replaces the model with weights from a file (ours or converted from the authors' checkpoint). */

@@ -21,7 +21,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['chh'],
   ['report'],
   ['pipeline'],
-  ['node'],
+  ['node', 'index-node.ts'],
   ['cli'],
   ['index.ts'],
 ];

@@ -1,7 +1,11 @@
-// `npm run build` (library half): src/index.ts as one ES module, dist/lib/chh-webgpu.js, with the WGSL embedded
-// (src/generated/shaders.ts, made by scripts/embed-shaders.ts in prebuild). The Node-only imports of
-// src/engine/device.ts (node:fs and the `webgpu` package, loaded only when there is no navigator.gpu) stay
-// external, so the same file runs in a page and in Node. Type declarations: tsconfig.build.json.
+// `npm run build` (library half): the package's three entry points as ES modules in dist/lib, with the WGSL
+// embedded (src/generated/shaders.ts, made by scripts/embed-shaders.ts in prebuild):
+//   chh-webgpu.js  src/index.ts, 'chh-webgpu': the browser entry; nothing it loads imports a Node built-in
+//   node.js        src/index-node.ts, 'chh-webgpu/node': Dawn in Node (the `webgpu` package, an optional peer)
+//   cli.js         src/cli/chh.ts, what bin/chh.mjs runs from an installed package (no tsx there)
+// One build for the three, so the code they share is in shared chunks (chunks/), loaded once: the Engine class
+// that chh-webgpu/node makes is the one 'chh-webgpu' checks against. Node built-ins and `webgpu` stay external;
+// only node.js and cli.js reach them. Type declarations: tsconfig.build.json.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
@@ -17,7 +21,14 @@ export default defineConfig({
     target: 'es2022',
     minify: false,
     sourcemap: true,
-    lib: { entry: 'src/index.ts', formats: ['es'], fileName: () => 'chh-webgpu.js' },
-    rollupOptions: { external: [/^node:/, 'webgpu'] },
+    lib: {
+      entry: { 'chh-webgpu': 'src/index.ts', node: 'src/index-node.ts', cli: 'src/cli/chh.ts' },
+      formats: ['es'],
+      fileName: (_format, name) => `${name}.js`,
+    },
+    rollupOptions: {
+      external: [/^node:/, 'webgpu'],
+      output: { chunkFileNames: 'chunks/[name]-[hash].js' },
+    },
   },
 });

@@ -1,8 +1,11 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // chh-webgpu as a library: the engine (tensors, ops, autograd, optimizers on WebGPU), the ResNet-UNet landmark
 // detector of "Contour-Hugging Heatmaps for Landmark Detection", its checkpoints (PyTorch names, safetensors), the
 // data loaders, training, temperature scaling, evaluation (MRE, SDR, ECE, ERE, ROC), the HTML report and
-// prediction. Runs in the browser (navigator.gpu) and in Node (the `webgpu` package); nothing here touches the DOM.
-// The WGSL kernels are embedded (src/generated/shaders.ts, written by scripts/embed-shaders.ts).
+// prediction. Runs in the browser (navigator.gpu) and in Node (a `gpu` from chh-webgpu/node, src/index-node.ts);
+// nothing here touches the DOM or imports a Node built-in. The WGSL kernels are embedded (src/generated/shaders.ts,
+// written by scripts/embed-shaders.ts). The `/// <reference>` above stays in the declarations (preserve), so a
+// consumer's type check finds GPUDevice & co. in @webgpu/types, a dependency of the package.
 
 // Engine: device, tensors, memory, kernels, the autograd tape, GPU timing.
 export { Engine, type EngineOptions, type TensorOptions, type Binding } from './engine/engine.ts';

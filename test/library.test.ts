@@ -1,39 +1,37 @@
-// The engine as a library: `npm run build`'s library half (dist/lib/chh-webgpu.js + type declarations, what
-// package.json "exports" names) is built here, used from Node to make small weights, and then
+// The engine as a library: `npm run build`'s library half (dist/lib: chh-webgpu.js, node.js and their chunks, type
+// declarations, what package.json "exports" names) is built here, used from Node (the built chh-webgpu/node) to make
+// small weights, and then
 // examples/predict.html, a plain <script type="module"> importing the built file from a static server, predicts
 // landmarks with them in headless Chromium; its answer matches the same prediction made in Node. The demo page's
 // static build (dist/demo) loads from a plain server too.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { extname, join, normalize } from 'node:path';
+import type { Server } from 'node:http';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'puppeteer';
 import { chromeFlags, findChrome, repoRoot } from '../src/node/browser.ts';
 import { embedShaders } from '../scripts/embed-shaders.ts';
+import { staticServer } from './helpers/static-server.ts';
 
 const OUT = join(repoRoot, 'test-output', 'library');
 const LIB = join(repoRoot, 'dist', 'lib', 'chh-webgpu.js');
+const NODE_LIB = join(repoRoot, 'dist', 'lib', 'node.js');
 
 type Lib = typeof import('../src/index.ts');
+type NodeLib = typeof import('../src/index-node.ts');
 
 let server: Server;
 let origin: string;
 let browser: Browser;
 
-/** A plain static file server for the repository: the example must work without Vite's transforms. */
-function staticServer(root: string): Promise<{ server: Server; port: number }> {
-  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json', '.safetensors': 'application/octet-stream', '.bmp': 'image/bmp' };
-  const s = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
-    const file = join(root, path);
-    if (!file.startsWith(root) || !existsSync(file)) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
-  });
-  return new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve({ server: s, port: (s.address() as { port: number }).port })));
+/** A built module and every module it imports statically, relative ones followed (its chunks), as code. */
+function moduleGraph(file: string, seen = new Map<string, string>()): Map<string, string> {
+  if (seen.has(file)) return seen;
+  const code = readFileSync(file, 'utf8');
+  seen.set(file, code);
+  for (const m of code.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s*"(\.[^"]+)"/gm)) moduleGraph(join(dirname(file), m[1]), seen);
+  return seen;
 }
 
 beforeAll(async () => {
@@ -55,11 +53,17 @@ afterAll(async () => {
 });
 
 describe('the library build', () => {
-  it('has the files package.json exports, with the WGSL embedded and no DOM or Vite leftovers', () => {
-    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { exports: { '.': { types: string; import: string } } };
-    expect(existsSync(join(repoRoot, pkg.exports['.'].import))).toBe(true);
-    expect(existsSync(join(repoRoot, pkg.exports['.'].types))).toBe(true);
-    const code = readFileSync(LIB, 'utf8');
+  it('has the files package.json exports, with the WGSL embedded and no DOM, Node or Vite leftovers', () => {
+    type Entry = { types: string; import: string; default: string };
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { exports: { '.': Entry; './node': Entry } };
+    for (const entry of [pkg.exports['.'], pkg.exports['./node']]) {
+      for (const file of [entry.import, entry.default, entry.types]) expect(existsSync(join(repoRoot, file)), file).toBe(true);
+    }
+    // What a page loads: the browser entry and its chunks, none of which may name a Node built-in or Dawn.
+    const graph = moduleGraph(LIB);
+    expect(graph.size).toBeGreaterThan(1);
+    const code = [...graph.values()].join('\n');
+    expect(code).not.toMatch(/["']node:|["']webgpu["']/);
     expect(code).toMatch(/@compute @workgroup_size/); // the kernels travel inside the module
     expect(code).not.toMatch(/\bdocument\./);
     expect(code).not.toMatch(/\/@vite\/|__vite-browser-external/);
@@ -73,7 +77,7 @@ describe('the library build', () => {
   it('runs examples/predict.html in Chromium on weights made in Node with the built module', async () => {
     // The built module in Node (Dawn): a tiny model with 19 landmarks, its weights with temperatures and input size.
     const lib = (await import(/* @vite-ignore */ LIB)) as Lib;
-    const engine = await lib.Engine.create({ runtime: 'node' });
+    const engine = await ((await import(/* @vite-ignore */ NODE_LIB)) as NodeLib).createNodeEngine();
     let nodeResult: { x: number; y: number; ereMm: number }[];
     try {
       const model = new lib.ResnetUnet({ ...lib.MODEL_PRESETS.tiny, landmarks: 19 });

@@ -4,7 +4,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { Engine } from '../engine/engine.ts';
+import type { Engine } from '../engine/engine.ts';
+import { createNodeEngine } from '../node/gpu.ts';
 import { weightsInputSize, type InputSize } from '../io/weights.ts';
 import { ISBI_ANNOTATION_DIR, loadIsbiSplit, type IsbiSample, type IsbiSplit } from '../data/isbi.ts';
 import { PREDICTION } from '../chh/config.ts';
@@ -27,7 +28,7 @@ export function required<T>(name: string, v: T | undefined): T {
 }
 
 export async function createEngine(): Promise<Engine> {
-  const engine = await Engine.create({ runtime: 'node' });
+  const engine = await createNodeEngine();
   const a = engine.adapter;
   console.log(`WebGPU adapter: ${a.vendor} ${a.architecture} ${a.description}${a.isFallbackAdapter ? ' (CPU fallback: expect it to be slow)' : ''}`);
   return engine;

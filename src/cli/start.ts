@@ -4,7 +4,7 @@
 // paper's configuration, for a real GPU.
 import { join, resolve } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { Engine } from '../engine/engine.ts';
+import { createNodeEngine } from '../node/gpu.ts';
 import { MODEL_PRESETS, type ModelPreset } from '../nn/unet.ts';
 import { CALIBRATION_OBJECTIVES, RUNS, RUN_SETTINGS_HELP, type RunSettings } from '../chh/config.ts';
 import { runPipeline, type PipelineResult } from '../pipeline/pipeline.ts';
@@ -55,7 +55,7 @@ function runSettings(argv: string[]): { settings: RunSettings; runtime: 'browser
 }
 
 async function runInNode(settings: RunSettings, onEvent: (e: PipelineEvent) => void): Promise<PipelineResult> {
-  const engine = await Engine.create({ runtime: 'node' });
+  const engine = await createNodeEngine();
   try {
     return await runPipeline(engine, settings, onEvent, undefined, (raw) => new Uint8Array(deflateSync(raw)));
   } finally {
@@ -83,7 +83,7 @@ function printResult(result: PipelineResult, out: string, startedMs: number): vo
   const total = ((performance.now() - startedMs) / 1000).toFixed(0);
   console.log('');
   console.log(`adapter: ${result.adapter}`);
-  console.log(`time: data ${s.data.toFixed(0)} s, training ${s.train.toFixed(0)} s, calibration ${s.calibrate.toFixed(0)} s, test ${s.test.toFixed(0)} s (total ${total} s)`);
+  console.log(`time: data ${s.data.toFixed(0)} s, compiling kernels ${(s.compile ?? 0).toFixed(0)} s, training ${s.train.toFixed(0)} s, calibration ${s.calibrate.toFixed(0)} s, test ${s.test.toFixed(0)} s (total ${total} s)`);
   console.log(`training loss per epoch: ${result.training.map((e) => e.meanLoss.toFixed(3)).join(' -> ')}`);
   printSummary(result.evaluation);
   console.log(`baseline (every landmark at its mean training position): MRE ${result.baselineMreMm.toFixed(3)} mm; the model: ${result.evaluation.summary.mre.mean.toFixed(3)} mm`);

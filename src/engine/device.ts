@@ -1,6 +1,7 @@
-// Getting a GPUDevice, the same way in the browser (navigator.gpu) and in Node (the `webgpu` package, Dawn).
-// We ask for the adapter's real limits (big convolutions need large storage bindings) and for optional
-// features only where the adapter has them; code elsewhere reads `features`, never assumes one.
+// Getting a GPUDevice from a GPU object: the browser's navigator.gpu by default, or one given as `gpu` (in Node, the
+// `webgpu` package's, made by src/node/gpu.ts: this file names no Node built-in and no package, so the browser entry
+// bundles without Node shims). We ask for the adapter's real limits (big convolutions need large storage bindings)
+// and for optional features only where the adapter has them; code elsewhere reads `features`, never assumes one.
 
 export interface AdapterDescription {
   vendor: string;
@@ -21,11 +22,14 @@ export interface GpuContext {
 }
 
 export interface DeviceOptions {
-  /** Force the browser or Node path; by default the browser's navigator.gpu is used when present. */
+  /** The WebGPU entry point; default navigator.gpu. In Node: `nodeGpu()` of chh-webgpu/node (Dawn). */
+  gpu?: GPU;
+  /**
+   * Where the GPU comes from, as reported in AdapterDescription.runtime: default 'node' for a `gpu` given that is
+   * not navigator.gpu, else 'browser'. 'browser' without a `gpu` insists on navigator.gpu.
+   */
   runtime?: 'browser' | 'node';
   powerPreference?: GPUPowerPreference;
-  /** Extra Dawn toggles for Node, e.g. 'enable-dawn-features=allow_unsafe_apis'. */
-  dawnFlags?: string[];
 }
 
 /**
@@ -40,59 +44,26 @@ export function isCpuAdapter(adapter: AdapterDescription): boolean {
 /** Optional features we use when the adapter offers them. */
 export const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups'];
 
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-
-let nodeGpu: Promise<GPU> | null = null;
-
-async function getNodeGpu(flags: string[]): Promise<GPU> {
-  if (nodeGpu) return nodeGpu;
-  nodeGpu = (async () => {
-    const fs = await import('node:fs');
-    // Dawn reads the Vulkan ICD list when the addon loads, so this must happen before the import below.
-    // Without a GPU driver installed we fall back to the SwiftShader ICD that Debian's chromium ships;
-    // Debian's own lavapipe (mesa 22) is too old for Dawn, so it does not count as a driver here.
-    if (!process.env.VK_ICD_FILENAMES && !hasUsableVulkanDriver(fs)) {
-      if (fs.existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-    }
-    process.env.NODEVICE_SELECT ??= '1';
-    const moduleName = 'webgpu';
-    const mod = (await import(/* @vite-ignore */ moduleName)) as {
-      create: (flags: string[]) => GPU;
-      globals: Record<string, unknown>;
-    };
-    // The WebGPU enums and classes (GPUBufferUsage, ...) must be globals, as in a browser.
-    Object.assign(globalThis, mod.globals);
-    // Timestamps are quantised to 65 us by default in Dawn; benchmarks need them exact.
-    return mod.create(['disable-dawn-features=timestamp_quantization', ...flags]);
-  })();
-  return nodeGpu;
-}
-
-function hasUsableVulkanDriver(fs: typeof import('node:fs')): boolean {
-  const dirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
-  for (const dir of dirs) {
-    if (!fs.existsSync(dir)) continue;
-    const icds = fs.readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('lvp_icd'));
-    if (icds.length > 0) return true;
+/** The GPU object to use, and which runtime it belongs to, with an error that says what to do where there is none. */
+function chooseGpu(options: DeviceOptions): { gpu: GPU; runtime: 'browser' | 'node' } {
+  const browserGpu = typeof navigator !== 'undefined' ? (navigator as Navigator & { gpu?: GPU }).gpu : undefined;
+  if (options.gpu) return { gpu: options.gpu, runtime: options.runtime ?? (options.gpu === browserGpu ? 'browser' : 'node') };
+  if (options.runtime !== 'node' && browserGpu) return { gpu: browserGpu, runtime: 'browser' };
+  const inNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+  if (options.runtime === 'node' || inNode) {
+    throw new Error(
+      "No WebGPU in Node without a `gpu`: use createNodeEngine() or nodeGpu() from 'chh-webgpu/node' (Dawn; it needs the " +
+        'optional peer dependency: npm install webgpu).',
+    );
   }
-  return false;
+  throw new Error(
+    'WebGPU is not available in this browser (navigator.gpu is missing). Use a recent Chrome or Edge, serve the page ' +
+      'from https:// or http://localhost, and on Linux start Chrome with --enable-unsafe-webgpu --enable-features=Vulkan.',
+  );
 }
 
 export async function requestGpu(options: DeviceOptions = {}): Promise<GpuContext> {
-  const browserGpu = typeof navigator !== 'undefined' ? (navigator as Navigator & { gpu?: GPU }).gpu : undefined;
-  const runtime = options.runtime ?? (browserGpu ? 'browser' : 'node');
-  let gpu: GPU;
-  if (runtime === 'browser') {
-    if (!browserGpu) {
-      throw new Error(
-        'WebGPU is not available in this browser (navigator.gpu is missing). Use a recent Chrome or Edge, serve the page ' +
-          'from https:// or http://localhost, and on Linux start Chrome with --enable-unsafe-webgpu --enable-features=Vulkan.',
-      );
-    }
-    gpu = browserGpu;
-  } else {
-    gpu = await getNodeGpu(options.dawnFlags ?? []);
-  }
+  const { gpu, runtime } = chooseGpu(options);
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   if (!adapter) {
     throw new Error(

@@ -1,9 +1,10 @@
 // The engine: one GPUDevice, its buffer pool, its kernels, the command encoder that dispatches are recorded into,
 // memory scopes, and the autograd tape (tape.ts). Dispatches are recorded into one encoder and submitted together,
 // so a training step runs without a CPU round trip until something is read back.
-import { requestGpu, type AdapterDescription, type DeviceOptions } from './device.ts';
+import { isCpuAdapter, requestGpu, type AdapterDescription, type DeviceOptions } from './device.ts';
 import { BufferPool, type MemoryStats } from './buffer-pool.ts';
-import { compileKernel, kernelKey, packUniform, type Kernel, type KernelSpec, type UniformValues } from './kernel.ts';
+import { packUniform, type Kernel, type KernelSpec, type UniformValues } from './kernel.ts';
+import { KernelCache, type CompileProgress } from './kernels.ts';
 import { Tensor, checkShape, shapeSize, shapeString, type DType, type Shape, type TensorEngine } from './tensor.ts';
 import { Tape } from './tape.ts';
 import { Scopes } from './scopes.ts';
@@ -32,7 +33,9 @@ export class Engine implements TensorEngine {
   readonly tape = new Tape();
   private readonly scopes = new Scopes();
 
-  private readonly kernels = new Map<string, Kernel>();
+  private readonly kernels: KernelCache;
+  /** While traceKernels runs: the kernels its dispatches use (and nothing is recorded or written). */
+  private traced: Set<Kernel> | null = null;
   private readonly uniforms = new Map<string, GPUBuffer>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
@@ -70,6 +73,7 @@ export class Engine implements TensorEngine {
     this.features = features;
     this.limits = limits;
     this.pool = new BufferPool(device, Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize));
+    this.kernels = new KernelCache(device);
     this.maxDispatchesPerSubmit = options.maxDispatchesPerSubmit ?? 4096;
     // GPU errors arrive asynchronously. The message names the labelled object (every pipeline and bind group is
     // labelled with its kernel, every buffer with the op that made it); we add the last op recorded, and throw
@@ -150,6 +154,7 @@ export class Engine implements TensorEngine {
       throw new Error(`write to "${t.label}": the tensor is ${t.dtype} but the data is ${data.constructor.name}`);
     }
     this.checkHealthy(`write ${t.label}`);
+    if (this.traced) return;
     // A queue write lands before any work not yet submitted; submit first so recorded work that used this
     // (possibly recycled) buffer sees the old contents and later work sees the new ones.
     this.flush();
@@ -169,6 +174,7 @@ export class Engine implements TensorEngine {
    */
   clear(t: Tensor): void {
     this.checkHealthy(`clear ${t.label}`);
+    if (this.traced) return;
     this.endPass();
     this.commandEncoder().clearBuffer(t.buffer, t.byteOffset, t.byteLength);
   }
@@ -237,17 +243,45 @@ export class Engine implements TensorEngine {
 
   // ---------------------------------------------------------------- kernels and dispatch
 
-  /** The compiled kernel for spec, built once per (shader, entry, constants) and cached. */
+  /** The kernel for spec, made once per (shader, entry, constants); its pipeline is compiled when it first runs. */
   kernel(spec: KernelSpec): Kernel {
-    const key = kernelKey(spec);
-    let k = this.kernels.get(key);
-    if (!k) {
-      this.checkHealthy(`compile ${spec.shader.name}.${spec.entry}`);
-      this.lastOp = `compile ${spec.shader.name}.${spec.entry}`;
-      k = compileKernel(this.device, spec);
-      this.kernels.set(key, k);
+    this.checkHealthy(`kernel ${spec.shader.name}.${spec.entry}`);
+    return this.kernels.get(spec);
+  }
+
+  /**
+   * Runs fn without recording or writing anything, and returns the kernels its dispatches would have used: a dry run
+   * of a model's step, so that compileKernels can compile them all ahead of it. Tensors are allocated as usual (from
+   * the pool, which the real step then reuses); reads are refused.
+   */
+  traceKernels(fn: () => void): Kernel[] {
+    if (this.traced) throw new Error('traceKernels: already tracing');
+    this.traced = new Set();
+    try {
+      this.scope(fn);
+      return [...this.traced];
+    } finally {
+      this.traced = null;
     }
-    return k;
+  }
+
+  /**
+   * Compiles every kernel given (default: every kernel made so far) that is not compiled yet: in parallel, except
+   * in Node on a CPU adapter, where Dawn's asynchronous pipeline creation measured twice as slow as compiling one
+   * after another (docs/decisions.md).
+   */
+  async compileKernels(kernels?: Iterable<Kernel>, onProgress?: (p: CompileProgress) => void): Promise<number> {
+    this.checkHealthy('compileKernels');
+    this.lastOp = 'compileKernels';
+    const parallel = this.adapter.runtime === 'browser' || !isCpuAdapter(this.adapter);
+    const n = await this.kernels.compileAll(kernels ?? this.kernels.all(), parallel, onProgress);
+    this.checkHealthy('compileKernels');
+    return n;
+  }
+
+  /** How many kernels this engine made, and how many are compiled (diagnostics, tests). */
+  kernelCounts(): { kernels: number; compiled: number } {
+    return this.kernels.counts();
   }
 
   /** Workgroup counts covering n invocations of a 1-D kernel, folded into y when x would exceed the limit. */
@@ -289,6 +323,10 @@ export class Engine implements TensorEngine {
       entries.push({ binding: b.binding, resource });
       key += `|${this.bufferId(resource.buffer)}@${resource.offset ?? 0}+${resource.size ?? 0}`;
     }
+    if (this.traced) {
+      this.traced.add(kernel);
+      return;
+    }
     if (workgroups[0] * workgroups[1] * workgroups[2] === 0) return;
     let bindGroup = this.bindGroups.get(key);
     if (!bindGroup) {
@@ -296,7 +334,7 @@ export class Engine implements TensorEngine {
       this.bindGroups.set(key, bindGroup);
     }
     const pass = this.computePass();
-    pass.setPipeline(kernel.pipeline);
+    pass.setPipeline(this.kernels.pipeline(kernel));
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
     if (++this.dispatchesInEncoder >= this.maxDispatchesPerSubmit) this.flush();
@@ -309,6 +347,7 @@ export class Engine implements TensorEngine {
    */
   encode(fn: (encoder: GPUCommandEncoder) => void): void {
     this.checkHealthy('encode');
+    if (this.traced) return;
     this.endPass();
     fn(this.commandEncoder());
   }
@@ -317,6 +356,7 @@ export class Engine implements TensorEngine {
   copy(src: Tensor, dst: Tensor): void {
     if (src.size !== dst.size) throw new Error(`copy: "${src.label}" has ${src.size} elements but "${dst.label}" has ${dst.size}`);
     this.checkHealthy('copy');
+    if (this.traced) return;
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(src.buffer, src.byteOffset, dst.buffer, dst.byteOffset, src.byteLength);
   }
@@ -385,6 +425,7 @@ export class Engine implements TensorEngine {
   async read(t: Tensor): Promise<Float32Array | Int32Array> {
     const op = `read ${t.label}`;
     this.checkHealthy(op);
+    if (this.traced) throw new Error(`${op}: cannot read while tracing kernels (traceKernels runs nothing)`);
     if (t.isDisposed) throw new Error(`${op}: tensor "${t.label}" ${shapeString(t.shape)} was disposed`);
     const staging = this.device.createBuffer({ label: `${op} staging`, size: t.byteLength, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.endPass();

@@ -1,28 +1,14 @@
-// A kernel is one entry point of one WGSL shader, compiled with a set of override constants.
-// The bind group layout is built from the WGSL itself (wgsl_reflect), and checked against the binding names the
-// TypeScript side declares, so a mismatch is an error when the kernel loads, naming the kernel and the binding.
-// Uniform structs are packed by member name from the reflected layout: no hand-computed offsets in TypeScript.
-import { WgslReflect, ResourceType } from 'wgsl_reflect/wgsl_reflect.module.js';
+// A kernel is one entry point of one WGSL shader, compiled with a set of override constants. Each shader carries its
+// entry points' bindings and workgroup sizes, reflected from the WGSL when it was embedded (scripts/reflect-wgsl.ts),
+// so nothing parses WGSL at run time. The binding names the TypeScript side declares are checked against them, so a
+// mismatch is an error when the kernel loads, naming the kernel and the binding. Uniform structs are packed by member
+// name from the reflected layout: no hand-computed offsets in TypeScript.
+//
+// A kernel's pipeline is compiled when first needed (createComputePipeline), or ahead of time and in parallel
+// (compilePipelineAsync: the engine's compileKernels), so the first step of a model does not wait on one compile
+// after another.
 
-/** A WGSL module: an op's .wgsl file (or a template's variant), embedded by scripts/embed-shaders.ts. */
-export interface Shader {
-  readonly name: string;
-  readonly code: string;
-}
-
-export interface KernelSpec {
-  /** The shader (SHADERS.name from src/generated/shaders.ts). */
-  shader: Shader;
-  entry: string;
-  /** Every binding the TypeScript side provides, by WGSL variable name. */
-  bindings: readonly string[];
-  /** Override constants (e.g. tile sizes); part of the pipeline cache key. */
-  constants?: Readonly<Record<string, number>>;
-}
-
-export type UniformValues = Readonly<Record<string, number | readonly number[]>>;
-
-interface UniformMember {
+export interface UniformMember {
   name: string;
   offset: number;
   /** 'f32' | 'i32' | 'u32' scalar type of the member or of its vector components. */
@@ -39,66 +25,53 @@ export interface KernelBinding {
   members?: UniformMember[];
 }
 
-export interface Kernel {
-  readonly name: string;
-  readonly pipeline: GPUComputePipeline;
-  readonly layout: GPUBindGroupLayout;
+/** One compute entry point of a shader, as reflected at embed time. */
+export interface ShaderEntry {
   readonly bindings: readonly KernelBinding[];
+  /** Literal sizes; sizes given by override constants are the constants' defaults. */
   readonly workgroupSize: readonly [number, number, number];
 }
 
-const reflections = new WeakMap<Shader, WgslReflect>();
-
-function reflect(shader: Shader): WgslReflect {
-  let r = reflections.get(shader);
-  if (!r) {
-    try {
-      r = new WgslReflect(shader.code);
-    } catch (e) {
-      throw new Error(`shader ${shader.name} does not parse: ${(e as Error).message}`);
-    }
-    reflections.set(shader, r);
-  }
-  return r;
+/** A WGSL module: an op's .wgsl file (or a template's variant), embedded by scripts/embed-shaders.ts. */
+export interface Shader {
+  readonly name: string;
+  readonly code: string;
+  readonly entries: Readonly<Record<string, ShaderEntry>>;
 }
 
-function scalarOf(typeName: string, where: string): { scalar: UniformMember['scalar']; count: number } {
-  const m = /^(?:vec([234])<)?(f32|i32|u32)>?$/.exec(typeName.replace(/\s/g, ''));
-  const short = /^vec([234])([fiu])$/.exec(typeName);
-  if (short) return { scalar: `${short[2]}32` as UniformMember['scalar'], count: Number(short[1]) };
-  if (!m) throw new Error(`${where}: uniform member type ${typeName} is not supported (use f32, i32, u32 or vecN of them)`);
-  return { scalar: m[2] as UniformMember['scalar'], count: m[1] ? Number(m[1]) : 1 };
+export interface KernelSpec {
+  /** The shader (SHADERS.name from src/generated/shaders.ts). */
+  shader: Shader;
+  entry: string;
+  /** Every binding the TypeScript side provides, by WGSL variable name. */
+  bindings: readonly string[];
+  /** Override constants (e.g. tile sizes); part of the pipeline cache key. */
+  constants?: Readonly<Record<string, number>>;
 }
 
-/** Reflects the entry point's bindings and compares them with what the TypeScript side declares. */
-export function reflectKernel(spec: KernelSpec): { bindings: KernelBinding[]; workgroupSize: [number, number, number] } {
+export type UniformValues = Readonly<Record<string, number | readonly number[]>>;
+
+/** A kernel: its layout and bindings, and its pipeline once compiled (null until then). */
+export interface Kernel {
+  readonly name: string;
+  readonly spec: KernelSpec;
+  readonly layout: GPUBindGroupLayout;
+  readonly bindings: readonly KernelBinding[];
+  readonly workgroupSize: readonly [number, number, number];
+  pipeline: GPUComputePipeline | null;
+}
+
+/** The entry point's reflected bindings, compared with what the TypeScript side declares. */
+export function reflectKernel(spec: KernelSpec): ShaderEntry {
   const name = `${spec.shader.name}.${spec.entry}`;
-  const r = reflect(spec.shader);
-  const fn = r.entry.compute.find((f) => f.name === spec.entry);
-  if (!fn) {
-    const have = r.entry.compute.map((f) => f.name).join(', ');
+  const entry = spec.shader.entries[spec.entry];
+  if (!entry) {
+    const have = Object.keys(spec.shader.entries).join(', ');
     throw new Error(`kernel ${name}: shader ${spec.shader.name} has no compute entry point "${spec.entry}" (it has: ${have})`);
   }
-  const bindings: KernelBinding[] = [];
-  for (const res of fn.resources) {
-    if (res.group !== 0) throw new Error(`kernel ${name}: binding "${res.name}" is in group ${res.group}; kernels use group 0 only`);
-    if (res.resourceType === ResourceType.Uniform) {
-      const members: UniformMember[] = (res.members ?? []).map((m) => ({
-        name: m.name,
-        offset: m.offset,
-        ...scalarOf(m.type.getTypeName(), `kernel ${name}, uniform ${res.name}.${m.name}`),
-      }));
-      bindings.push({ name: res.name, binding: res.binding, kind: 'uniform', uniformSize: Math.max(16, Math.ceil(res.size / 16) * 16), members });
-    } else if (res.resourceType === ResourceType.Storage) {
-      bindings.push({ name: res.name, binding: res.binding, kind: res.access === 'read' ? 'read-only-storage' : 'storage' });
-    } else {
-      throw new Error(`kernel ${name}: binding "${res.name}" is not a buffer; kernels bind only uniform and storage buffers`);
-    }
-  }
-  bindings.sort((a, b) => a.binding - b.binding);
   const declared = new Set(spec.bindings);
-  const inShader = new Set(bindings.map((b) => b.name));
-  for (const b of bindings) {
+  const inShader = new Set(entry.bindings.map((b) => b.name));
+  for (const b of entry.bindings) {
     if (!declared.has(b.name)) {
       throw new Error(`kernel ${name}: the WGSL uses binding "${b.name}" (@binding(${b.binding})) that the TypeScript side does not provide`);
     }
@@ -108,24 +81,41 @@ export function reflectKernel(spec: KernelSpec): { bindings: KernelBinding[]; wo
       throw new Error(`kernel ${name}: the TypeScript side provides binding "${d}" that the WGSL entry point does not use`);
     }
   }
-  const wg = fn.workgroupSize ?? [1, 1, 1];
-  return { bindings, workgroupSize: [wg[0] ?? 1, wg[1] ?? 1, wg[2] ?? 1] };
+  return entry;
 }
 
-export function compileKernel(device: GPUDevice, spec: KernelSpec): Kernel {
+/** The kernel of spec with its bind group layout, not compiled yet. */
+export function createKernel(device: GPUDevice, spec: KernelSpec): Kernel {
   const name = `${spec.shader.name}.${spec.entry}`;
   const { bindings, workgroupSize } = reflectKernel(spec);
   const layout = device.createBindGroupLayout({
     label: name,
     entries: bindings.map((b) => ({ binding: b.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: b.kind } })),
   });
-  const module = device.createShaderModule({ label: spec.shader.name, code: spec.shader.code });
-  const pipeline = device.createComputePipeline({
-    label: name,
-    layout: device.createPipelineLayout({ label: name, bindGroupLayouts: [layout] }),
+  return { name, spec, layout, bindings, workgroupSize, pipeline: null };
+}
+
+function pipelineDescriptor(device: GPUDevice, kernel: Kernel, module: GPUShaderModule): GPUComputePipelineDescriptor {
+  const { spec } = kernel;
+  return {
+    label: kernel.name,
+    layout: device.createPipelineLayout({ label: kernel.name, bindGroupLayouts: [kernel.layout] }),
     compute: { module, entryPoint: spec.entry, constants: spec.constants ? { ...spec.constants } : undefined },
-  });
-  return { name, pipeline, layout, bindings, workgroupSize };
+  };
+}
+
+/** Compiles the kernel's pipeline now (the module is the shader's, made once per engine). */
+export function compilePipeline(device: GPUDevice, kernel: Kernel, module: GPUShaderModule): GPUComputePipeline {
+  kernel.pipeline ??= device.createComputePipeline(pipelineDescriptor(device, kernel, module));
+  return kernel.pipeline;
+}
+
+/** Compiles the kernel's pipeline without blocking: the driver may compile several at once. */
+export async function compilePipelineAsync(device: GPUDevice, kernel: Kernel, module: GPUShaderModule): Promise<GPUComputePipeline> {
+  if (kernel.pipeline) return kernel.pipeline;
+  const pipeline = await device.createComputePipelineAsync(pipelineDescriptor(device, kernel, module));
+  kernel.pipeline ??= pipeline;
+  return kernel.pipeline;
 }
 
 export function kernelKey(spec: KernelSpec): string {

@@ -50,9 +50,20 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
+/** A package the browser runtime needs (devDependencies of the repository: nothing in the npm package uses them). */
+async function devPackage<T>(name: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    throw new Error(`the browser runtime needs ${name}, which is not installed: run it from a checkout of chh-webgpu after npm install (or: npm install ${name})`, { cause: e });
+  }
+}
+
 export async function openBrowser(): Promise<BrowserSession> {
-  const { createServer } = await import('vite');
-  const puppeteer = (await import('puppeteer')).default;
+  const { createServer } = await devPackage('vite', () => import('vite'));
+  const puppeteer = (await devPackage('puppeteer', () => import('puppeteer'))).default;
   const server = await createServer({
     root: repoRoot,
     configFile: false,

@@ -13,6 +13,7 @@ import { evaluateModel, unetNetwork, type EvaluationResult, type HeatmapOptions 
 import { buildOverlays, type ReportOverlay } from '../report/overlay.ts';
 import { renderReport } from '../report/report.ts';
 import type { ZlibCompress } from '../io/png.ts';
+import { compileModel, type CompilePlan } from '../chh/compile.ts';
 
 /** Progress of a step: 'log' lines, and 'progress' of a named task (a bar in a terminal, a line in the page). */
 export type PipelineEvent =
@@ -35,6 +36,17 @@ export async function syntheticData(s: RunSettings, emit: Emit): Promise<RunData
   const synth = { counts: { train: s.trainImages, test1: s.calibrationImages, test2: s.testImages }, width: s.originalWidth, landmarks: s.landmarks, seed: s.seed };
   const load = (split: IsbiSplit, task: string) => loadSyntheticSplit(split, synth, { width: s.width, height: s.height, onProgress: progress(emit, task) });
   return { train: await load('train', 'data: train'), calibration: await load('test1', 'data: fine-tuning'), test: await load('test2', 'data: test') };
+}
+
+/**
+ * Every kernel the plan's steps need, compiled up front and in parallel (src/chh/compile.ts), shown as the task
+ * 'compiling kernels'. Time spent here is not training time: progress bars and ETAs start after it.
+ */
+export async function compileStep(engine: Engine, model: ResnetUnet, state: ModelState, plan: Omit<CompilePlan, 'onProgress'>, emit: Emit): Promise<void> {
+  const t0 = performance.now();
+  const task = 'compiling kernels';
+  const n = await compileModel(engine, model, state, { ...plan, onProgress: (p) => emit({ kind: 'progress', task, done: p.done, total: p.total }) });
+  if (n > 0) emit({ kind: 'log', message: `compiled ${n} kernels in ${((performance.now() - t0) / 1000).toFixed(1)} s` });
 }
 
 /** The training options of a run (Adam, the MultiStepLR factor of the config, GPU augmentation when on). */

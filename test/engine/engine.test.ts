@@ -1,9 +1,10 @@
 // Engine core: tensors, memory accounting, scopes, the tape, kernel loading checks, clear errors on bad input.
 import { describe, expect, it } from 'vitest';
-import { Engine, add, mul, relu, sum, backward, sizeClass } from '../../src/index.ts';
+import { add, mul, relu, sum, backward, sizeClass } from '../../src/index.ts';
 import { SHADERS } from '../../src/generated/shaders.ts';
 import { reflectKernel } from '../../src/engine/kernel.ts';
 import { useEngine } from '../helpers/gpu.ts';
+import { createNodeEngine } from '../../src/node/gpu.ts';
 import { full, fill } from '../../src/ops/fill.ts';
 
 const engine = useEngine();
@@ -159,7 +160,7 @@ describe('kernel loading', () => {
 
 describe('GPU failures surface as errors', () => {
   it('a lost device makes the next op throw, naming it', async () => {
-    const e = await Engine.create({ runtime: 'node' });
+    const e = await createNodeEngine();
     const x = e.tensor([1, 2], [2]);
     e.device.destroy();
     await new Promise((r) => setTimeout(r, 50));

@@ -1,11 +1,12 @@
 // One engine per test file (Dawn in Node), destroyed after the file's tests.
 import { afterAll, beforeAll } from 'vitest';
-import { Engine } from '../../src/index.ts';
+import type { Engine } from '../../src/index.ts';
+import { createNodeEngine } from '../../src/node/gpu.ts';
 
 export function useEngine(): () => Engine {
   let engine: Engine | null = null;
   beforeAll(async () => {
-    engine = await Engine.create({ runtime: 'node' });
+    engine = await createNodeEngine();
   });
   afterAll(() => {
     engine?.destroy();

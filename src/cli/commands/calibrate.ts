@@ -5,7 +5,8 @@ import type { IsbiSplit } from '../../data/isbi.ts';
 import { CALIBRATION, CALIBRATION_OBJECTIVES } from '../../chh/config.ts';
 import { calibrateTemperatures } from '../../chh/calibrate/calibrate.ts';
 import { unetNetwork } from '../../chh/evaluate.ts';
-import { ProgressBar } from '../../node/progress.ts';
+import { printEvents, ProgressBar } from '../../node/progress.ts';
+import { compileStep } from '../../pipeline/steps.ts';
 import { writeFileAtomic } from '../../node/atomic.ts';
 import { command } from '../command.ts';
 import { opt, UsageError } from '../options.ts';
@@ -45,6 +46,7 @@ export const calibrateCommand = command({
     try {
       const { model, state, temperatures } = loadModel(engine, bytes);
       checkFits(engine, model.config, size, v.batch);
+      await compileStep(engine, model, state, { ...size, infer: [v.batch] }, printEvents());
       const bar = new ProgressBar(v.epochs, 'calibrate');
       const result = await calibrateTemperatures(engine, unetNetwork(model, state), samples, {
         objective: v.objective,

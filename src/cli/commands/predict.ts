@@ -5,6 +5,7 @@ import { serializeSafetensors } from '../../io/safetensors.ts';
 import { PREDICTION } from '../../chh/config.ts';
 import { predictBmp, type Prediction } from '../../chh/predict.ts';
 import { overlayPng } from '../../report/overlay.ts';
+import { compileStep } from '../../pipeline/steps.ts';
 import { writeFileAtomic } from '../../node/atomic.ts';
 import { command } from '../command.ts';
 import { opt, UsageError } from '../options.ts';
@@ -66,6 +67,7 @@ export const predictCommand = command({
     try {
       const loaded = loadModel(engine, bytes);
       checkFits(engine, loaded.config, size, 1);
+      await compileStep(engine, loaded.model, loaded.state, { ...size, infer: [1] }, (e) => (e.kind === 'log' ? console.error(e.message) : undefined));
       const options = { temperatures: loaded.temperatures, pixelSizeMm: pixelMm, ereThresholdMm: threshold, heatmap: Boolean(v.overlay), logits: Boolean(v['save-logits']), imageName: image };
       const p = await predictBmp(engine, loaded.model, loaded.state, bmp, size, options);
       const json = JSON.stringify(predictionJson(image, p, pixelMm, threshold), null, 2);

@@ -4,7 +4,8 @@ import { loadModel } from '../../io/weights.ts';
 import { EVALUATION } from '../../chh/config.ts';
 import type { CalibrateResult } from '../../chh/calibrate/calibrate.ts';
 import { evaluateModel } from '../../chh/evaluate.ts';
-import { ProgressBar } from '../../node/progress.ts';
+import { printEvents, ProgressBar } from '../../node/progress.ts';
+import { compileStep } from '../../pipeline/steps.ts';
 import { command } from '../command.ts';
 import { opt } from '../options.ts';
 import { checkFits, createEngine, DATA_OPTIONS, loadSplit, outputFolder, printSummary, readNamedFile, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP, writeEvaluation } from '../shared.ts';
@@ -49,6 +50,7 @@ export const testCommand = command({
     try {
       const { model, state, temperatures } = loadModel(engine, bytes);
       checkFits(engine, model.config, size, v.batch);
+      await compileStep(engine, model, state, { ...size, infer: [v.batch] }, printEvents());
       const bar = new ProgressBar(samples.length, `test ${v.split}`);
       const evaluation = await evaluateModel(engine, model, state, samples, {
         temperatures,

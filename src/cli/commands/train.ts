@@ -6,7 +6,7 @@ import { loadSafetensors } from '../../io/state-dict.ts';
 import { configFromWeights, saveWeights } from '../../io/weights.ts';
 import { PREDICTION, TRAINING, type OptimizerName } from '../../chh/config.ts';
 import { gpuAugmenter, type TrainOptions } from '../../chh/train.ts';
-import { trainStep } from '../../pipeline/steps.ts';
+import { compileStep, trainStep } from '../../pipeline/steps.ts';
 import { folderStore } from '../../node/folder-store.ts';
 import { printEvents } from '../../node/progress.ts';
 import { writeFileAtomic } from '../../node/atomic.ts';
@@ -73,7 +73,9 @@ export const trainCommand = command({
         `training ${v.model} model (${(state.params.count / 1e6).toFixed(2)} M parameters) on ${samples.length} images of ${size.width}x${size.height}, ` +
           `${options.epochs} epochs, batch ${options.batch}, ${options.optimizer} lr ${options.lr}, augmentation ${options.augment ? 'on' : 'off'}`,
       );
-      const result = await trainStep({ engine, model, state, samples, options, store: folderStore(out), resume: v.resume, emit: printEvents() });
+      const emit = printEvents();
+      await compileStep(engine, model, state, { ...size, train: [options.batch], augment: options.augment !== null, optimizer: options.optimizer }, emit);
+      const result = await trainStep({ engine, model, state, samples, options, store: folderStore(out), resume: v.resume, emit });
       const weightsFile = join(out, 'weights.safetensors');
       await writeFileAtomic(weightsFile, await saveWeights(model, state, size));
       const log = { options: { ...options, augment: Boolean(options.augment) }, size, annotators: samples[0].annotatorNames, config, epochs: result.history };

@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // Dawn reads the Vulkan ICD list when it loads; set it here so every worker inherits it (test.env does not
-// reach worker threads early enough). src/runtime/device.ts does the same for programs outside vitest.
+// reach worker threads early enough). src/node/gpu.ts does the same for programs outside vitest.
 if (!process.env.VK_ICD_FILENAMES && process.platform === 'linux') {
   process.env.VK_ICD_FILENAMES = '/usr/lib/chromium/vk_swiftshader_icd.json';
 }

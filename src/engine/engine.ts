@@ -3,7 +3,8 @@
 // so a training step runs without a CPU round trip until something is read back.
 import { isCpuAdapter, requestGpu, type AdapterDescription, type DeviceOptions } from './device.ts';
 import { BufferPool, type MemoryStats } from './buffer-pool.ts';
-import { packUniform, type Kernel, type KernelSpec, type UniformValues } from './kernel.ts';
+import type { Kernel, KernelSpec } from './kernel.ts';
+import { BindGroups, type Binding } from './bindings.ts';
 import { KernelCache, type CompileProgress } from './kernels.ts';
 import { Tensor, checkShape, shapeSize, shapeString, type DType, type Shape, type TensorEngine } from './tensor.ts';
 import { Tape } from './tape.ts';
@@ -14,7 +15,7 @@ export interface EngineOptions extends DeviceOptions {
   maxDispatchesPerSubmit?: number;
 }
 
-export type Binding = Tensor | UniformValues;
+export type { Binding } from './bindings.ts';
 
 export interface TensorOptions {
   dtype?: DType;
@@ -36,10 +37,7 @@ export class Engine implements TensorEngine {
   private readonly kernels: KernelCache;
   /** While traceKernels runs: the kernels its dispatches use (and nothing is recorded or written). */
   private traced: Set<Kernel> | null = null;
-  private readonly uniforms = new Map<string, GPUBuffer>();
-  private readonly bindGroups = new Map<string, GPUBindGroup>();
-  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
-  private nextBufferId = 1;
+  private readonly bindGroups: BindGroups;
 
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -74,6 +72,7 @@ export class Engine implements TensorEngine {
     this.limits = limits;
     this.pool = new BufferPool(device, Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize));
     this.kernels = new KernelCache(device);
+    this.bindGroups = new BindGroups(device);
     this.maxDispatchesPerSubmit = options.maxDispatchesPerSubmit ?? 4096;
     // GPU errors arrive asynchronously. The message names the labelled object (every pipeline and bind group is
     // labelled with its kernel, every buffer with the op that made it); we add the last op recorded, and throw
@@ -301,38 +300,12 @@ export class Engine implements TensorEngine {
     if (workgroups.some((w) => !Number.isInteger(w) || w < 0 || w > max)) {
       throw new Error(`${kernel.name}: workgroup counts ${JSON.stringify(workgroups)} must be integers in [0, ${max}]`);
     }
-    for (const name of Object.keys(bindings)) {
-      if (!kernel.bindings.some((b) => b.name === name)) {
-        throw new Error(`${kernel.name}: was given binding "${name}", which the kernel does not have`);
-      }
-    }
-    const entries: GPUBindGroupEntry[] = [];
-    let key = kernel.name;
-    for (const b of kernel.bindings) {
-      const value = bindings[b.name];
-      if (value === undefined) throw new Error(`${kernel.name}: binding "${b.name}" is missing`);
-      let resource: GPUBufferBinding;
-      if (b.kind === 'uniform') {
-        if (value instanceof Tensor) throw new Error(`${kernel.name}: binding "${b.name}" is a uniform struct; pass its values, not a tensor`);
-        resource = { buffer: this.uniformBuffer(kernel.name, b, value) };
-      } else {
-        if (!(value instanceof Tensor)) throw new Error(`${kernel.name}: binding "${b.name}" is a storage buffer and needs a tensor`);
-        if (value.isDisposed) throw new Error(`${kernel.name}: binding "${b.name}" got tensor "${value.label}", which was disposed`);
-        resource = { buffer: value.buffer, offset: value.byteOffset, size: value.byteLength };
-      }
-      entries.push({ binding: b.binding, resource });
-      key += `|${this.bufferId(resource.buffer)}@${resource.offset ?? 0}+${resource.size ?? 0}`;
-    }
+    const bindGroup = this.bindGroups.get(kernel, bindings);
     if (this.traced) {
       this.traced.add(kernel);
       return;
     }
     if (workgroups[0] * workgroups[1] * workgroups[2] === 0) return;
-    let bindGroup = this.bindGroups.get(key);
-    if (!bindGroup) {
-      bindGroup = this.device.createBindGroup({ label: kernel.name, layout: kernel.layout, entries });
-      this.bindGroups.set(key, bindGroup);
-    }
     const pass = this.computePass();
     pass.setPipeline(this.kernels.pipeline(kernel));
     pass.setBindGroup(0, bindGroup);
@@ -361,27 +334,6 @@ export class Engine implements TensorEngine {
     this.commandEncoder().copyBufferToBuffer(src.buffer, src.byteOffset, dst.buffer, dst.byteOffset, src.byteLength);
   }
 
-  private bufferId(buffer: GPUBuffer): number {
-    let id = this.bufferIds.get(buffer);
-    if (id === undefined) this.bufferIds.set(buffer, (id = this.nextBufferId++));
-    return id;
-  }
-
-  /** Uniform buffers are immutable and cached by content: a training step repeats the same shapes every time. */
-  private uniformBuffer(kernel: string, b: Parameters<typeof packUniform>[1], values: UniformValues): GPUBuffer {
-    const bytes = packUniform(kernel, b, values);
-    const words = new Uint32Array(bytes);
-    const key = `${bytes.byteLength}:${words.join(',')}`;
-    let buffer = this.uniforms.get(key);
-    if (!buffer) {
-      buffer = this.device.createBuffer({ label: `${kernel} uniforms`, size: bytes.byteLength, usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true });
-      new Uint32Array(buffer.getMappedRange()).set(words);
-      buffer.unmap();
-      this.uniforms.set(key, buffer);
-    }
-    return buffer;
-  }
-
   private commandEncoder(): GPUCommandEncoder {
     this.encoder ??= this.device.createCommandEncoder({ label: 'chh-webgpu' });
     return this.encoder;
@@ -405,12 +357,7 @@ export class Engine implements TensorEngine {
     this.encoder = null;
     this.dispatchesInEncoder = 0;
     this.device.queue.submit([commands]);
-    // Caches are bounded; after a submit nothing pending refers to their entries any more.
-    if (this.bindGroups.size > 20000) this.bindGroups.clear();
-    if (this.uniforms.size > 20000) {
-      for (const u of this.uniforms.values()) u.destroy();
-      this.uniforms.clear();
-    }
+    this.bindGroups.trimAfterSubmit();
   }
 
   /** Submits and waits for the GPU to finish; throws if any GPU error happened. */
@@ -447,7 +394,7 @@ export class Engine implements TensorEngine {
   /** Frees pooled (unused) GPU memory. */
   trim(): void {
     this.flush();
-    this.bindGroups.clear();
+    this.bindGroups.clearGroups();
     this.pool.trim();
   }
 
@@ -460,9 +407,7 @@ export class Engine implements TensorEngine {
     }
     this.destroyed = true;
     this.pool.destroy();
-    for (const u of this.uniforms.values()) u.destroy();
-    this.uniforms.clear();
-    this.bindGroups.clear();
+    this.bindGroups.destroy();
     this.device.destroy();
   }
 }

@@ -1,27 +1,5 @@
-// Raw RGB images (report.ts overlayImage) into canvases.
-import type { PngImage } from '../src/io/png.ts';
-
-export function drawRgb(canvas: HTMLCanvasElement, img: PngImage): void {
-  canvas.width = img.width;
-  canvas.height = img.height;
-  const ctx = canvas.getContext('2d');
-  if (!ctx) return;
-  const data = ctx.createImageData(img.width, img.height);
-  const n = img.width * img.height;
-  for (let i = 0; i < n; i++) {
-    const c = img.channels;
-    if (c >= 3) {
-      data.data[4 * i] = img.pixels[c * i];
-      data.data[4 * i + 1] = img.pixels[c * i + 1];
-      data.data[4 * i + 2] = img.pixels[c * i + 2];
-    } else {
-      const g = img.pixels[i];
-      data.data[4 * i] = data.data[4 * i + 1] = data.data[4 * i + 2] = g;
-    }
-    data.data[4 * i + 3] = 255;
-  }
-  ctx.putImageData(data, 0, 0);
-}
+// Heatmap frames (an ImageBitmap rendered in the training worker, and the points) into canvases, and downloads.
+import type { HeatmapFrame } from '../src/worker/protocol.ts';
 
 export function download(name: string, data: Uint8Array | string, type: string): void {
   const blob = new Blob([typeof data === 'string' ? data : data.slice().buffer], { type });
@@ -35,30 +13,22 @@ export function download(name: string, data: Uint8Array | string, type: string):
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-export interface OverlayPoints {
-  /** Width of the image the points are in (pixels of the network input). */
-  imageWidth: number;
-  /** L * 2 (x, y) in image pixels; truth may be empty. */
-  truth: ArrayLike<number>;
-  predicted: ArrayLike<number>;
-  flagged: ArrayLike<boolean>;
-}
-
 /**
- * The heatmap image (report.ts overlayImage without points) scaled up to about displayWidth pixels, then the points
- * drawn as vectors at that scale so they stay small and crisp on small images: truth as green crosses, predictions
- * as red dots joined to their truth, predictions flagged erroneous by ERE in yellow squares.
+ * The frame's heatmap image (report.ts overlayImage without points, as a bitmap) scaled up to about displayWidth
+ * pixels, then the points drawn as vectors at that scale so they stay small and crisp on small images: truth as
+ * green crosses, predictions as red dots joined to their truth, predictions flagged erroneous by ERE in yellow
+ * squares. The frame's bitmap is closed: a frame is drawn once.
  */
-export function drawOverlay(canvas: HTMLCanvasElement, base: PngImage, points: OverlayPoints, displayWidth = 400): void {
+export function drawOverlay(canvas: HTMLCanvasElement, points: HeatmapFrame, displayWidth = 400): void {
+  const base = points.bitmap;
   const k = Math.max(1, Math.round(displayWidth / base.width));
-  const off = document.createElement('canvas');
-  drawRgb(off, base);
   canvas.width = base.width * k;
   canvas.height = base.height * k;
   const ctx = canvas.getContext('2d');
   if (!ctx) return;
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(off, 0, 0, canvas.width, canvas.height);
+  ctx.drawImage(base, 0, 0, canvas.width, canvas.height);
+  base.close();
   const s = canvas.width / points.imageWidth;
   const L = points.predicted.length / 2;
   const hasTruth = points.truth.length === points.predicted.length;

@@ -1,17 +1,21 @@
-// The demo page: wires the form, the buttons, the charts and the canvases to a DemoSession (session.ts).
-// window.__chhDemo exposes the page's state (phase, losses, metrics) for the end-to-end test (test/demo.test.ts).
+// The demo page: wires the form, the buttons, the charts and the canvases to a training worker (worker.ts, the
+// library's serveTrainingWorker) through a TrainingWorker; the page itself only draws, so it answers input while the
+// worker trains. Each step's error shows in its own panel. window.__chhDemo exposes the page's state (phase, losses,
+// metrics, errors, long tasks) for the end-to-end test (test/demo/demo.test.ts).
 import { fmtBytes } from '../src/engine/buffer-pool.ts';
-import { reliabilityDiagramSvg, ereVsErrorSvg, rocSvg } from '../src/report/plots.ts';
-import { overlayImage } from '../src/report/overlay.ts';
-import { predictBmp, type PredictedLandmark } from '../src/chh/predict.ts';
-import { loadModel } from '../src/io/weights.ts';
-import { parseSafetensorsHeader } from '../src/io/safetensors.ts';
+import type { PredictedLandmark } from '../src/chh/predict.ts';
 import type { ModelPreset } from '../src/nn/unet.ts';
-import { DemoSession, type EvaluationOutput, type Phase } from './session.ts';
-import { DEFAULT_SETTINGS, type DemoSettings } from './settings.ts';
 import { PREDICTION } from '../src/chh/config.ts';
+import { TrainingWorker } from '../src/worker/client.ts';
+import type { EvaluationOutput, Phase, RunRecord, SessionState } from '../src/worker/protocol.ts';
+import { DEFAULT_SESSION_SETTINGS, settingsProblem, type SessionSettings } from '../src/worker/settings.ts';
+import { weightsSize } from '../src/worker/weights-size.ts';
 import { LossChart } from './loss-chart.ts';
 import { download, drawOverlay } from './draw.ts';
+import { showEvaluation, type EvaluationSummary } from './evaluation-view.ts';
+
+/** The steps of the page, each with its own error line (#<step>-error). */
+type Step = 'train' | 'evaluate' | 'predict';
 
 interface DemoState {
   phase: Phase;
@@ -21,10 +25,32 @@ interface DemoState {
   losses: number[];
   epochLosses: number[];
   heatmapUpdates: number;
-  evaluation: null | { mreMm: number; sdr: { thresholdMm: number; percent: number }[]; eceBefore: number; eceAfter: number; testEceBefore: number | null; testEceAfter: number; auc: number | null; flagged: number; landmarks: number };
+  evaluation: null | EvaluationSummary;
   prediction: null | PredictedLandmark[];
+  /** Uncaught errors and rejections of the page. */
   errors: string[];
-  session: DemoSession;
+  /** The error shown next to each step, if any. */
+  stepErrors: Partial<Record<Step, string>>;
+  /** The main thread's long tasks (over 50 ms) since the page loaded: start and duration in ms (performance.now). */
+  longTasks: { start: number; duration: number }[];
+  /** Input events that took 16 ms or more to the next paint (Event Timing): when, and how long until handled. */
+  slowInputs: { name: string; start: number; delay: number; duration: number }[];
+  session: SessionState;
+  worker: TrainingWorker;
+}
+
+// How responsive the page is, from its load on: long tasks, and inputs slow to be handled or painted.
+const longTasks: DemoState['longTasks'] = [];
+const slowInputs: DemoState['slowInputs'] = [];
+try {
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) longTasks.push({ start: e.startTime, duration: e.duration });
+  }).observe({ type: 'longtask', buffered: true });
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries() as PerformanceEventTiming[]) slowInputs.push({ name: e.name, start: e.startTime, delay: e.processingStart - e.startTime, duration: e.duration });
+  }).observe({ type: 'event', durationThreshold: 16, buffered: true } as PerformanceObserverInit);
+} catch {
+  /* no long-task or event timing in this browser */
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
@@ -33,6 +59,7 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   return el as T;
 };
 const num = (id: string): number => Number($<HTMLInputElement>(id).value);
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 const logEl = $('log');
 function log(message: string): void {
@@ -41,35 +68,54 @@ function log(message: string): void {
 }
 
 const chart = new LossChart($('loss-chart'));
+
+/**
+ * The progress line and bar, drawn once per frame however many events come (compiling sends one per kernel); the
+ * bar moves by a transform, which the compositor animates without the main thread.
+ */
+let progress: { text: string; fraction: number } | null = null;
+function showProgress(text: string, fraction: number): void {
+  if (!progress) {
+    requestAnimationFrame(() => {
+      if (!progress) return;
+      $('progress-text').textContent = progress.text;
+      $('progress-bar').style.transform = `scaleX(${Math.min(1, Math.max(0, progress.fraction))})`;
+      progress = null;
+    });
+  }
+  progress = { text, fraction };
+}
 let evaluationOutput: EvaluationOutput | null = null;
 
-const session = new DemoSession({
-  phase: (phase, message) => setPhase(phase, message),
-  log,
-  progress: (task, done, total) => {
-    $('progress-text').textContent = `${task}: ${done}/${total}`;
-    $('progress-bar').style.width = `${(100 * done) / Math.max(1, total)}%`;
+const worker = new TrainingWorker(new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' }), {
+  phase: ({ phase, message }) => setPhase(phase, message),
+  log: ({ message }) => log(message),
+  progress: ({ task, done, total }) => {
+    showProgress(`${task}: ${done}/${total}`, done / Math.max(1, total));
   },
   step: (p) => {
     state.losses.push(p.loss);
     chart.addStep(p.globalStep, p.loss);
-    $('progress-bar').style.width = `${(100 * p.globalStep) / p.totalSteps}%`;
-    $('progress-text').textContent = `epoch ${p.epoch + 1}/${p.epochs}, step ${p.step}/${p.stepsPerEpoch} (${p.globalStep}/${p.totalSteps}); loss ${p.loss.toFixed(4)}; lr ${p.lr.toExponential(1)}`;
+    showProgress(`epoch ${p.epoch + 1}/${p.epochs}, step ${p.step}/${p.stepsPerEpoch} (${p.globalStep}/${p.totalSteps}); loss ${p.loss.toFixed(4)}; lr ${p.lr.toExponential(1)}`, p.globalStep / p.totalSteps);
     $('stats').textContent = `${p.stepsPerSecond.toFixed(2)} steps/s; ETA ${formatSeconds(p.etaSeconds)}; GPU memory in use ${fmtBytes(p.liveBytes)}`;
   },
   epoch: (s) => {
     state.epochLosses.push(s.meanLoss);
     chart.addEpoch(s.meanLoss);
   },
-  rewind: (globalStep, epoch) => {
+  rewind: ({ globalStep, epoch }) => {
     state.losses = state.losses.slice(0, globalStep);
     state.epochLosses = state.epochLosses.slice(0, epoch);
     chart.rewind(globalStep, state.losses, state.epochLosses);
   },
-  heatmap: (view, caption) => {
-    drawOverlay($<HTMLCanvasElement>('live-heatmap'), view.base, view);
+  heatmap: ({ frame, caption }) => {
+    drawOverlay($<HTMLCanvasElement>('live-heatmap'), frame);
     $('live-caption').textContent = `${caption}. Green +: truth, red: prediction; colour: softmax maps of all landmarks (each / its max, max over landmarks).`;
     state.heatmapUpdates++;
+  },
+  state: (s) => {
+    state.session = s;
+    setPhase(state.phase, state.message);
   },
 });
 
@@ -84,7 +130,11 @@ const state: DemoState = {
   evaluation: null,
   prediction: null,
   errors: [],
-  session,
+  stepErrors: {},
+  longTasks,
+  slowInputs,
+  session: { data: null, model: null },
+  worker,
 };
 (window as unknown as { __chhDemo: DemoState }).__chhDemo = state;
 window.addEventListener('error', (e) => state.errors.push(String(e.message)));
@@ -95,6 +145,18 @@ function formatSeconds(s: number): string {
   if (s < 90) return `${Math.round(s)} s`;
   if (s < 5400) return `${Math.round(s / 60)} min`;
   return `${(s / 3600).toFixed(1)} h`;
+}
+
+/** Shows (or clears, with null) the error of a step in its panel; it goes to the log too. */
+function stepError(step: Step, message: string | null): void {
+  const el = $(`${step}-error`);
+  el.hidden = message === null;
+  el.textContent = message ?? '';
+  if (message === null) delete state.stepErrors[step];
+  else {
+    state.stepErrors[step] = message;
+    log(`${step} failed: ${message}`);
+  }
 }
 
 // ------------------------------------------------------------------ buttons by phase
@@ -120,22 +182,22 @@ function setPhase(phase: Phase, message = ''): void {
   buttons.pause.disabled = phase !== 'training';
   buttons.resume.disabled = phase !== 'paused';
   buttons.stop.disabled = phase !== 'training' && phase !== 'paused';
-  const hasModel = session.model !== null && phase !== 'lost';
-  buttons.evaluate.disabled = busy || !hasModel || !session.data;
+  const hasModel = state.session.model !== null && phase !== 'lost';
+  buttons.evaluate.disabled = busy || !hasModel || !state.session.data;
   buttons.weights.disabled = busy || !hasModel;
   buttons.report.disabled = busy || !evaluationOutput;
   buttons.resumeCheckpoint.hidden = phase !== 'lost' && !(phase === 'idle' && pendingRun);
+  // Errors show next to their step (stepError); this line says what the page is waiting for.
   const note = $('resume-note');
-  note.hidden = !message;
-  note.textContent = message;
-  if (phase === 'error') log(`error: ${message}`);
+  note.hidden = !message || phase === 'error';
+  note.textContent = phase === 'error' ? '' : message;
 }
 
 // ------------------------------------------------------------------ settings
 
-function readSettings(): DemoSettings {
-  const source = (document.querySelector('input[name=source]:checked') as HTMLInputElement).value as DemoSettings['source'];
-  const s: DemoSettings = {
+function readSettings(): SessionSettings {
+  const source = (document.querySelector('input[name=source]:checked') as HTMLInputElement).value as SessionSettings['source'];
+  const s: SessionSettings = {
     source,
     trainImages: num('train-images'),
     calibrationImages: num('calibration-images'),
@@ -152,18 +214,12 @@ function readSettings(): DemoSettings {
     heatmapEvery: Math.max(1, num('heatmap-every')),
     seed: 0,
   };
-  for (const [k, v] of [['width', s.width], ['height', s.height]] as const) {
-    if (!Number.isInteger(v) || v < 32 || v % 32 !== 0) throw new Error(`${k} must be a multiple of 32 (the network downsamples 5 times), got ${v}`);
-  }
-  for (const [k, v] of [['batch', s.batch], ['epochs', s.epochs]] as const) if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a positive integer`);
-  if (source === 'synthetic' && (s.trainImages < 1 || s.calibrationImages < 2 || s.testImages < 1)) {
-    throw new Error('synthetic data needs at least 1 train, 2 fine-tune (two halves) and 1 test image');
-  }
-  if (!(s.lr > 0)) throw new Error('lr must be > 0');
+  const problem = settingsProblem(s);
+  if (problem) throw new Error(problem);
   return s;
 }
 
-function writeSettings(s: DemoSettings): void {
+function writeSettings(s: SessionSettings): void {
   (document.querySelector(`input[name=source][value=${s.source}]`) as HTMLInputElement).checked = true;
   const set = (id: string, v: number | string) => ($<HTMLInputElement>(id).value = String(v));
   set('train-images', s.trainImages);
@@ -182,10 +238,14 @@ function writeSettings(s: DemoSettings): void {
   $('folder-row').hidden = s.source !== 'folder';
 }
 
+function setPredictSize(size: { width: number; height: number }): void {
+  $<HTMLInputElement>('predict-width').value = String(size.width);
+  $<HTMLInputElement>('predict-height').value = String(size.height);
+}
+
 // The form starts from the demo run's settings (src/chh/config.ts); the page's HTML holds no defaults of its own.
-writeSettings(DEFAULT_SETTINGS);
-$<HTMLInputElement>('predict-width').value = String(DEFAULT_SETTINGS.width);
-$<HTMLInputElement>('predict-height').value = String(DEFAULT_SETTINGS.height);
+writeSettings(DEFAULT_SESSION_SETTINGS);
+setPredictSize(DEFAULT_SESSION_SETTINGS);
 $<HTMLInputElement>('predict-pixel').value = String(PREDICTION.pixelSizeMm.default);
 
 for (const r of Array.from(document.querySelectorAll<HTMLInputElement>('input[name=source]'))) {
@@ -194,14 +254,15 @@ for (const r of Array.from(document.querySelectorAll<HTMLInputElement>('input[na
 
 // ------------------------------------------------------------------ training
 
-let pendingRun: Awaited<ReturnType<DemoSession['unfinishedRun']>> = null;
+let pendingRun: RunRecord | null = null;
 
 async function runTraining(resume: boolean): Promise<void> {
+  stepError('train', null);
   try {
-    if (!resume || !session.data) {
+    if (!resume || !state.session.data) {
       const settings = readSettings();
-      setPhase('loading');
-      await session.loadData(settings, $<HTMLInputElement>('folder').files);
+      await worker.load(settings, $<HTMLInputElement>('folder').files);
+      setPredictSize(settings); // predictions with the model trained here: its input size
     }
     if (!resume) {
       chart.clear();
@@ -211,25 +272,22 @@ async function runTraining(resume: boolean): Promise<void> {
     evaluationOutput = null;
     state.evaluation = null;
     pendingRun = null;
-    $<HTMLInputElement>('predict-width').value = String(session.settings.width);
-    $<HTMLInputElement>('predict-height').value = String(session.settings.height);
-    await session.train(resume);
-    if (state.phase === 'trained' && $<HTMLInputElement>('auto-evaluate').checked) await runEvaluation();
+    const { outcome } = await worker.train(resume);
+    if (outcome === 'trained' && $<HTMLInputElement>('auto-evaluate').checked) await runEvaluation();
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
     if (state.phase === 'lost') {
       console.warn(e); // reported in the page, with the resume button
       return;
     }
-    if (state.phase !== 'error') setPhase('error', message);
-    console.error(e);
+    if (state.phase !== 'error') setPhase('error', messageOf(e));
+    stepError('train', messageOf(e));
   }
 }
 
 buttons.start.addEventListener('click', () => void runTraining(false));
-buttons.pause.addEventListener('click', () => session.pause());
-buttons.resume.addEventListener('click', () => session.resume());
-buttons.stop.addEventListener('click', () => session.stop());
+buttons.pause.addEventListener('click', () => void worker.pause());
+buttons.resume.addEventListener('click', () => void worker.resume());
+buttons.stop.addEventListener('click', () => void worker.stop());
 buttons.resumeCheckpoint.addEventListener('click', () => {
   if (pendingRun) writeSettings(pendingRun.settings);
   void runTraining(true);
@@ -237,66 +295,27 @@ buttons.resumeCheckpoint.addEventListener('click', () => {
 
 // ------------------------------------------------------------------ evaluation
 
-function pct(v: number): string {
-  return `${(100 * v).toFixed(2)}%`;
-}
-
 async function runEvaluation(): Promise<void> {
+  stepError('evaluate', null);
   try {
-    const out = await session.evaluate();
+    const out = await worker.evaluate();
     evaluationOutput = out;
-    const { evaluation: ev, calibration: cal } = out;
-    const s = ev.summary;
-    const flagged = ev.images.reduce((n, e) => n + e.flagged.filter(Boolean).length, 0);
-    state.evaluation = {
-      mreMm: s.mre.mean,
-      sdr: s.sdr.map((d) => ({ thresholdMm: d.thresholdMm, percent: d.percent })),
-      eceBefore: cal.eceBefore,
-      eceAfter: cal.eceAfter,
-      testEceBefore: ev.comparison ? ev.comparison.calibration.ece : null,
-      testEceAfter: s.calibration.ece,
-      auc: s.roc ? s.roc.auc : null,
-      flagged,
-      landmarks: s.count,
-    };
-    $('metrics').innerHTML = `
-<table id="metrics-table"><thead><tr><th>${ev.label}</th><th>landmarks</th><th>MRE (mm)</th><th>SD (mm)</th>${s.sdr.map((d) => `<th>SDR ${d.thresholdMm} mm</th>`).join('')}<th>ECE T=1</th><th>ECE calibrated</th><th>ROC AUC</th><th>flagged (ERE &gt; ${s.split.ereThresholdMm.toFixed(2)} mm)</th></tr></thead>
-<tbody><tr><td>all</td><td>${s.count}</td><td id="mre">${s.mre.mean.toFixed(3)}</td><td>${s.mre.std.toFixed(3)}</td>${s.sdr.map((d) => `<td>${d.percent.toFixed(1)}%</td>`).join('')}<td>${ev.comparison ? pct(ev.comparison.calibration.ece) : '–'}</td><td>${pct(s.calibration.ece)}</td><td>${s.roc ? s.roc.auc.toFixed(3) : 'n/a'}</td><td>${flagged}</td></tr></tbody></table>
-<p class="hint">Temperature scaling: ${cal.fitCount} images fit, ${cal.validationCount} measure the ECE; best epoch ${cal.bestEpoch}; ECE on the fine-tune half ${pct(cal.eceBefore)} → ${pct(cal.eceAfter)}. Temperatures: ${Array.from(cal.temperatures, (t) => t.toFixed(2)).join(' ')}.</p>`;
-    // The plots are report.ts's SVGs (the same figures as the downloadable report, no second implementation).
-    const plots: string[] = [];
-    if (ev.comparison) plots.push(reliabilityDiagramSvg('demo-reliability-before', 'Reliability, T = 1 (before scaling)', ev.comparison.calibration));
-    plots.push(reliabilityDiagramSvg('demo-reliability-after', 'Reliability, calibrated T', s.calibration, ev.comparison ? [`before: ${pct(ev.comparison.calibration.ece)}`] : []));
-    plots.push(ereVsErrorSvg(ev), rocSvg(ev));
-    $('plots').innerHTML = plots.join('\n');
-    const figures = $('overlays');
-    figures.textContent = '';
-    for (const o of out.overlays) {
-      const fig = document.createElement('figure');
-      const canvas = document.createElement('canvas');
-      drawOverlay(canvas, o.view.base, o.view, 300);
-      const cap = document.createElement('figcaption');
-      cap.textContent = `${o.id}: ${o.flagged} landmark${o.flagged === 1 ? '' : 's'} flagged erroneous by ERE (yellow squares)`;
-      fig.append(canvas, cap);
-      figures.append(fig);
-    }
-    // Live view with the calibrated temperatures.
-    const sample = session.data?.test[0];
-    if (sample) await session.showLiveHeatmap(sample, `validation image ${sample.id}, calibrated`);
-    log(`test: MRE ${s.mre.mean.toFixed(3)} mm, SDR 2 mm ${s.sdr[0]?.percent.toFixed(1)}%, ECE ${ev.comparison ? pct(ev.comparison.calibration.ece) + ' → ' : ''}${pct(s.calibration.ece)}, ${flagged} landmarks flagged`);
+    const { summary, line } = showEvaluation(out, { metrics: $('metrics'), plots: $('plots'), overlays: $('overlays') });
+    state.evaluation = summary;
+    log(line);
     setPhase('evaluated');
   } catch (e) {
-    if (state.phase !== 'error') setPhase('error', e instanceof Error ? e.message : String(e));
-    console.error(e);
+    if (state.phase !== 'error') setPhase('error', messageOf(e));
+    stepError('evaluate', messageOf(e));
   }
 }
 
 buttons.evaluate.addEventListener('click', () => void runEvaluation());
 buttons.weights.addEventListener('click', async () => {
   try {
-    download('chh-webgpu.safetensors', await session.weights(), 'application/octet-stream');
+    download('chh-webgpu.safetensors', await worker.weights(), 'application/octet-stream');
   } catch (e) {
-    log(`weights: ${e instanceof Error ? e.message : String(e)}`);
+    stepError('evaluate', `weights: ${messageOf(e)}`);
   }
 });
 buttons.report.addEventListener('click', () => {
@@ -305,49 +324,41 @@ buttons.report.addEventListener('click', () => {
 
 // ------------------------------------------------------------------ prediction
 
-$('weights-file').addEventListener('change', async (e) => {
-  const file = (e.target as HTMLInputElement).files?.[0];
-  if (!file) return;
+async function loadWeightsFile(file: File): Promise<void> {
+  stepError('predict', null);
   try {
     const bytes = new Uint8Array(await file.arrayBuffer());
-    const meta = parseSafetensorsHeader(bytes).metadata;
-    const engine = await session.ensureEngine();
-    const loaded = loadModel(engine, bytes);
-    session.adopt(loaded.model, loaded.state, loaded.temperatures);
-    const paper = PREDICTION.inputSize.default; // converted PyTorch weights: the paper's input size
-    const w = loaded.inputSize?.width ?? (meta.config ? session.settings.width : paper.width);
-    const h = loaded.inputSize?.height ?? (meta.config ? session.settings.height : paper.height);
-    $<HTMLInputElement>('predict-width').value = String(w);
-    $<HTMLInputElement>('predict-height').value = String(h);
-    log(`weights ${file.name}: ${loaded.format} names, ${loaded.config.landmarks} landmarks, ${loaded.state.params.count} parameters${meta.config ? '' : ' (no configuration inside: assumed the paper\'s ResNet34-UNet)'}`);
-    await session.prepareInference(w, h);
+    // The input size from the header alone (ours: their metadata; converted PyTorch weights: the paper's).
+    const size = weightsSize(bytes);
+    setPredictSize(size.inputSize);
+    const loaded = await worker.loadWeights(bytes);
+    const m = loaded.model;
+    const sizeNote = loaded.from === 'metadata' ? 'its input size' : 'no input size inside: the paper\'s';
+    log(`weights ${file.name}: ${loaded.format} names, ${m.config.landmarks} landmarks, ${m.parameters} parameters${loaded.configFromFile ? '' : ' (no configuration inside: assumed the paper\'s ResNet34-UNet)'}; ${sizeNote} ${loaded.inputSize.width}x${loaded.inputSize.height}`);
     setPhase(state.phase === 'evaluated' || state.phase === 'trained' ? state.phase : 'idle');
   } catch (err) {
-    log(`weights ${file.name}: ${err instanceof Error ? err.message : String(err)}`);
+    stepError('predict', `weights ${file.name}: ${messageOf(err)}`);
   }
+}
+
+$('weights-file').addEventListener('change', (e) => {
+  const file = (e.target as HTMLInputElement).files?.[0];
+  if (file) void loadWeightsFile(file);
 });
 
 async function predictFile(file: File): Promise<void> {
+  stepError('predict', null);
   try {
-    const { engine, model, state: modelState } = session;
-    if (!engine || !model || !modelState) throw new Error('train a model or load weights first');
-    const size = { width: num('predict-width'), height: num('predict-height') };
-    const p = await predictBmp(engine, model, modelState, await file.arrayBuffer(), size, {
-      temperatures: session.temperatures ?? undefined,
-      pixelSizeMm: num('predict-pixel'),
-      heatmap: true,
-    });
-    // Overlay on the network's input (resized), so the heatmap and the points line up pixel for pixel.
-    const inputPoints = p.landmarks.flatMap((l) => [l.x * p.scale, l.y * p.scale]);
-    const base = overlayImage({ image: p.input.image, width: p.input.width, height: p.input.height, landmarks: new Float32Array(0) }, p.heatmap, [], []);
-    drawOverlay($<HTMLCanvasElement>('predict-canvas'), base, { imageWidth: p.input.width, truth: [], predicted: inputPoints, flagged: p.landmarks.map((l) => l.erroneous) });
+    const inputSize = { width: num('predict-width'), height: num('predict-height') };
+    const p = await worker.predict(await file.arrayBuffer(), { inputSize, pixelSizeMm: num('predict-pixel'), name: file.name });
+    drawOverlay($<HTMLCanvasElement>('predict-canvas'), p.frame);
     $('predict-table').innerHTML = `<table id="prediction"><thead><tr><th>landmark</th><th>x (px)</th><th>y (px)</th><th>ERE (mm)</th><th>p(mode)</th></tr></thead><tbody>${p.landmarks
       .map((l) => `<tr class="${l.erroneous ? 'flagged' : ''}"><td>${l.index + 1}. ${l.name}</td><td>${l.x.toFixed(1)}</td><td>${l.y.toFixed(1)}</td><td>${l.ereMm.toFixed(2)}</td><td>${l.modeProbability.toFixed(3)}</td></tr>`)
       .join('')}</tbody></table><p class="hint">${file.name}: ${p.original.width}x${p.original.height}; highlighted rows (yellow squares on the image) have ERE above 1.5 mm and are likely erroneous.</p>`;
     state.prediction = p.landmarks;
     log(`predicted ${p.landmarks.length} landmarks on ${file.name}`);
   } catch (e) {
-    log(`predict ${file.name}: ${e instanceof Error ? e.message : String(e)}`);
+    stepError('predict', `predict ${file.name}: ${messageOf(e)}`);
   }
 }
 
@@ -392,12 +403,12 @@ async function checkWebGpu(): Promise<void> {
     return;
   }
   const info = adapter.info;
-  pendingRun = await session.unfinishedRun();
+  pendingRun = await worker.unfinishedRun().catch(() => null);
   state.webgpu = 'ok';
   state.adapter = `${info.vendor} ${info.architecture} ${info.description}`.replace(/\s+/g, ' ').trim();
   const fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter;
   status.className = 'status ok';
-  status.textContent = `WebGPU adapter: ${state.adapter || 'unnamed'}${fallback ? ' (a CPU fallback: expect training to be about 100x slower than on a GPU; keep the tiny model and small images)' : ''}`;
+  status.textContent = `WebGPU adapter: ${state.adapter || 'unnamed'}${fallback ? ' (a CPU fallback: expect training to be about 100x slower than on a GPU; keep the tiny model and small images)' : ''}. Training runs in a worker; this page stays responsive.`;
   if (pendingRun) {
     writeSettings(pendingRun.settings);
     setPhase('idle', `A previous run stopped after epoch ${pendingRun.finishedEpochs} of ${pendingRun.settings.epochs}; its checkpoint is in this browser (IndexedDB).${pendingRun.settings.source === 'folder' ? ' Pick the same folder, then resume.' : ''}`);

@@ -21,6 +21,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['chh'],
   ['report'],
   ['pipeline'],
+  ['worker'],
   ['node', 'index-node.ts'],
   ['cli'],
   ['index.ts'],

@@ -62,7 +62,7 @@ export * from './chh/metrics/summary.ts';
 // Data.
 export { decodeBmp, encodeBmpGray8, bmpSize, BmpError, type GrayImage } from './io/bmp.ts';
 export { padAndResize, padResizePlan, type PadResizePlan } from './data/resize.ts';
-export { fileListSource, MemoryFileSystem, type FileSource, type FileSink } from './io/files.ts';
+export { fileListSource, pathFileSource, pickedFiles, MemoryFileSystem, type FileSource, type FileSink, type PathFile } from './io/files.ts';
 export { MemoryImageCache, type ImageCache } from './data/image-cache.ts';
 export {
   loadIsbiSplit, listIsbiSplit, IsbiDataError,
@@ -109,3 +109,19 @@ export {
 // Prediction.
 export { predictImage, predictBmp, type Prediction, type PredictedLandmark, type PredictOptions } from './chh/predict.ts';
 export { loadModel, configFromWeights, saveWeights, weightsMetadata, weightsInputSize, type LoadedModel, type InputSize } from './io/weights.ts';
+
+// Training off the main thread: a worker module calls serveTrainingWorker(self); the page talks to it through a
+// TrainingWorker (train, calibrate, evaluate, predict; progress events, heatmap frames as ImageBitmaps).
+export { serveTrainingWorker, type WorkerScope, type ServeOptions } from './worker/serve.ts';
+export { TrainingWorker, type WorkerLike, type EventHandler, type EventHandlers } from './worker/client.ts';
+export { TrainingSession, type SessionHost, type SessionOptions } from './worker/session.ts';
+export { DEFAULT_SESSION_SETTINGS, settingsProblem, runSettingsOf, loadSessionData, type SessionSettings } from './worker/settings.ts';
+export { idbStore, memoryStore, DEFAULT_DATABASE, type SessionStore } from './worker/idb-store.ts';
+export { weightsSize } from './worker/weights-size.ts';
+export { renderFrame, rgbaPixels } from './worker/bitmap.ts';
+export {
+  TrainingWorkerError,
+  type Phase, type StepInfo, type OverlayPoints, type HeatmapFrame, type RunRecord, type ModelInfo, type SessionState,
+  type EvaluationOutput, type WeightsSize, type LoadedWeights, type PredictionOutput,
+  type Requests, type RequestType, type Events, type EventType, type RequestMessage, type ResponseMessage, type EventMessage,
+} from './worker/protocol.ts';

@@ -3,9 +3,9 @@
 // small weights, and then
 // examples/predict.html, a plain <script type="module"> importing the built file from a static server, predicts
 // landmarks with them in headless Chromium; its answer matches the same prediction made in Node. The demo page's
-// static build (dist/demo) loads from a plain server too.
+// static build (dist/demo) loads from a plain server too, its training worker bundled beside it and answering.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,6 +147,15 @@ describe('the library build', () => {
         return { webgpu: d.webgpu, phase: d.phase, start: (document.getElementById('start') as HTMLButtonElement).disabled, chart: document.querySelectorAll('#loss-chart canvas').length };
       });
       expect(st).toEqual({ webgpu: 'ok', phase: 'idle', start: false, chart: 1 });
+      // The training worker is bundled beside the page and answers it (a request and its response).
+      expect(readdirSync(join(repoRoot, 'dist', 'demo', 'assets')).some((f) => /^worker-.*\.js$/.test(f))).toBe(true);
+      const answer = await page.evaluate(async () => {
+        const w = (window as unknown as { __chhDemo: { worker: { unfinishedRun(): Promise<unknown>; weights(): Promise<unknown> } } }).__chhDemo.worker;
+        const run = await w.unfinishedRun();
+        const error = await w.weights().then(() => 'no error', (e: Error) => e.message);
+        return { run, error };
+      });
+      expect(answer).toEqual({ run: null, error: 'no model: train one or load weights first' });
       expect(errors).toEqual([]);
     } finally {
       await page.close();

@@ -80,14 +80,30 @@ export class MemoryFileSystem implements FileSource, FileSink {
  * stripped when all files share it, so the tree's root is the dataset folder itself.
  */
 export function fileListSource(files: Iterable<File>): FileSource {
-  const all = [...files].map((f) => ({ file: f, path: normalize((f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name) }));
+  return pathFileSource(pickedFiles(files));
+}
+
+/** A picked file with its path in the folder picked (what a worker gets: a File's webkitRelativePath may not travel). */
+export interface PathFile {
+  path: string;
+  file: Blob & { lastModified?: number };
+}
+
+/** Picked File objects with their paths (webkitRelativePath, else the name). */
+export function pickedFiles(files: Iterable<File>): PathFile[] {
+  return [...files].map((f) => ({ file: f, path: (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name }));
+}
+
+/** fileListSource over files with their paths given. */
+export function pathFileSource(files: Iterable<PathFile>): FileSource {
+  const all = [...files].map((f) => ({ file: f.file, path: normalize(f.path) }));
   const first = all[0]?.path.split('/')[0];
   const strip = first !== undefined && all.every((f) => f.path.startsWith(`${first}/`));
-  const byPath = new Map<string, File>();
+  const byPath = new Map<string, PathFile['file']>();
   for (const { file, path } of all) byPath.set(strip ? path.slice(first.length + 1) : path, file);
   const memory = new MemoryFileSystem('');
   for (const path of byPath.keys()) memory.files.set(path, { bytes: new Uint8Array(0), mtimeMs: 0 });
-  const get = (path: string): File => {
+  const get = (path: string): PathFile['file'] => {
     const f = byPath.get(normalize(path));
     if (!f) throw new Error(`${path}: no such file`);
     return f;
@@ -97,7 +113,7 @@ export function fileListSource(files: Iterable<File>): FileSource {
     read: async (path) => new Uint8Array(await get(path).arrayBuffer()),
     stat: async (path) => {
       const f = get(path);
-      return { size: f.size, mtimeMs: f.lastModified };
+      return { size: f.size, mtimeMs: f.lastModified ?? 0 };
     },
   };
 }

@@ -1,7 +1,7 @@
 // Nothing lost, nothing silent (the command line under adversarial use): temporaries of killed runs cleaned up,
 // strict resume, the dataset never written into, non-finite weights refused, missing annotators noticed, and every
 // bad file or value refused with a message that names it.
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -96,6 +96,11 @@ describe('bad files and values are refused by name', () => {
   it('directories, missing files and bad calibration files name the path', async () => {
     await refused(['predict', data, '--weights', weights], /the image .*data is a directory, not a file/);
     await refused(['test', '--data', data, '--weights', run], /--weights .*run is a directory, not a file/);
+    // A file Node cannot read whole (over 2 GiB; sparse, so it takes no disk): the error names it.
+    const huge = join(dir, 'huge.safetensors');
+    writeFileSync(huge, '');
+    truncateSync(huge, 2 ** 31 + 16);
+    await refused(['test', '--data', data, '--weights', huge], new RegExp(`--weights ${huge}: cannot read it`), 1);
     const bad = join(dir, 'bad-calibration.json');
     writeFileSync(bad, '{ not json');
     await refused(['test', '--data', data, '--weights', weights, '--calibration', bad, ...size], new RegExp(`--calibration ${bad}: .*JSON`));

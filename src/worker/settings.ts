@@ -1,12 +1,13 @@
-// The demo page's settings (the form), their defaults (the demo run of src/chh/config.ts), the run they make, and
-// the data they ask for: the synthetic set generated in the page, or the splits of an ISBI folder the user picked.
-import type { ModelPreset } from '../src/nn/unet.ts';
-import { fileListSource } from '../src/io/files.ts';
-import { loadIsbiSplit, type IsbiSample, type IsbiSplit } from '../src/data/isbi.ts';
-import { milestonesFor, originalWidthFor, RUNS, SYNTHETIC, type CalibrationObjective, type RunSettings } from '../src/chh/config.ts';
-import { syntheticData, type Emit, type RunData } from '../src/pipeline/steps.ts';
+// A training session's settings (the demo page's form), their defaults (the demo run of src/chh/config.ts), the
+// run they make, and the data they ask for: the synthetic set generated in the worker, or the splits of an ISBI
+// folder the user picked (its files travel to the worker with their paths).
+import type { ModelPreset } from '../nn/unet.ts';
+import { pathFileSource, type PathFile } from '../io/files.ts';
+import { loadIsbiSplit, type IsbiSample, type IsbiSplit } from '../data/isbi.ts';
+import { milestonesFor, originalWidthFor, RUNS, SYNTHETIC, type CalibrationObjective, type RunSettings } from '../chh/config.ts';
+import { syntheticData, type Emit, type RunData } from '../pipeline/steps.ts';
 
-export interface DemoSettings {
+export interface SessionSettings {
   source: 'synthetic' | 'folder';
   /** Synthetic counts, or the most images taken from each split of a folder (0: all). */
   trainImages: number;
@@ -28,7 +29,7 @@ export interface DemoSettings {
 }
 
 const demo = RUNS.demo;
-export const DEFAULT_SETTINGS: DemoSettings = {
+export const DEFAULT_SESSION_SETTINGS: SessionSettings = {
   source: 'synthetic',
   trainImages: demo.trainImages,
   calibrationImages: demo.calibrationImages,
@@ -46,8 +47,21 @@ export const DEFAULT_SETTINGS: DemoSettings = {
   seed: demo.seed,
 };
 
+/** What is wrong with settings (sizes, counts, the learning rate), else null. */
+export function settingsProblem(s: SessionSettings): string | null {
+  for (const [k, v] of [['width', s.width], ['height', s.height]] as const) {
+    if (!Number.isInteger(v) || v < 32 || v % 32 !== 0) return `${k} must be a multiple of 32 (the network downsamples 5 times), got ${v}`;
+  }
+  for (const [k, v] of [['batch', s.batch], ['epochs', s.epochs], ['heatmapEvery', s.heatmapEvery]] as const) if (!Number.isInteger(v) || v < 1) return `${k} must be a positive integer`;
+  if (s.source === 'synthetic' && (s.trainImages < 1 || s.calibrationImages < 2 || s.testImages < 1)) {
+    return 'synthetic data needs at least 1 train, 2 fine-tune (two halves) and 1 test image';
+  }
+  if (!(s.lr > 0)) return 'lr must be > 0';
+  return null;
+}
+
 /** The run the settings make: originals 3x the network width, one learning-rate milestone at 3/4 of training. */
-export function runSettingsOf(s: DemoSettings, landmarks: number = SYNTHETIC.landmarks.default): RunSettings {
+export function runSettingsOf(s: SessionSettings, landmarks: number = SYNTHETIC.landmarks.default): RunSettings {
   return {
     model: s.model, width: s.width, height: s.height, originalWidth: originalWidthFor(s.width), landmarks,
     trainImages: s.trainImages, calibrationImages: s.calibrationImages, testImages: s.testImages,
@@ -57,9 +71,9 @@ export function runSettingsOf(s: DemoSettings, landmarks: number = SYNTHETIC.lan
 }
 
 /** The three splits of an ISBI folder picked in the page, at most the settings' counts of each (0: all). */
-async function folderData(s: DemoSettings, files: FileList | File[] | null, emit: Emit): Promise<RunData> {
+async function folderData(s: SessionSettings, files: readonly PathFile[] | null, emit: Emit): Promise<RunData> {
   if (!files || files.length === 0) throw new Error('pick a dataset folder first (ISBI 2015 layout: RawImage/TrainingData, Test1Data, Test2Data and AnnotationsByMD)');
-  const source = fileListSource(Array.from(files));
+  const source = pathFileSource(files);
   const size = { width: s.width, height: s.height };
   const load = async (split: IsbiSplit, n: number, task: string): Promise<IsbiSample[]> => {
     const samples = await loadIsbiSplit(source, split, { ...size, onProgress: (done, total) => emit({ kind: 'progress', task, done, total }) });
@@ -73,7 +87,9 @@ async function folderData(s: DemoSettings, files: FileList | File[] | null, emit
 }
 
 /** The data of the settings, with a line saying what it is. */
-export async function loadDemoData(s: DemoSettings, files: FileList | File[] | null, emit: Emit): Promise<RunData> {
+export async function loadSessionData(s: SessionSettings, files: readonly PathFile[] | null, emit: Emit): Promise<RunData> {
+  const problem = settingsProblem(s);
+  if (problem) throw new Error(problem);
   if (s.source === 'synthetic') {
     const run = runSettingsOf(s);
     const data = await syntheticData(run, emit);

@@ -33,9 +33,9 @@ export { SGD, type SgdOptions } from './nn/sgd.ts';
 export { Adam, type AdamOptions } from './nn/adam.ts';
 
 // Model ops.
-export { conv2d, conv2dKernels } from './ops/conv2d/conv2d.ts';
+export { conv2d, conv2dKernels, conv2dVariants } from './ops/conv2d/conv2d.ts';
 export { conv2dOutputSize, conv2dSubgroupsSupported, type Conv2dOptions } from './ops/conv2d/plan.ts';
-export { conv2dTuning, DEFAULT_TILES, type Conv2dTuning, type ConvTile } from './ops/conv2d/tuning.ts';
+export { conv2dTuning, DEFAULT_TILES, type Conv2dTuning, type ConvKernel, type ConvOp, type ConvTile, type SharedTile } from './ops/conv2d/tuning.ts';
 export { batchNorm2d, type BatchNorm2dOptions } from './ops/batchnorm.ts';
 export { maxPool2d, type MaxPool2dOptions } from './ops/maxpool.ts';
 export { upsampleNearest2d, upsampleConcat } from './ops/upsample.ts';

@@ -8,108 +8,12 @@ import { conv2dSubgroupsSupported } from '../../src/ops/conv2d/plan.ts';
 import { conv2dTuning, type ConvTile } from '../../src/ops/conv2d/tuning.ts';
 import { useEngine } from '../helpers/gpu.ts';
 import { randomArray, finiteDifferences, expectClose } from '../helpers/reference.ts';
+import { cfg, convGradRef, convRef, makeData, outSize, type Config, type Data } from '../helpers/conv-reference.ts';
 
 const engine = useEngine();
 const tuning = () => conv2dTuning(engine());
 
-interface Config {
-  name: string;
-  N: number;
-  C: number;
-  H: number;
-  W: number;
-  Co: number;
-  kh: number;
-  kw: number;
-  stride: [number, number];
-  padding: [number, number];
-  bias: boolean;
-}
-
-function cfg(name: string, N: number, C: number, H: number, W: number, Co: number, k: number | [number, number], s: number | [number, number], p: number | [number, number], bias = false): Config {
-  const kk = typeof k === 'number' ? [k, k] : k;
-  const ss = typeof s === 'number' ? [s, s] : s;
-  const pp = typeof p === 'number' ? [p, p] : p;
-  return { name, N, C, H, W, Co, kh: kk[0], kw: kk[1], stride: [ss[0], ss[1]], padding: [pp[0], pp[1]], bias };
-}
-
-const outSize = (c: Config): [number, number] => [
-  Math.floor((c.H + 2 * c.padding[0] - c.kh) / c.stride[0]) + 1,
-  Math.floor((c.W + 2 * c.padding[1] - c.kw) / c.stride[1]) + 1,
-];
-
-// ---------------------------------------------------------------- CPU reference (f64)
-
-function convRef(c: Config, x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null): Float64Array {
-  const [Ho, Wo] = outSize(c);
-  const out = new Float64Array(c.N * c.Co * Ho * Wo);
-  for (let n = 0; n < c.N; n++)
-    for (let co = 0; co < c.Co; co++)
-      for (let oy = 0; oy < Ho; oy++)
-        for (let ox = 0; ox < Wo; ox++) {
-          let s = b ? b[co] : 0;
-          for (let ci = 0; ci < c.C; ci++)
-            for (let ky = 0; ky < c.kh; ky++) {
-              const iy = oy * c.stride[0] - c.padding[0] + ky;
-              if (iy < 0 || iy >= c.H) continue;
-              for (let kx = 0; kx < c.kw; kx++) {
-                const ix = ox * c.stride[1] - c.padding[1] + kx;
-                if (ix < 0 || ix >= c.W) continue;
-                s += w[((co * c.C + ci) * c.kh + ky) * c.kw + kx] * x[((n * c.C + ci) * c.H + iy) * c.W + ix];
-              }
-            }
-          out[((n * c.Co + co) * Ho + oy) * Wo + ox] = s;
-        }
-  return out;
-}
-
-/** Analytic gradients of sum(conv(x) * dy), written as scatters (independent of the GPU's gather formulation). */
-function convGradRef(c: Config, x: ArrayLike<number>, w: ArrayLike<number>, dy: ArrayLike<number>): { dx: Float64Array; dw: Float64Array; db: Float64Array } {
-  const [Ho, Wo] = outSize(c);
-  const dx = new Float64Array(c.N * c.C * c.H * c.W);
-  const dw = new Float64Array(c.Co * c.C * c.kh * c.kw);
-  const db = new Float64Array(c.Co);
-  for (let n = 0; n < c.N; n++)
-    for (let co = 0; co < c.Co; co++)
-      for (let oy = 0; oy < Ho; oy++)
-        for (let ox = 0; ox < Wo; ox++) {
-          const g = dy[((n * c.Co + co) * Ho + oy) * Wo + ox];
-          db[co] += g;
-          for (let ci = 0; ci < c.C; ci++)
-            for (let ky = 0; ky < c.kh; ky++) {
-              const iy = oy * c.stride[0] - c.padding[0] + ky;
-              if (iy < 0 || iy >= c.H) continue;
-              for (let kx = 0; kx < c.kw; kx++) {
-                const ix = ox * c.stride[1] - c.padding[1] + kx;
-                if (ix < 0 || ix >= c.W) continue;
-                const xi = ((n * c.C + ci) * c.H + iy) * c.W + ix;
-                const wi = ((co * c.C + ci) * c.kh + ky) * c.kw + kx;
-                dx[xi] += g * w[wi];
-                dw[wi] += g * x[xi];
-              }
-            }
-        }
-  return { dx, dw, db };
-}
-
 // ---------------------------------------------------------------- GPU helpers
-
-interface Data {
-  x: Float32Array;
-  w: Float32Array;
-  b: Float32Array | null;
-  r: Float32Array;
-}
-
-function makeData(c: Config, seed: number): Data {
-  const [Ho, Wo] = outSize(c);
-  return {
-    x: randomArray(c.N * c.C * c.H * c.W, seed),
-    w: randomArray(c.Co * c.C * c.kh * c.kw, seed + 1, -0.5, 0.5),
-    b: c.bias ? randomArray(c.Co, seed + 2) : null,
-    r: randomArray(c.N * c.Co * Ho * Wo, seed + 3),
-  };
-}
 
 async function gpuForward(c: Config, d: Pick<Data, 'x' | 'w' | 'b'>): Promise<Float32Array> {
   const e = engine();

@@ -9,7 +9,7 @@ import { shapeString, type Tensor } from '../../engine/tensor.ts';
 import { SHADERS } from '../../generated/shaders.ts';
 import { checkInputs } from '../check.ts';
 import { conv2dTuning } from './tuning.ts';
-import { convUniforms, dgradPlan, forwardPlan, geometry, wgradPlan, type Conv2dOptions, type DispatchPlan, type Geometry } from './plan.ts';
+import { convUniforms, describePlan, dgradPlan, forwardPlan, geometry, wgradPlan, type Conv2dOptions, type DispatchPlan, type Geometry } from './plan.ts';
 
 export type { Conv2dOptions } from './plan.ts';
 
@@ -122,3 +122,13 @@ export const conv2dKernels = {
     return wgradRaw(e, x, dy, g, withBias);
   },
 };
+
+/**
+ * For benchmarks and `chh tune`: the kernels conv2d would run for x [N, Cin, H, W] and weight [Cout, Cin, kh, kw]
+ * on this engine now (its explicit choices, else the tuned ones, else the defaults), as describePlan names them.
+ */
+export function conv2dVariants(engine: Engine, xShape: readonly number[], weightShape: readonly number[], options: Conv2dOptions = {}): { forward: string; dgrad: string; wgrad: string } {
+  const g = geometry({ shape: xShape }, { shape: weightShape }, null, options);
+  const t = conv2dTuning(engine);
+  return { forward: describePlan(forwardPlan(engine, g, t)), dgrad: describePlan(dgradPlan(engine, g, t)), wgrad: describePlan(wgradPlan(engine, g, t).partial) };
+}

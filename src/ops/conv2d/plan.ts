@@ -6,7 +6,7 @@ import { isCpuAdapter } from '../../engine/device.ts';
 import { shapeString, type Tensor } from '../../engine/tensor.ts';
 import type { Shader } from '../../engine/kernel.ts';
 import { SHADERS } from '../../generated/shaders.ts';
-import { DEFAULT_TILES, type Conv2dTuning, type ConvTile } from './tuning.ts';
+import { DEFAULT_TILES, isSharedTile, type Conv2dTuning, type ConvKernel, type ConvOp, type ConvTile, type SharedTile } from './tuning.ts';
 
 export interface Conv2dOptions {
   /** Stride, one number for both axes or [sh, sw]. Default 1. */
@@ -67,7 +67,7 @@ export function conv2dOutputSize(inSize: number, kernel: number, stride: number,
 }
 
 /** The geometry of conv2d(x, weight, bias, options), every shape checked. */
-export function geometry(x: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dOptions): Geometry {
+export function geometry(x: Pick<Tensor, 'shape'>, weight: Pick<Tensor, 'shape'>, bias: Pick<Tensor, 'shape'> | null, options: Conv2dOptions): Geometry {
   const xs = shapeString(x.shape);
   const ws = shapeString(weight.shape);
   if (x.shape.length !== 4) throw new Error(`conv2d: x must be 4-D [N, C, H, W], got ${xs}`);
@@ -153,6 +153,20 @@ function rowWorkgroupShape(shader: Shader, cols: number, rows: number, tm: 4 | 8
   return { WGX: Math.min(64, Math.max(4, Math.ceil(cols / 4) * 4)), WGY: 1 };
 }
 
+/** A short name of the kernel a plan runs: "forward_flat TM8 TN8", "wgrad_rows TM8 subgroups", "tiled_dgrad 64x64x16 r4x4". */
+export function describePlan(plan: DispatchPlan): string {
+  const c = plan.constants;
+  if (plan.shader === SHADERS.conv2d_tiled) return `${plan.entry} ${c.BM}x${c.BN}x${c.BK} r${c.RM}x${c.RN}`;
+  const tile = plan.entry.startsWith('wgrad_rows') ? `TM${c.TM} TC${c.TC}` : `TM${c.TM} TN${c.TN}`;
+  return `${plan.entry} ${tile}${plan.shader === SHADERS.conv2d_subgroups ? ' subgroups' : ''}`;
+}
+
+/** Invocations per workgroup of a plan (register kernels: WGX x WGY; conv2d_tiled: TX x TY). */
+export function workgroupInvocations(plan: DispatchPlan): number {
+  const c = plan.constants;
+  return plan.shader === SHADERS.conv2d_tiled ? c.TX * c.TY : c.WGX * c.WGY;
+}
+
 /** Splits `blocks` workgroups over x and y when x alone would pass the per-dimension limit. */
 function fold(e: ConvDevice, blocks: number): [number, number] {
   const max = e.limits.maxComputeWorkgroupsPerDimension;
@@ -182,9 +196,56 @@ function checkZ(e: ConvDevice, plan: DispatchPlan, g: Geometry): DispatchPlan {
   return plan;
 }
 
+/** The key of one GEMM's shape in Conv2dTuning.tuned and the autotune cache: the op and the exact geometry. */
+export function shapeKey(op: ConvOp, g: Geometry): string {
+  const { N, C, H, W, Co, KH, KW, SH, SW, PH, PW } = g;
+  return `${op} ${N}x${C}x${H}x${W} w${Co}x${KH}x${KW} s${SH}x${SW} p${PH}x${PW}`;
+}
+
+/** The kernel of one GEMM: the engine's explicit choice, else the tuned one for this shape, else the default. */
+export function chooseKernel(op: ConvOp, g: Geometry, tuning: Conv2dTuning): ConvKernel {
+  return tuning[op] ?? tuning.tuned.get(shapeKey(op, g)) ?? DEFAULT_TILES[op];
+}
+
+/** Why the adapter cannot run this workgroup-memory tile, or null. */
+export function sharedTileProblem(e: ConvDevice, t: SharedTile): string | null {
+  const ints = [t.bm, t.bn, t.bk, t.rm, t.rn].every((v) => Number.isInteger(v) && v >= 1);
+  if (!ints || t.rm > 8 || t.rn > 8) return 'bm, bn, bk must be positive integers and rm, rn in 1..8';
+  if (t.bn % t.rn !== 0 || t.bm % (t.rm * t.rn) !== 0) return 'bn must be a multiple of rn and bm of rm*rn';
+  const tx = t.bn / t.rn;
+  const ty = t.bm / t.rm;
+  const l = e.limits;
+  if (tx * ty > l.maxComputeInvocationsPerWorkgroup || tx > l.maxComputeWorkgroupSizeX || ty > l.maxComputeWorkgroupSizeY) {
+    return `its workgroup ${tx}x${ty} is above the adapter's limits`;
+  }
+  const bytes = 4 * t.bk * (t.bm + 1 + t.bn); // As is padded by one row (conv2d_tiled.wgsl.in)
+  if (bytes > l.maxComputeWorkgroupStorageSize) return `its ${bytes} bytes of workgroup memory are above the adapter's ${l.maxComputeWorkgroupStorageSize}`;
+  return null;
+}
+
+function checkShared(e: ConvDevice, t: SharedTile, which: string): SharedTile {
+  const problem = sharedTileProblem(e, t);
+  if (problem) throw new Error(`conv2d: conv2dTuning.${which} ${JSON.stringify(t)} cannot run: ${problem}`);
+  return t;
+}
+
+/** A conv2d_tiled dispatch: `cols` columns of the output matrix in blocks of bn along x (folded into z past the limit), `rows` in blocks of bm along y. */
+function sharedPlan(e: ConvDevice, entry: string, t: SharedTile, cols: number, rows: number, zTimes: number): DispatchPlan {
+  const [bx, fz] = fold(e, Math.ceil(cols / t.bn));
+  const by = Math.ceil(rows / t.bm);
+  const constants = { BM: t.bm, BN: t.bn, BK: t.bk, RM: t.rm, RN: t.rn, TX: t.bn / t.rn, TY: t.bm / t.rm };
+  const plan: DispatchPlan = { shader: SHADERS.conv2d_tiled, entry, constants, grid: [bx, by, fz * zTimes] };
+  if (by > e.limits.maxComputeWorkgroupsPerDimension || plan.grid[2] > e.limits.maxComputeWorkgroupsPerDimension) {
+    throw new Error(`conv2d: ${entry} needs a ${plan.grid.join('x')} grid, above the adapter's per-dimension limit`);
+  }
+  return plan;
+}
+
 /** The forward GEMM: forward_flat where the taps fit the unrolled window, else forward_rows, or the column kernel. */
 export function forwardPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): DispatchPlan {
-  const tile = checkTile(tuning.forward ?? DEFAULT_TILES.forward, 'forward');
+  const kernel = chooseKernel('forward', g, tuning);
+  if (isSharedTile(kernel)) return sharedPlan(e, 'tiled_forward', checkShared(e, kernel, 'forward'), g.N * g.Ho * g.Wo, g.Co, 1);
+  const tile = checkTile(kernel, 'forward');
   if (tile.rows) {
     const { tn, chunks } = rowTile(g.Wo, tile.tn);
     const tiles = g.N * g.Ho * chunks;
@@ -201,7 +262,13 @@ export function forwardPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): D
 
 /** The data gradient: dgrad_flat (stride 1, taps unrolled), dgrad_rows (by stride phase), or the column kernel. */
 export function dgradPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): DispatchPlan {
-  const tile = checkTile(tuning.dgrad ?? DEFAULT_TILES.dgrad, 'dgrad');
+  const kernel = chooseKernel('dgrad', g, tuning);
+  if (isSharedTile(kernel)) {
+    // The widest stride phase has ceil(H/SH) x ceil(W/SW) pixels; z carries the SH*SW phases.
+    const Pq = g.N * Math.ceil(g.H / g.SH) * Math.ceil(g.W / g.SW);
+    return sharedPlan(e, 'tiled_dgrad', checkShared(e, kernel, 'dgrad'), Pq, g.C, g.SH * g.SW);
+  }
+  const tile = checkTile(kernel, 'dgrad');
   if (tile.rows && tile.flat && g.SH === 1 && g.SW === 1 && g.KW <= 7 && rowTile(g.W, tile.tn).tn + g.KW - 1 <= 24) {
     const { tn, chunks } = rowTile(g.W, tile.tn);
     return rowTiled(e, rowShader(e, tuning), 'dgrad_flat', tile.tm, tn, g.N * g.H * chunks, g.C, { KWC: g.KW, WINC: tn + g.KW - 1 });
@@ -221,7 +288,13 @@ export function dgradPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): Dis
 }
 
 /** The wgrad partial-sum kernel and its grid over (taps, channels), without the split along K (grid z). */
-function wgradKernel(e: ConvDevice, g: Geometry, tile: ConvTile, tuning: Conv2dTuning): DispatchPlan {
+function wgradKernel(e: ConvDevice, g: Geometry, kernel: ConvKernel, tuning: Conv2dTuning): DispatchPlan {
+  if (isSharedTile(kernel)) {
+    const plan = sharedPlan(e, 'tiled_wgrad', checkShared(e, kernel, 'wgrad'), g.C * g.KH * g.KW, g.Co, 1);
+    if (plan.grid[2] !== 1) throw new Error(`conv2d: tiled_wgrad over ${g.C * g.KH * g.KW} taps needs more workgroups than the adapter's limit`);
+    return plan;
+  }
+  const tile = checkTile(kernel, 'wgrad');
   const max = e.limits.maxComputeWorkgroupsPerDimension;
   const check = (bx: number, by: number): void => {
     if (bx > max || by > max) throw new Error(`conv2d: wgrad grid ${bx}x${by} is above the adapter's per-dimension limit ${max}`);
@@ -248,13 +321,11 @@ function wgradKernel(e: ConvDevice, g: Geometry, tile: ConvTile, tuning: Conv2dT
 
 /** The weight gradient: the partial-sum kernel split along K (rows n, oy) so that about targetInvocations run. */
 export function wgradPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): WgradPlan {
-  const tile = checkTile(tuning.wgrad ?? DEFAULT_TILES.wgrad, 'wgrad');
-  const partial = wgradKernel(e, g, tile, tuning);
+  const partial = wgradKernel(e, g, chooseKernel('wgrad', g, tuning), tuning);
   const align = e.limits.minStorageBufferOffsetAlignment / 4;
   const biasAt = Math.ceil((g.Co * g.C * g.KH * g.KW) / align) * align;
   const total = biasAt + g.Co;
-  const { WGX, WGY } = partial.constants;
-  const invocations = partial.grid[0] * partial.grid[1] * WGX * WGY;
+  const invocations = partial.grid[0] * partial.grid[1] * workgroupInvocations(partial);
   const target = tuning.targetInvocations ?? (isCpuAdapter(e.adapter) ? 2048 : 32768);
   const rows = g.N * g.Ho;
   let splits = Math.max(1, Math.min(rows, Math.ceil(target / invocations)));

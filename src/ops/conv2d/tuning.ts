@@ -19,11 +19,40 @@ export interface ConvTile {
   flat?: boolean;
 }
 
+/**
+ * Workgroup-memory tile of conv2d_tiled.wgsl.in, the family shaped for GPUs: a workgroup computes bm x bn of the
+ * output matrix (channels x pixels, or channels x taps for wgrad) in K steps of bk, each invocation an rm x rn
+ * register sub-tile (1..8 each), so a workgroup has (bm/rm) x (bn/rn) invocations; bm must be a multiple of rm*rn
+ * (the loads of B give each invocation one column).
+ */
+export interface SharedTile {
+  bm: number;
+  bn: number;
+  bk: number;
+  rm: number;
+  rn: number;
+}
+
+/** The kernel of one GEMM: a register tile (conv2d.wgsl.in) or a workgroup-memory tile (conv2d_tiled.wgsl.in). */
+export type ConvKernel = ConvTile | SharedTile;
+
+export function isSharedTile(k: ConvKernel): k is SharedTile {
+  return 'bm' in k;
+}
+
+/** The three GEMMs of a convolution. */
+export type ConvOp = 'forward' | 'dgrad' | 'wgrad';
+
 export interface Conv2dTuning {
-  /** Tiles of the three GEMMs; null: the defaults (DEFAULT_TILES). */
-  forward: ConvTile | null;
-  dgrad: ConvTile | null;
-  wgrad: ConvTile | null;
+  /** Kernels of the three GEMMs for every shape; null: the tuned choice of the shape, else DEFAULT_TILES. */
+  forward: ConvKernel | null;
+  dgrad: ConvKernel | null;
+  wgrad: ConvKernel | null;
+  /**
+   * What the autotuner (autotune.ts) chose, by shapeKey(op, geometry): consulted where forward/dgrad/wgrad are
+   * null. A shape missing here runs the defaults: nothing ever waits for tuning.
+   */
+  tuned: Map<string, ConvKernel>;
   /**
    * How far wgrad splits its K dimension (batch*Ho*Wo): enough splits that about this many invocations run; null:
    * 2048 on a CPU adapter (every split only adds partial sums there), 32768 on a GPU (it needs tens of thousands in
@@ -48,7 +77,7 @@ export const DEFAULT_TILES: { readonly forward: ConvTile; readonly dgrad: ConvTi
 };
 
 function defaultTuning(): Conv2dTuning {
-  return { forward: null, dgrad: null, wgrad: null, targetInvocations: null, maxPartialBytes: 64 << 20, subgroups: null };
+  return { forward: null, dgrad: null, wgrad: null, tuned: new Map(), targetInvocations: null, maxPartialBytes: 64 << 20, subgroups: null };
 }
 
 const tunings = new WeakMap<Engine, Conv2dTuning>();

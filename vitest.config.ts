@@ -6,6 +6,9 @@ if (!process.env.VK_ICD_FILENAMES && process.platform === 'linux') {
   process.env.VK_ICD_FILENAMES = '/usr/lib/chromium/vk_swiftshader_icd.json';
 }
 process.env.NODEVICE_SELECT ??= '1';
+// Tests plan kernels from the defaults, not from whatever `chh tune` left in this machine's cache; the autotune
+// tests name their own files.
+process.env.CHH_TUNE_CACHE ??= 'off';
 
 export default defineConfig({
   test: {

@@ -8,7 +8,7 @@ import type { ResnetUnet } from '../nn/unet.ts';
 import type { ModelState } from '../nn/module.ts';
 import type { Optimizer } from '../nn/optimizer.ts';
 import type { IsbiSample } from '../data/isbi.ts';
-import { fnv1a64 } from '../data/image-cache.ts';
+import { fnv1a64 } from '../engine/hash.ts';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 

@@ -83,10 +83,15 @@ function traceInference(engine: Engine, model: ResnetUnet, state: ModelState, ba
   }
 }
 
-/** Compiles every kernel the plan's steps use; resolves with how many were compiled (those already were, not again). */
-export async function compileModel(engine: Engine, model: ResnetUnet, state: ModelState, plan: CompilePlan): Promise<number> {
+/** Every kernel the plan's steps use, from dry runs (nothing is dispatched; the model's state is left as it was). */
+export function traceModel(engine: Engine, model: ResnetUnet, state: ModelState, plan: CompilePlan): Set<Kernel> {
   const kernels = new Set<Kernel>();
   for (const b of new Set(plan.train ?? [])) for (const k of traceTraining(engine, model, state, b, plan)) kernels.add(k);
   for (const b of new Set(plan.infer ?? [])) for (const k of traceInference(engine, model, state, b, plan)) kernels.add(k);
-  return engine.compileKernels(kernels, plan.onProgress);
+  return kernels;
+}
+
+/** Compiles every kernel the plan's steps use; resolves with how many were compiled (those already were, not again). */
+export async function compileModel(engine: Engine, model: ResnetUnet, state: ModelState, plan: CompilePlan): Promise<number> {
+  return engine.compileKernels(traceModel(engine, model, state, plan), plan.onProgress);
 }

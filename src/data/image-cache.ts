@@ -4,6 +4,7 @@
 // (fnv1a64) when the source has no stat. Kept apart from the ISBI loader (isbi.ts) so cache implementations, such
 // as the folder-backed one in src/node/files.ts, need not depend on the loader.
 import type { FileSource } from '../io/files.ts';
+import { fnv1a64 } from '../engine/hash.ts';
 
 /** A preprocessed (padded, resized, 8-bit) image and what is needed to use it without the original. */
 export interface CachedImage {
@@ -33,17 +34,6 @@ export class MemoryImageCache implements ImageCache {
   get size(): number {
     return this.map.size;
   }
-}
-
-/** 64-bit FNV-1a as 16 hex digits (two 32-bit lanes); used for content hashes and cache file names. */
-export function fnv1a64(bytes: Uint8Array): string {
-  let h1 = 0x811c9dc5;
-  let h2 = 0xcbf29ce4;
-  for (let i = 0; i < bytes.length; i++) {
-    h1 = Math.imul(h1 ^ bytes[i], 0x01000193) >>> 0;
-    h2 = Math.imul(h2 ^ bytes[i] ^ (h1 >>> 24), 0x01000193) >>> 0;
-  }
-  return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
 }
 
 /** Bump when the preprocessing changes, so stale cache entries are not used. */

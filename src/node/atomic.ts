@@ -2,7 +2,7 @@
 // then renamed over it (a rename within a folder is atomic), so a crash or a full disk mid-write leaves the previous
 // file intact. A failed write removes its temporary file; the temporary files of processes that were killed are
 // removed by cleanStaleTemps on the next run.
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 let sequence = 0;
@@ -47,3 +47,35 @@ export async function cleanStaleTemps(dir: string): Promise<string[]> {
   await Promise.all(stale.map((n) => rm(join(dir, n), { force: true })));
   return stale;
 }
+
+/**
+ * Runs fn holding `${path}.lock`, so that read-modify-write cycles on `path` by several processes happen one after
+ * another (each still writes atomically). The lock file holds its owner's pid: one whose owner is no longer
+ * running is taken over. Waits up to `timeoutMs` for a live owner, then fails naming the lock.
+ */
+export async function withFileLock<T>(path: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const lock = `${path}.lock`;
+  await mkdir(dirname(lock), { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const handle = await open(lock, 'wx');
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const owner = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
+    // An empty file is a lock being written this instant; a dead owner's lock is stale.
+    if (owner > 0 && !alive(owner)) await rm(lock, { force: true });
+    else if (Date.now() > deadline) throw new Error(`${lock}: held by process ${owner || '(unknown)'} for over ${timeoutMs / 1000} s; remove it if that process is gone`);
+    else await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+

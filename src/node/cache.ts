@@ -3,7 +3,7 @@
 // read-only or shared); or a folder the user names; or nowhere.
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fnv1a64 } from '../data/image-cache.ts';
+import { fnv1a64 } from '../engine/hash.ts';
 import { NodeFolderImageCache } from './files.ts';
 import { cleanStaleTemps } from './atomic.ts';
 

@@ -2,7 +2,8 @@
 // and writeSyntheticIsbi (the synthetic set written to disk in the ISBI layout).
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fnv1a64, PREPROCESS_VERSION } from '../data/image-cache.ts';
+import { PREPROCESS_VERSION } from '../data/image-cache.ts';
+import { fnv1a64 } from '../engine/hash.ts';
 import type { CachedImage, ImageCache } from '../data/image-cache.ts';
 import type { FileEntry, FileSink, FileSource, FileStat } from '../io/files.ts';
 import { writeSyntheticDataset } from '../data/synthetic/dataset.ts';

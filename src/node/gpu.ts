@@ -3,13 +3,18 @@
 // (src/index-node.ts); the CLI, the bench and the tests get their engines here too.
 import { existsSync, readdirSync } from 'node:fs';
 import { Engine, type EngineOptions } from '../engine/engine.ts';
+import { loadTuneCache, tuneCachePath } from './tune-store.ts';
 
 export interface NodeGpuOptions {
   /** Extra Dawn toggles, e.g. 'enable-dawn-features=allow_unsafe_apis'. */
   dawnFlags?: string[];
 }
 
-export type NodeEngineOptions = Omit<EngineOptions, 'gpu' | 'runtime'> & NodeGpuOptions;
+export type NodeEngineOptions = Omit<EngineOptions, 'gpu' | 'runtime'> &
+  NodeGpuOptions & {
+    /** The autotune cache to apply (src/node/tune-store.ts); default tuneCachePath(); null: none. */
+    tuneCache?: string | null;
+  };
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const MISSING_WEBGPU =
@@ -59,8 +64,13 @@ export function nodeGpu(options: NodeGpuOptions = {}): Promise<GPU> {
   return gpu;
 }
 
-/** An Engine on Node's WebGPU (Dawn): `Engine.create({ gpu: await nodeGpu(options), ...options })`. */
+/**
+ * An Engine on Node's WebGPU (Dawn): `Engine.create({ gpu: await nodeGpu(options), ...options })`, with the
+ * autotuner's choices for its adapter from the cache file.
+ */
 export async function createNodeEngine(options: NodeEngineOptions = {}): Promise<Engine> {
-  const { dawnFlags, ...engineOptions } = options;
-  return Engine.create({ ...engineOptions, gpu: await nodeGpu({ dawnFlags }), runtime: 'node' });
+  const { dawnFlags, tuneCache = tuneCachePath(), ...engineOptions } = options;
+  const engine = await Engine.create({ ...engineOptions, gpu: await nodeGpu({ dawnFlags }), runtime: 'node' });
+  await loadTuneCache(engine, tuneCache);
+  return engine;
 }

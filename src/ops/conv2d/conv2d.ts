@@ -8,10 +8,37 @@ import type { Binding, Engine } from '../../engine/engine.ts';
 import { shapeString, type Tensor } from '../../engine/tensor.ts';
 import { SHADERS } from '../../generated/shaders.ts';
 import { checkInputs } from '../check.ts';
-import { conv2dTuning } from './tuning.ts';
-import { convUniforms, describePlan, dgradPlan, forwardPlan, geometry, wgradPlan, type Conv2dOptions, type DispatchPlan, type Geometry } from './plan.ts';
+import { conv2dTuning, type ConvOp } from './tuning.ts';
+import { convUniforms, describePlan, dgradPlan, forwardPlan, geometry, shapeKey, wgradPlan, type Conv2dOptions, type DispatchPlan, type Geometry } from './plan.ts';
 
 export type { Conv2dOptions } from './plan.ts';
+
+/** One GEMM shape a run used, as recordConvShapes collects them for the autotuner. */
+export interface ConvShape {
+  key: string;
+  op: ConvOp;
+  geometry: Geometry;
+}
+
+const recorders = new WeakMap<Engine, Map<string, ConvShape>>();
+
+function note(e: Engine, op: ConvOp, g: Geometry): void {
+  const key = shapeKey(op, g);
+  recorders.get(e)?.set(key, { key, op, geometry: g });
+}
+
+/** The GEMM shapes fn's conv2d calls use on this engine (fn may be a dry run inside engine.traceKernels), in first-use order. */
+export function recordConvShapes(engine: Engine, fn: () => void): ConvShape[] {
+  if (recorders.has(engine)) throw new Error('recordConvShapes: already recording on this engine');
+  const shapes = new Map<string, ConvShape>();
+  recorders.set(engine, shapes);
+  try {
+    fn();
+  } finally {
+    recorders.delete(engine);
+  }
+  return [...shapes.values()];
+}
 
 function dispatch(e: Engine, plan: DispatchPlan, bindings: Readonly<Record<string, Binding>>): void {
   const k = e.kernel({ shader: plan.shader, entry: plan.entry, bindings: Object.keys(bindings), constants: plan.constants });
@@ -19,6 +46,7 @@ function dispatch(e: Engine, plan: DispatchPlan, bindings: Readonly<Record<strin
 }
 
 function forwardRaw(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null, g: Geometry): Tensor {
+  note(e, 'forward', g);
   const plan = forwardPlan(e, g, conv2dTuning(e));
   const out = e.empty([g.N, g.Co, g.Ho, g.Wo], { label: 'conv2d' });
   // Without a bias the kernel never reads `bias`; the weight stands in so the binding is valid.
@@ -28,6 +56,7 @@ function forwardRaw(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null, g
 }
 
 function dgradRaw(e: Engine, dy: Tensor, weight: Tensor, g: Geometry): Tensor {
+  note(e, 'dgrad', g);
   const plan = dgradPlan(e, g, conv2dTuning(e));
   const dx = e.empty([g.N, g.C, g.H, g.W], { label: 'conv2d.dx' });
   dispatch(e, plan, { dy, weight, dx, params: convUniforms(g, false) });
@@ -35,6 +64,7 @@ function dgradRaw(e: Engine, dy: Tensor, weight: Tensor, g: Geometry): Tensor {
 }
 
 function wgradRaw(e: Engine, x: Tensor, dy: Tensor, g: Geometry, withBias: boolean): { dw: Tensor; db: Tensor | null } {
+  note(e, 'wgrad', g);
   const plan = wgradPlan(e, g, conv2dTuning(e));
   const params = convUniforms(g, withBias, plan);
   const partial = e.empty([plan.splits * plan.total], { label: 'conv2d.wgrad.partial' });

@@ -6,7 +6,7 @@ import { isCpuAdapter } from '../../engine/device.ts';
 import { shapeString, type Tensor } from '../../engine/tensor.ts';
 import type { Shader } from '../../engine/kernel.ts';
 import { SHADERS } from '../../generated/shaders.ts';
-import { DEFAULT_TILES, isSharedTile, type Conv2dTuning, type ConvKernel, type ConvOp, type ConvTile, type SharedTile } from './tuning.ts';
+import { DEFAULT_TILES, GPU_DEFAULT_TILE, isSharedTile, type Conv2dTuning, type ConvKernel, type ConvOp, type ConvTile, type SharedTile } from './tuning.ts';
 
 export interface Conv2dOptions {
   /** Stride, one number for both axes or [sh, sw]. Default 1. */
@@ -196,15 +196,31 @@ function checkZ(e: ConvDevice, plan: DispatchPlan, g: Geometry): DispatchPlan {
   return plan;
 }
 
-/** The key of one GEMM's shape in Conv2dTuning.tuned and the autotune cache: the op and the exact geometry. */
+/** The key of one GEMM's shape in Conv2dTuning.tuned and the autotune cache: the op, the dtype and the exact geometry. */
 export function shapeKey(op: ConvOp, g: Geometry): string {
   const { N, C, H, W, Co, KH, KW, SH, SW, PH, PW } = g;
-  return `${op} ${N}x${C}x${H}x${W} w${Co}x${KH}x${KW} s${SH}x${SW} p${PH}x${PW}`;
+  return `${op} f32 ${N}x${C}x${H}x${W} w${Co}x${KH}x${KW} s${SH}x${SW} p${PH}x${PW}`;
+}
+
+/** The GEMM of one op: M rows (output channels; input channels for dgrad) x N columns x a reduction of K. */
+export function gemmSize(op: ConvOp, g: Geometry): { m: number; n: number; k: number } {
+  const taps = g.KH * g.KW;
+  if (op === 'forward') return { m: g.Co, n: g.N * g.Ho * g.Wo, k: g.C * taps };
+  if (op === 'dgrad') return { m: g.C, n: g.N * g.H * g.W, k: (g.Co * taps) / (g.SH * g.SW) };
+  return { m: g.Co, n: g.C * taps, k: g.N * g.Ho * g.Wo };
+}
+
+/** What a shape runs before it is tuned: register tiles on a CPU adapter; on a GPU the shared tile where the GEMM fills it. */
+export function defaultKernel(e: ConvDevice, op: ConvOp, g: Geometry): ConvKernel {
+  if (isCpuAdapter(e.adapter)) return DEFAULT_TILES[op];
+  const { m, n } = gemmSize(op, g);
+  const fills = m >= GPU_DEFAULT_TILE.bm / 2 && n >= 16 * GPU_DEFAULT_TILE.bn;
+  return fills && sharedTileProblem(e, GPU_DEFAULT_TILE) === null ? GPU_DEFAULT_TILE : DEFAULT_TILES[op];
 }
 
 /** The kernel of one GEMM: the engine's explicit choice, else the tuned one for this shape, else the default. */
-export function chooseKernel(op: ConvOp, g: Geometry, tuning: Conv2dTuning): ConvKernel {
-  return tuning[op] ?? tuning.tuned.get(shapeKey(op, g)) ?? DEFAULT_TILES[op];
+export function chooseKernel(e: ConvDevice, op: ConvOp, g: Geometry, tuning: Conv2dTuning): ConvKernel {
+  return tuning[op] ?? tuning.tuned.get(shapeKey(op, g)) ?? defaultKernel(e, op, g);
 }
 
 /** Why the adapter cannot run this workgroup-memory tile, or null. */
@@ -243,7 +259,7 @@ function sharedPlan(e: ConvDevice, entry: string, t: SharedTile, cols: number, r
 
 /** The forward GEMM: forward_flat where the taps fit the unrolled window, else forward_rows, or the column kernel. */
 export function forwardPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): DispatchPlan {
-  const kernel = chooseKernel('forward', g, tuning);
+  const kernel = chooseKernel(e, 'forward', g, tuning);
   if (isSharedTile(kernel)) return sharedPlan(e, 'tiled_forward', checkShared(e, kernel, 'forward'), g.N * g.Ho * g.Wo, g.Co, 1);
   const tile = checkTile(kernel, 'forward');
   if (tile.rows) {
@@ -262,7 +278,7 @@ export function forwardPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): D
 
 /** The data gradient: dgrad_flat (stride 1, taps unrolled), dgrad_rows (by stride phase), or the column kernel. */
 export function dgradPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): DispatchPlan {
-  const kernel = chooseKernel('dgrad', g, tuning);
+  const kernel = chooseKernel(e, 'dgrad', g, tuning);
   if (isSharedTile(kernel)) {
     // The widest stride phase has ceil(H/SH) x ceil(W/SW) pixels; z carries the SH*SW phases.
     const Pq = g.N * Math.ceil(g.H / g.SH) * Math.ceil(g.W / g.SW);
@@ -321,7 +337,7 @@ function wgradKernel(e: ConvDevice, g: Geometry, kernel: ConvKernel, tuning: Con
 
 /** The weight gradient: the partial-sum kernel split along K (rows n, oy) so that about targetInvocations run. */
 export function wgradPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): WgradPlan {
-  const partial = wgradKernel(e, g, chooseKernel('wgrad', g, tuning), tuning);
+  const partial = wgradKernel(e, g, chooseKernel(e, 'wgrad', g, tuning), tuning);
   const align = e.limits.minStorageBufferOffsetAlignment / 4;
   const biasAt = Math.ceil((g.Co * g.C * g.KH * g.KW) / align) * align;
   const total = biasAt + g.Co;

@@ -44,7 +44,10 @@ export function isSharedTile(k: ConvKernel): k is SharedTile {
 export type ConvOp = 'forward' | 'dgrad' | 'wgrad';
 
 export interface Conv2dTuning {
-  /** Kernels of the three GEMMs for every shape; null: the tuned choice of the shape, else DEFAULT_TILES. */
+  /**
+   * Kernels of the three GEMMs for every shape; null: the tuned choice of the shape, else the default of the adapter's
+   * class (DEFAULT_TILES on a CPU adapter; GPU_DEFAULT_TILE on a GPU where the GEMM fills it).
+   */
   forward: ConvKernel | null;
   dgrad: ConvKernel | null;
   wgrad: ConvKernel | null;
@@ -75,6 +78,12 @@ export const DEFAULT_TILES: { readonly forward: ConvTile; readonly dgrad: ConvTi
   dgrad: { tm: 8, tn: 8, rows: true, flat: true },
   wgrad: { tm: 8, tn: 4, rows: true },
 };
+
+/**
+ * The default of GPU adapters for the GEMMs big enough to fill it (plan.ts, defaultKernel): the classic 64x64 tile,
+ * 4x4 per invocation, 256 invocations. Not measured on a GPU yet (docs/decisions.md); the autotuner replaces it.
+ */
+export const GPU_DEFAULT_TILE: SharedTile = { bm: 64, bn: 64, bk: 16, rm: 4, rn: 4 };
 
 function defaultTuning(): Conv2dTuning {
   return { forward: null, dgrad: null, wgrad: null, tuned: new Map(), targetInvocations: null, maxPartialBytes: 64 << 20, subgroups: null };

@@ -1,0 +1,198 @@
+// The conv2d autotuner: for each GEMM shape a run uses (recordConvShapes), time the kernels that apply on this
+// adapter and keep the fastest in conv2dTuning(engine).tuned, where plan.ts looks first. It runs only when asked
+// (`chh tune`, `--tune`, the demo's button): a shape not tuned runs its adapter class's default and never waits.
+// CPU adapters try only register tiles (workgroup memory and barriers are what they pay most for:
+// docs/decisions.md); GPUs try the workgroup-memory tiles of conv2d_tiled.wgsl.in too.
+//
+// Timing: every candidate's pipelines are compiled first, all at once; then each candidate runs once untimed and
+// `reps` times timed, with timestamp queries where the adapter has them, else a wall clock around engine.sync().
+// A candidate more than twice as slow as the best so far stops after its first timing. The default is replaced
+// only by a candidate at least `margin` faster, so timing noise does not churn the choices.
+import type { Engine } from '../../engine/engine.ts';
+import type { Tensor } from '../../engine/tensor.ts';
+import type { Kernel } from '../../engine/kernel.ts';
+import { GpuTimer } from '../../engine/profiler.ts';
+import { isCpuAdapter } from '../../engine/device.ts';
+import { conv2dKernels, type ConvShape } from './conv2d.ts';
+import { defaultKernel, describePlan, dgradPlan, forwardPlan, sharedTileProblem, wgradPlan, type ConvDevice, type Geometry } from './plan.ts';
+import { conv2dTuning, isSharedTile, type ConvKernel, type ConvOp, type SharedTile } from './tuning.ts';
+
+/** Register tiles worth a try besides the default (conv2d.wgsl.in's families). */
+const REGISTER_CANDIDATES: Record<ConvOp, readonly ConvKernel[]> = {
+  forward: [{ tm: 8, tn: 8, rows: true, flat: true }, { tm: 4, tn: 8, rows: true, flat: true }, { tm: 8, tn: 4 }],
+  dgrad: [{ tm: 8, tn: 8, rows: true, flat: true }, { tm: 4, tn: 8, rows: true, flat: true }, { tm: 8, tn: 4, rows: true }],
+  wgrad: [{ tm: 8, tn: 4, rows: true }, { tm: 4, tn: 4, rows: true }, { tm: 8, tn: 4 }],
+};
+
+/** Workgroup-memory tiles tried on GPUs (those the adapter's limits allow): big tiles for big GEMMs, narrow ones for few channels. */
+const SHARED_CANDIDATES: readonly SharedTile[] = [
+  { bm: 128, bn: 128, bk: 8, rm: 8, rn: 8 },
+  { bm: 128, bn: 64, bk: 8, rm: 8, rn: 4 },
+  { bm: 64, bn: 128, bk: 8, rm: 4, rn: 8 },
+  { bm: 64, bn: 64, bk: 16, rm: 4, rn: 4 },
+  { bm: 64, bn: 64, bk: 32, rm: 4, rn: 4 },
+  { bm: 64, bn: 64, bk: 8, rm: 4, rn: 4 },
+  { bm: 32, bn: 64, bk: 16, rm: 4, rn: 4 },
+  { bm: 64, bn: 32, bk: 16, rm: 4, rn: 4 },
+  { bm: 128, bn: 32, bk: 16, rm: 8, rn: 2 },
+  { bm: 32, bn: 32, bk: 16, rm: 2, rn: 2 },
+  { bm: 16, bn: 64, bk: 16, rm: 2, rn: 4 },
+];
+
+export interface TuneOptions {
+  /** Timed runs per candidate (default 3; the median counts). */
+  reps?: number;
+  /** How much faster than the default a candidate must be to replace it (default 0.03: 3%). */
+  margin?: number;
+  onProgress?: (p: { done: number; total: number; shape: string }) => void;
+}
+
+/** What tuning one GEMM shape found. */
+export interface TuneChoice {
+  key: string;
+  op: ConvOp;
+  kernel: ConvKernel;
+  /** describePlan's name of the winner and of the default. */
+  variant: string;
+  defaultVariant: string;
+  /** Median milliseconds of the winner and of the default. */
+  ms: number;
+  defaultMs: number;
+  /** Every candidate timed: its name and median milliseconds (Infinity where it stopped early). */
+  timings: { variant: string; ms: number }[];
+}
+
+function sameKernel(a: ConvKernel, b: ConvKernel): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The kernels worth timing for one GEMM on this adapter, the default first. */
+export function candidateKernels(e: ConvDevice, op: ConvOp, g: Geometry): ConvKernel[] {
+  const list: ConvKernel[] = [defaultKernel(e, op, g)];
+  const shared = isCpuAdapter(e.adapter) ? [] : SHARED_CANDIDATES.filter((t) => sharedTileProblem(e, t) === null);
+  for (const k of [...REGISTER_CANDIDATES[op], ...shared]) if (!list.some((l) => sameKernel(l, k))) list.push(k);
+  return list;
+}
+
+/** The plan a kernel gets for this shape, by name (what `chh tune` prints). */
+export function variantName(e: Engine, op: ConvOp, g: Geometry, kernel: ConvKernel): string {
+  const t = { ...conv2dTuning(e), [op]: kernel };
+  if (op === 'forward') return describePlan(forwardPlan(e, g, t));
+  if (op === 'dgrad') return describePlan(dgradPlan(e, g, t));
+  return describePlan(wgradPlan(e, g, t).partial);
+}
+
+/** Zero tensors of one shape's GEMM and a function that runs it once (its outputs freed by the caller's scope). */
+function gemmRunner(e: Engine, op: ConvOp, g: Geometry): { run: () => void; inputs: Tensor[] } {
+  const options = { stride: [g.SH, g.SW] as const, padding: [g.PH, g.PW] as const };
+  const x = e.zeros([g.N, g.C, g.H, g.W], { label: 'tune.x' });
+  const w = e.zeros([g.Co, g.C, g.KH, g.KW], { label: 'tune.w' });
+  if (op === 'forward') return { inputs: [x, w], run: () => void conv2dKernels.forward(x, w, null, options) };
+  const dy = e.zeros([g.N, g.Co, g.Ho, g.Wo], { label: 'tune.dy' });
+  if (op === 'dgrad') return { inputs: [x, w, dy], run: () => void conv2dKernels.dgrad(dy, x, w, options) };
+  return { inputs: [x, w, dy], run: () => void conv2dKernels.wgrad(dy, x, w, true, options) };
+}
+
+/** Runs fn with the engine's choice for `op` set to `kernel`. */
+function withKernel<T>(e: Engine, op: ConvOp, kernel: ConvKernel, fn: () => T): T {
+  const t = conv2dTuning(e);
+  const saved = t[op];
+  t[op] = kernel;
+  try {
+    return fn();
+  } finally {
+    t[op] = saved;
+  }
+}
+
+/** Milliseconds of one run, `reps` times (timestamp queries where there are, else a wall clock). */
+async function timeRuns(e: Engine, run: () => void, reps: number, timer: GpuTimer | null): Promise<number[]> {
+  if (timer) {
+    for (let i = 0; i < reps; i++) timer.time(() => e.scope(run));
+    return timer.read();
+  }
+  const out: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    e.scope(run);
+    await e.sync();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+function median(v: readonly number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Times every candidate of one shape; returns the choice (the default unless beaten by the margin). */
+async function tuneShape(e: Engine, shape: ConvShape, candidates: readonly ConvKernel[], timer: GpuTimer | null, reps: number, margin: number): Promise<TuneChoice> {
+  const { op, geometry: g } = shape;
+  const { run, inputs } = gemmRunner(e, op, g);
+  const timings: { variant: string; ms: number }[] = [];
+  let best = Infinity;
+  try {
+    for (const kernel of candidates) {
+      const ms = await withKernel(e, op, kernel, async () => {
+        await timeRuns(e, run, 1, null); // untimed: uploads, first-use costs
+        const first = (await timeRuns(e, run, 1, timer))[0];
+        if (reps === 1) return first;
+        if (first > 2 * best) return Infinity;
+        return median([first, ...(await timeRuns(e, run, reps - 1, timer))]);
+      });
+      timings.push({ variant: variantName(e, op, g, kernel), ms });
+      best = Math.min(best, ms);
+    }
+  } finally {
+    for (const t of inputs) t.dispose();
+  }
+  const defaultMs = timings[0].ms;
+  let win = 0;
+  timings.forEach((t, i) => {
+    if (t.ms < timings[win].ms) win = i;
+  });
+  if (win !== 0 && timings[win].ms > defaultMs * (1 - margin)) win = 0;
+  return { key: shape.key, op, kernel: candidates[win], variant: timings[win].variant, defaultVariant: timings[0].variant, ms: timings[win].ms, defaultMs, timings };
+}
+
+/** Every pipeline the candidates of these shapes need, traced (nothing runs) for one parallel compile. */
+function candidatePipelines(e: Engine, shapes: readonly ConvShape[], candidates: readonly ConvKernel[][]): Kernel[] {
+  return e.traceKernels(() =>
+    shapes.forEach((s, i) => {
+      const { run } = gemmRunner(e, s.op, s.geometry);
+      for (const k of candidates[i]) withKernel(e, s.op, k, run);
+    }),
+  );
+}
+
+/**
+ * Tunes these GEMM shapes on the engine: conv2dTuning(engine).tuned gets each winner (a shared tile or register
+ * tile; plan.ts uses it from the next conv2d call on). Returns what won, shape by shape.
+ */
+export async function tuneConv2d(e: Engine, shapes: readonly ConvShape[], options: TuneOptions = {}): Promise<TuneChoice[]> {
+  const reps = options.reps ?? 3;
+  const margin = options.margin ?? 0.03;
+  if (!Number.isInteger(reps) || reps < 1) throw new Error(`tuneConv2d: reps must be a positive integer, got ${reps}`);
+  const candidates = shapes.map((s) => candidateKernels(e, s.op, s.geometry));
+  await e.compileKernels(candidatePipelines(e, shapes, candidates));
+  const timer = GpuTimer.supported(e) ? new GpuTimer(e, Math.max(reps, 1)) : null;
+  const choices: TuneChoice[] = [];
+  try {
+    for (let i = 0; i < shapes.length; i++) {
+      const choice = await tuneShape(e, shapes[i], candidates[i], timer, reps, margin);
+      conv2dTuning(e).tuned.set(choice.key, choice.kernel);
+      choices.push(choice);
+      options.onProgress?.({ done: i + 1, total: shapes.length, shape: shapes[i].key });
+    }
+  } finally {
+    timer?.dispose();
+  }
+  return choices;
+}
+
+/** Whether a tuned kernel is one this adapter can run (a cache entry from another adapter or an older kernel set may not be). */
+export function kernelRunsOn(e: ConvDevice, kernel: ConvKernel): boolean {
+  if (isSharedTile(kernel)) return sharedTileProblem(e, kernel) === null;
+  return (kernel.tm === 4 || kernel.tm === 8) && Number.isInteger(kernel.tn) && kernel.tn >= 1 && kernel.tn <= 8;
+}

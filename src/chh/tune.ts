@@ -23,7 +23,7 @@ export async function tuneModel(engine: Engine, model: ResnetUnet, state: ModelS
 export function formatTuneChoices(choices: readonly TuneChoice[]): string {
   const rows = choices.map((c) => {
     const speedup = c.defaultMs / c.ms;
-    const kept = c.variant === c.defaultVariant ? ' (default kept)' : '';
+    const kept = c.isDefault ? ' (default kept)' : '';
     return `  ${c.key.padEnd(52)} ${c.variant.padEnd(30)} ${c.ms.toFixed(3).padStart(9)} ms  default ${c.defaultMs.toFixed(3).padStart(9)} ms  x${speedup.toFixed(2)}${kept}`;
   });
   const total = choices.reduce((s, c) => s + c.ms, 0);

@@ -1,4 +1,4 @@
-// The `chh` command line: synth, train, calibrate, test, predict, bench (commands/), each with --help. It runs the
+// The `chh` command line: synth, train, calibrate, test, predict, bench, tune (commands/), each with --help. It runs the
 // engine in Node through Dawn (WebGPU on SwiftShader when there is no GPU driver). Exit codes: 0 done, 1 failed,
 // 2 bad usage (with the command's help).
 import { commandHelp, type Command } from './command.ts';
@@ -9,6 +9,7 @@ import { calibrateCommand } from './commands/calibrate.ts';
 import { testCommand } from './commands/test.ts';
 import { predictCommand } from './commands/predict.ts';
 import { benchCommand } from './commands/bench.ts';
+import { tuneCommand } from './commands/tune.ts';
 
 export const COMMANDS: Record<string, Command> = {
   synth,
@@ -17,6 +18,7 @@ export const COMMANDS: Record<string, Command> = {
   test: testCommand,
   predict: predictCommand,
   bench: benchCommand,
+  tune: tuneCommand,
 };
 
 export function mainHelp(): string {

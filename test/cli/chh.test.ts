@@ -1,4 +1,4 @@
-// The chh command line end to end on a tiny configuration: synth -> train -> train --resume -> calibrate ->
+// The chh command line end to end on a tiny configuration: synth -> train -> train --resume --tune -> calibrate ->
 // test -> predict, and clear usage errors with exit code 2.
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,7 +58,10 @@ describe('chh', () => {
     const run = join(dir, 'run');
     const trainArgs = ['train', '--data', data, '--out', run, '--model', 'tiny', ...common, '--batch', '2', '--lr', '0.003'];
     await ok([...trainArgs, '--epochs', '1']);
-    await ok([...trainArgs, '--epochs', '2', '--resume']);
+    // --tune first tunes the step's conv shapes (vitest sets CHH_TUNE_CACHE=off: nothing is saved).
+    await ok([...trainArgs, '--epochs', '2', '--resume', '--tune']);
+    expect(out.join('\n')).toMatch(/tuned \d+ conv shapes in [\d.]+ s/);
+    expect(out.join('\n')).toMatch(/CHH_TUNE_CACHE=off, the choices hold for this run only/);
     const log = JSON.parse(readFileSync(join(run, 'train-log.json'), 'utf8')) as { epochs: { epoch: number }[] };
     expect(log.epochs.map((e) => e.epoch)).toEqual([1, 2]); // the log of the first call, then the resumed epoch
     const weights = join(run, 'weights.safetensors');

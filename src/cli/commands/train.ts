@@ -6,7 +6,8 @@ import { loadSafetensors } from '../../io/state-dict.ts';
 import { configFromWeights, saveWeights } from '../../io/weights.ts';
 import { PREDICTION, TRAINING, type OptimizerName } from '../../chh/config.ts';
 import { gpuAugmenter, type TrainOptions } from '../../chh/train.ts';
-import { compileStep, trainStep } from '../../pipeline/steps.ts';
+import { compileStep, trainStep, tuneStep } from '../../pipeline/steps.ts';
+import { saveChoices } from './tune.ts';
 import { folderStore } from '../../node/folder-store.ts';
 import { printEvents } from '../../node/progress.ts';
 import { writeFileAtomic } from '../../node/atomic.ts';
@@ -22,7 +23,7 @@ export const trainCommand = command({
   summary: 'train the CHH model (2D softmax + NLL, Adam, MultiStepLR, augmentation) with a checkpoint every epoch',
   usage:
     'chh train --data DIR [--out DIR] [--model paper|small|tiny] [--size WxH] [--epochs N] [--batch N] [--lr X] [--optimizer adam|sgd] ' +
-    '[--no-augment] [--seed S] [--weights FILE] [--resume]',
+    '[--no-augment] [--seed S] [--weights FILE] [--resume] [--tune]',
   options: {
     data: opt.string('dataset folder in the ISBI 2015 layout (trains on RawImage/TrainingData)'),
     out: opt.string('output folder: checkpoint.safetensors (every epoch), weights.safetensors, train-log.json', 'runs/train'),
@@ -38,6 +39,7 @@ export const trainCommand = command({
     seed: opt.intFrom(TRAINING.seed, 0),
     weights: opt.string("start from these weights (.safetensors; ours, smp or CHH names, e.g. the authors' converted checkpoint)"),
     resume: opt.flag('continue from OUT/checkpoint.safetensors (the same result as an uninterrupted run; a checkpoint made with other settings is refused)'),
+    tune: opt.flag('first tune the conv kernels for these shapes on this GPU (as chh tune; the winners are saved for later runs)'),
     ...DATA_OPTIONS,
   },
   async run(v) {
@@ -74,7 +76,9 @@ export const trainCommand = command({
           `${options.epochs} epochs, batch ${options.batch}, ${options.optimizer} lr ${options.lr}, augmentation ${options.augment ? 'on' : 'off'}`,
       );
       const emit = printEvents();
-      await compileStep(engine, model, state, { ...size, train: [options.batch], augment: options.augment !== null, optimizer: options.optimizer }, emit);
+      const plan = { ...size, train: [options.batch], augment: options.augment !== null, optimizer: options.optimizer };
+      if (v.tune) await saveChoices(engine, await tuneStep(engine, model, state, plan, emit));
+      await compileStep(engine, model, state, plan, emit);
       const result = await trainStep({ engine, model, state, samples, options, store: folderStore(out), resume: v.resume, emit });
       const weightsFile = join(out, 'weights.safetensors');
       await writeFileAtomic(weightsFile, await saveWeights(model, state, size));

@@ -6,8 +6,10 @@
 //
 // Timing: every candidate's pipelines are compiled first, all at once; then each candidate runs once untimed and
 // `reps` times timed, with timestamp queries where the adapter has them, else a wall clock around engine.sync().
-// A candidate more than twice as slow as the best so far stops after its first timing. The default is replaced
-// only by a candidate at least `margin` faster, so timing noise does not churn the choices.
+// A timed span holds enough runs to last about a millisecond, and a candidate's time is its fastest span: noise
+// only ever adds (SwiftShader's timestamps jump by ~3 ms now and then). A candidate more than three times as slow as
+// the best so far in its first two spans stops there. The default is replaced only by a candidate at least `margin`
+// faster, so noise does not churn the choices.
 import type { Engine } from '../../engine/engine.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import type { Kernel } from '../../engine/kernel.ts';
@@ -40,7 +42,7 @@ const SHARED_CANDIDATES: readonly SharedTile[] = [
 ];
 
 export interface TuneOptions {
-  /** Timed runs per candidate (default 3; the median counts). */
+  /** Timed spans per candidate (default 3; the fastest counts). */
   reps?: number;
   /** How much faster than the default a candidate must be to replace it (default 0.03: 3%). */
   margin?: number;
@@ -52,13 +54,14 @@ export interface TuneChoice {
   key: string;
   op: ConvOp;
   kernel: ConvKernel;
-  /** describePlan's name of the winner and of the default. */
+  /** describePlan's name of the winner and of the default; whether the default won. */
   variant: string;
   defaultVariant: string;
-  /** Median milliseconds of the winner and of the default. */
+  isDefault: boolean;
+  /** Milliseconds of one run of the winner and of the default. */
   ms: number;
   defaultMs: number;
-  /** Every candidate timed: its name and median milliseconds (Infinity where it stopped early). */
+  /** Every candidate timed (those with the same plan once): its name and milliseconds (Infinity where it stopped early). */
   timings: { variant: string; ms: number }[];
 }
 
@@ -105,25 +108,33 @@ function withKernel<T>(e: Engine, op: ConvOp, kernel: ConvKernel, fn: () => T): 
   }
 }
 
-/** Milliseconds of one run, `reps` times (timestamp queries where there are, else a wall clock). */
-async function timeRuns(e: Engine, run: () => void, reps: number, timer: GpuTimer | null): Promise<number[]> {
+/** Milliseconds per run of `reps` spans of `inner` runs each (timestamp queries where there are, else a wall clock). */
+async function timeSpans(e: Engine, run: () => void, reps: number, inner: number, timer: GpuTimer | null): Promise<number[]> {
+  const span = () => e.scope(() => {
+    for (let i = 0; i < inner; i++) run();
+  });
   if (timer) {
-    for (let i = 0; i < reps; i++) timer.time(() => e.scope(run));
-    return timer.read();
+    for (let i = 0; i < reps; i++) timer.time(span);
+    return (await timer.read()).map((ms) => ms / inner);
   }
   const out: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    e.scope(run);
+    span();
     await e.sync();
-    out.push(performance.now() - t0);
+    out.push((performance.now() - t0) / inner);
   }
   return out;
 }
 
-function median(v: readonly number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+/** Milliseconds of one run of `kernel` on this shape: the fastest of `reps` spans, Infinity where two are past `giveUpMs`. */
+async function timeKernel(e: Engine, op: ConvOp, kernel: ConvKernel, run: () => void, t: { reps: number; inner: number; timer: GpuTimer | null; giveUpMs: number }): Promise<number> {
+  return withKernel(e, op, kernel, async () => {
+    await timeSpans(e, run, 1, 1, null); // untimed: uploads, first-use costs
+    const first = Math.min(...(await timeSpans(e, run, Math.min(2, t.reps), t.inner, t.timer)));
+    if (first > t.giveUpMs && t.reps > 2) return Infinity;
+    return t.reps > 2 ? Math.min(first, ...(await timeSpans(e, run, t.reps - 2, t.inner, t.timer))) : first;
+  });
 }
 
 /** Times every candidate of one shape; returns the choice (the default unless beaten by the margin). */
@@ -131,16 +142,14 @@ async function tuneShape(e: Engine, shape: ConvShape, candidates: readonly ConvK
   const { op, geometry: g } = shape;
   const { run, inputs } = gemmRunner(e, op, g);
   const timings: { variant: string; ms: number }[] = [];
-  let best = Infinity;
   try {
+    // Enough runs per span to last about a millisecond, from one span of the default.
+    await timeSpans(e, run, 1, 1, null);
+    const once = Math.min(...(await timeSpans(e, run, 3, 1, timer)));
+    const inner = Math.min(32, Math.max(1, Math.ceil(1 / Math.max(once, 1e-3))));
+    let best = Infinity;
     for (const kernel of candidates) {
-      const ms = await withKernel(e, op, kernel, async () => {
-        await timeRuns(e, run, 1, null); // untimed: uploads, first-use costs
-        const first = (await timeRuns(e, run, 1, timer))[0];
-        if (reps === 1) return first;
-        if (first > 2 * best) return Infinity;
-        return median([first, ...(await timeRuns(e, run, reps - 1, timer))]);
-      });
+      const ms = await timeKernel(e, op, kernel, run, { reps, inner, timer, giveUpMs: 3 * best });
       timings.push({ variant: variantName(e, op, g, kernel), ms });
       best = Math.min(best, ms);
     }
@@ -153,7 +162,19 @@ async function tuneShape(e: Engine, shape: ConvShape, candidates: readonly ConvK
     if (t.ms < timings[win].ms) win = i;
   });
   if (win !== 0 && timings[win].ms > defaultMs * (1 - margin)) win = 0;
-  return { key: shape.key, op, kernel: candidates[win], variant: timings[win].variant, defaultVariant: timings[0].variant, ms: timings[win].ms, defaultMs, timings };
+  const { variant, ms } = timings[win];
+  return { key: shape.key, op, kernel: candidates[win], variant, defaultVariant: timings[0].variant, isDefault: win === 0, ms, defaultMs, timings };
+}
+
+/** The candidates of a shape, one per distinct plan (two tiles can plan alike, e.g. row tiles balanced to one width). */
+function distinctCandidates(e: Engine, shape: ConvShape): ConvKernel[] {
+  const seen = new Set<string>();
+  return candidateKernels(e, shape.op, shape.geometry).filter((k) => {
+    const name = variantName(e, shape.op, shape.geometry, k);
+    if (seen.has(name)) return false;
+    seen.add(name);
+    return true;
+  });
 }
 
 /** Every pipeline the candidates of these shapes need, traced (nothing runs) for one parallel compile. */
@@ -174,9 +195,9 @@ export async function tuneConv2d(e: Engine, shapes: readonly ConvShape[], option
   const reps = options.reps ?? 3;
   const margin = options.margin ?? 0.03;
   if (!Number.isInteger(reps) || reps < 1) throw new Error(`tuneConv2d: reps must be a positive integer, got ${reps}`);
-  const candidates = shapes.map((s) => candidateKernels(e, s.op, s.geometry));
+  const candidates = shapes.map((s) => distinctCandidates(e, s));
   await e.compileKernels(candidatePipelines(e, shapes, candidates));
-  const timer = GpuTimer.supported(e) ? new GpuTimer(e, Math.max(reps, 1)) : null;
+  const timer = GpuTimer.supported(e) ? new GpuTimer(e, Math.max(3, reps)) : null;
   const choices: TuneChoice[] = [];
   try {
     for (let i = 0; i < shapes.length; i++) {

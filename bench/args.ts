@@ -19,6 +19,8 @@ export interface BenchConfig {
   /** Timed runs of the TF.js anchor after one warm-up (it is slow on SwiftShader). */
   tfjsReps: number;
   torch: boolean;
+  /** The adapter's peak TFLOP/s (--peak-tflops): conv cases report the fraction of it they reach; null: not given. */
+  peakTflops: number | null;
   /** Training steps of the soak run; 0 for none. */
   soak: number;
   out: string;
@@ -29,13 +31,14 @@ export interface BenchConfig {
 }
 
 export const BENCH_USAGE = `npm run bench -- [options]
-  --runtime browser|node   where our engine runs (default browser: headless Chromium; node: Dawn, no TF.js anchor)
+  --runtime browser|node   where both engines run (default browser: headless Chromium; node: this process, on Dawn)
   --size HxW               model input, multiples of 32 (default 160x128)
   --batch N                batch size (default 1)
   --reps N                 timed runs per model case after one warm-up (default 3)
   --kernel-reps N          timed runs per kernel case (default 3)
   --kernel-target-ms MS    length of one timed kernel run; dispatches per sync are chosen to fill it (default 150)
   --tfjs-reps N            timed runs of the TF.js anchor after one warm-up (default 1)
+  --peak-tflops X          the adapter's peak TFLOP/s (fp32): each conv case also reports the fraction of it
   --no-tfjs                skip the TF.js anchor
   --no-kernels             skip the kernel cases
   --no-model               skip the model cases
@@ -43,6 +46,12 @@ export const BENCH_USAGE = `npm run bench -- [options]
   --soak N                 also run N training steps and report live GPU bytes at the start and the end
   --out FILE               JSON results (default bench/results/latest.json)
   --md FILE | --no-md      markdown file whose benchmark section is rewritten (default BENCHMARKS.md)`;
+
+function positiveNumber(name: string, v: string | undefined): number {
+  const n = Number(v);
+  if (v === undefined || v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a number > 0, got ${JSON.stringify(v)}`);
+  return n;
+}
 
 function positiveInt(name: string, v: string | undefined, min = 1): number {
   const n = Number(v);
@@ -75,6 +84,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchConfig | null {
       'kernel-reps': { type: 'string', default: '3' },
       'kernel-target-ms': { type: 'string', default: '150' },
       'tfjs-reps': { type: 'string', default: '1' },
+      'peak-tflops': { type: 'string' },
       tfjs: { type: 'boolean', default: true },
       kernels: { type: 'boolean', default: true },
       model: { type: 'boolean', default: true },
@@ -99,9 +109,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchConfig | null {
     kernelTargetMs: positiveInt('kernel-target-ms', values['kernel-target-ms']),
     kernels: values.kernels!,
     model: values.model!,
-    // The anchor runs in the browser only (TF.js's WebGPU backend on the same adapter).
-    tfjs: values.tfjs! && runtime === 'browser',
+    // The anchor runs where ours does: in the page, or in this process on Dawn (bench/tfjs-node.ts).
+    tfjs: values.tfjs!,
     tfjsReps: positiveInt('tfjs-reps', values['tfjs-reps']),
+    peakTflops: values['peak-tflops'] === undefined ? null : positiveNumber('peak-tflops', values['peak-tflops']),
     torch: values.torch!,
     soak: positiveInt('soak', values.soak, 0),
     out: values.out!,

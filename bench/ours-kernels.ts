@@ -2,7 +2,8 @@
 // size (forward, dgrad, wgrad), batchnorm, maxpool, upsample+concat, softmax+NLL and ERE, each on its own inputs.
 // Timed by bench/ours-timing.ts; Adam, which needs the allocated model, is timed in bench/ours.ts.
 import { conv2dKernels } from '../src/ops/conv2d/conv2d.ts';
-import { conv2dOutputSize } from '../src/ops/conv2d/plan.ts';
+import { conv2dOutputSize, describePlan, dgradPlan, forwardPlan, wgradPlan, type ConvDevice, type Geometry } from '../src/ops/conv2d/plan.ts';
+import { conv2dTuning, type Conv2dTuning } from '../src/ops/conv2d/tuning.ts';
 import { batchNorm2d } from '../src/ops/batchnorm.ts';
 import { maxPool2d } from '../src/ops/maxpool.ts';
 import { upsampleConcat } from '../src/ops/upsample.ts';
@@ -63,23 +64,46 @@ export function convName(kind: 'fwd' | 'dgrad' | 'wgrad', s: ConvShape): string 
   return `conv.${kind}.${s.C}x${s.Co}.k${s.k}s${s.s}.${s.H}x${s.W}`;
 }
 
+/** The geometry of one conv of the model at batch n (as src/ops/conv2d/plan.ts's geometry() gives it). */
+export function convGeometry(s: ConvShape, n: number): Geometry {
+  const Ho = conv2dOutputSize(s.H, s.k, s.s, s.p);
+  const Wo = conv2dOutputSize(s.W, s.k, s.s, s.p);
+  return { N: n, C: s.C, H: s.H, W: s.W, Co: s.Co, KH: s.k, KW: s.k, SH: s.s, SW: s.s, PH: s.p, PW: s.p, Ho, Wo };
+}
+
+/**
+ * The kernel plan.ts chooses for one GEMM of a conv on this device and tuning (whatever set the tuning: the
+ * defaults, a hand-set conv2dTuning, the autotuner), as describePlan names it ("forward_flat TM8 TN8 subgroups",
+ * "tiled_forward 64x64x16 r4x4"); wgrad adds how far it splits K.
+ */
+export function convVariant(e: ConvDevice, tuning: Conv2dTuning, g: Geometry, kind: 'fwd' | 'dgrad' | 'wgrad'): string {
+  if (kind === 'fwd') return describePlan(forwardPlan(e, g, tuning));
+  if (kind === 'dgrad') return describePlan(dgradPlan(e, g, tuning));
+  const w = wgradPlan(e, g, tuning);
+  return `${describePlan(w.partial)} splits${w.splits}`;
+}
+
 /** Forward, dgrad (but for the stem, whose input needs no gradient) and wgrad of every distinct conv. */
 async function convCases(run: BenchRun, model: ResnetUnet): Promise<void> {
   const { engine, cfg } = run;
   const n = cfg.batch;
   for (const s of convShapes(model, cfg.h, cfg.w)) {
-    const Ho = conv2dOutputSize(s.H, s.k, s.s, s.p);
-    const Wo = conv2dOutputSize(s.W, s.k, s.s, s.p);
+    const g = convGeometry(s, n);
+    const { Ho, Wo } = g;
     const gflop = (2 * n * s.Co * Ho * Wo * s.C * s.k * s.k) / 1e9;
     const x = randTensor(engine, [n, s.C, s.H, s.W]);
     const wt = randTensor(engine, [s.Co, s.C, s.k, s.k], 0.1);
     const bias = s.bias ? randTensor(engine, [s.Co], 0.1) : null;
     const dy = randTensor(engine, [n, s.Co, Ho, Wo]);
     const opts = { stride: s.s, padding: s.p };
-    const extra = { gflop, perStep: s.count };
-    await kernelCase(run, convName('fwd', s), () => void conv2dKernels.forward(x, wt, bias, opts), extra);
-    if (s.needsDgrad) await kernelCase(run, convName('dgrad', s), () => void conv2dKernels.dgrad(dy, x, wt, opts), extra);
-    await kernelCase(run, convName('wgrad', s), () => void conv2dKernels.wgrad(dy, x, wt, s.bias, opts), extra);
+    const timed = async (kind: 'fwd' | 'dgrad' | 'wgrad', record: () => void) => {
+      await kernelCase(run, convName(kind, s), record, { gflop, perStep: s.count });
+      // Asked after the case ran: what plan.ts chose for the calls just timed.
+      run.cases.at(-1)!.variant = convVariant(engine, conv2dTuning(engine), g, kind);
+    };
+    await timed('fwd', () => void conv2dKernels.forward(x, wt, bias, opts));
+    if (s.needsDgrad) await timed('dgrad', () => void conv2dKernels.dgrad(dy, x, wt, opts));
+    await timed('wgrad', () => void conv2dKernels.wgrad(dy, x, wt, s.bias, opts));
     for (const t of [x, wt, bias, dy]) t?.dispose();
   }
 }

@@ -28,6 +28,8 @@ export interface OurCase {
   note?: string;
   /** Kernel cases timed by GPU timestamps: the wall-clock median per dispatch too (submit and wait included). */
   wallMs?: number;
+  /** Conv cases: the kernel plan.ts chose on this engine (bench/ours-kernels.ts, convVariants). */
+  variant?: string;
 }
 
 export function stats(xs: number[]): Stats {

@@ -21,7 +21,7 @@ import { kernelCases } from './ours-kernels.ts';
 import { kernelCase, log, modelCase, randomData, startRun, type BenchRun, type OurCase } from './ours-timing.ts';
 
 // Re-exported so that bench/run.ts, bench/report.ts and the tests keep one module to import our side from.
-export { convName, convShapes, type ConvShape } from './ours-kernels.ts';
+export { convGeometry, convName, convShapes, convVariant, type ConvShape } from './ours-kernels.ts';
 export { stats, type OurCase, type Stats } from './ours-timing.ts';
 
 /** What our side of the benchmark needs of the command line (a type-only import: this file runs in the page). */

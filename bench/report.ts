@@ -24,6 +24,11 @@ export interface CaseRow {
   /** Kernel cases timed by GPU timestamps: wall clock per dispatch around engine.sync() (submit and wait included). */
   wall_ms?: number;
   gflops?: number;
+  /** Conv cases: the same rate in TFLOP/s (4 significant digits), and its fraction of --peak-tflops when given. */
+  tflops?: number;
+  peak_fraction?: number;
+  /** Conv cases: the kernel the engine ran (plan.ts's choice, as describePlan names it; wgrad with its split of K). */
+  variant?: string;
   gbps?: number;
   per_step?: number;
   tfjs_ms?: number;
@@ -60,6 +65,25 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+/** x to `digits` significant digits (TFLOP/s on SwiftShader are thousandths, on a GPU tens). */
+const sig = (x: number, digits = 4) => Number(x.toPrecision(digits));
+
+/** The JSON row of one of our cases, without the anchors' columns. */
+function oursRow(c: OurCase, peakTflops: number | null): CaseRow {
+  const row: CaseRow = { name: c.name, kind: c.kind, ours_ms: round(c.ms.median), ours_min_ms: round(c.ms.min), ours_max_ms: round(c.ms.max), runs: c.ms.runs };
+  if (c.perSync !== undefined) row.per_sync = c.perSync;
+  if (c.wallMs !== undefined) row.wall_ms = round(c.wallMs);
+  if (c.gflop !== undefined) {
+    const gflops = c.gflop / (c.ms.median / 1000);
+    row.gflops = round(gflops);
+    row.tflops = sig(gflops / 1000);
+    if (peakTflops !== null) row.peak_fraction = sig(gflops / 1000 / peakTflops, 3);
+  }
+  if (c.variant !== undefined) row.variant = c.variant;
+  if (c.gbytes !== undefined) row.gbps = round(c.gbytes / (c.ms.median / 1000));
+  if (c.perStep !== undefined) row.per_step = c.perStep;
+  return row;
+}
 
 export function buildResults(input: {
   config: BenchConfig;
@@ -81,12 +105,7 @@ export function buildResults(input: {
     [`unet.train_step.${tag}`]: torch?.train_step_ms,
   };
   const cases = ours.cases.map((c: OurCase): CaseRow => {
-    const row: CaseRow = { name: c.name, kind: c.kind, ours_ms: round(c.ms.median), ours_min_ms: round(c.ms.min), ours_max_ms: round(c.ms.max), runs: c.ms.runs };
-    if (c.perSync !== undefined) row.per_sync = c.perSync;
-    if (c.wallMs !== undefined) row.wall_ms = round(c.wallMs);
-    if (c.gflop !== undefined) row.gflops = round(c.gflop / (c.ms.median / 1000));
-    if (c.gbytes !== undefined) row.gbps = round(c.gbytes / (c.ms.median / 1000));
-    if (c.perStep !== undefined) row.per_step = c.perStep;
+    const row = oursRow(c, config.peakTflops);
     const a = anchor[c.name];
     if (a && a.length) {
       row.tfjs_ms = round(median(a));
@@ -141,6 +160,13 @@ const mib = (b: number | null): string => (b === null ? 'n/a' : `${(b / 2 ** 20)
 export const MD_START = '<!-- bench:start (written by `npm run bench`; edits inside are overwritten) -->';
 export const MD_END = '<!-- bench:end -->';
 
+/** Which TF.js ran where: its version, backend, runtime and the adapter it reports. */
+function tfjsWhere(t: NonNullable<BenchResults['tfjs']>): string {
+  const where = t.runtime === 'node' ? 'in the same Node process, on the same Dawn GPU (bench/tfjs-node.ts)' : 'in the same page';
+  const adapter = t.adapter ? `, adapter ${t.adapter.vendor || '?'} / ${t.adapter.architecture || '?'}` : '';
+  return `${t.version}, ${t.backend} backend, ${where}${adapter}`;
+}
+
 /** The markdown section for one result set: the command, the environment, the model table, memory, kernels. */
 export function resultsMarkdown(r: BenchResults): string {
   const lines: string[] = [];
@@ -154,8 +180,9 @@ export function resultsMarkdown(r: BenchResults): string {
     `- Machine: ${r.machine}`,
     `- Model: ResNet34-UNet, ${r.parameters.toLocaleString('en-US')} parameters, input ${r.config.h}x${r.config.w} (HxW), batch ${r.config.batch}`,
     `- Timing: ${r.timing}`,
-    '',
   );
+  if (r.tfjs) lines.push(`- TF.js: ${tfjsWhere(r.tfjs)}`);
+  lines.push('');
   const model = r.cases.filter((c) => c.kind === 'model');
   if (model.length) {
     lines.push('| case | ours ms (median) | min-max | runs | TF.js WebGPU ms | speedup vs TF.js | PyTorch CPU ms | ours / PyTorch |');
@@ -180,22 +207,51 @@ export function resultsMarkdown(r: BenchResults): string {
     const s = r.soak;
     lines.push('', `Soak: ${s.steps} training step${s.steps === 1 ? '' : 's'} in ${(s.ms / 1000).toFixed(1)} s; live GPU bytes ${s.liveBytesStart} at the start, ${s.liveBytesEnd} at the end, between ${s.liveBytesMin} and ${s.liveBytesMax} over ${s.samples} samples (one every 10 steps); GPU buffers created ${s.createdBuffersStart} -> ${s.createdBuffersEnd}.`);
   }
-  const kernels = r.cases.filter((c) => c.kind === 'kernel');
-  if (kernels.length) {
-    const wall = kernels.some((c) => c.wall_ms !== undefined);
-    lines.push(
-      '',
-      `| kernel case | ms (median) | min-max | rate | per sync | per step | est. ms per step |${wall ? ' wall ms |' : ''}`,
-      `|---|---:|---:|---:|---:|---:|---:|${wall ? '---:|' : ''}`,
-    );
-    for (const c of kernels) {
-      const rate = c.gflops !== undefined ? `${c.gflops.toFixed(2)} GFLOP/s` : c.gbps !== undefined ? `${c.gbps.toFixed(2)} GB/s` : '';
-      const per = c.per_step ?? 1;
-      const w = wall ? ` ${c.wall_ms !== undefined ? ms(c.wall_ms) : ''} |` : '';
-      lines.push(`| ${c.name} | ${ms(c.ours_ms)} | ${ms(c.ours_min_ms)}-${ms(c.ours_max_ms)} | ${rate} | ${c.per_sync ?? ''} | ${per} | ${ms(c.ours_ms * per)} |${w}`);
-    }
-  }
+  const kernels = kernelTable(r);
+  if (kernels.length) lines.push('', ...kernels);
   return lines.join('\n');
+}
+
+/** A flop rate as the table shows it: GFLOP/s, or TFLOP/s from 1000 GFLOP/s on. */
+function flopRate(c: CaseRow): string {
+  return c.gflops! >= 1000 ? `${c.tflops!.toPrecision(3)} TFLOP/s` : `${c.gflops!.toFixed(2)} GFLOP/s`;
+}
+
+/**
+ * The kernel cases' table: time, rate, dispatches per sync, occurrences per training step and their product; the
+ * fraction of the peak with --peak-tflops, the wall clock where GPU timestamps timed the cases, the conv kernel
+ * the engine chose where the cases name one.
+ */
+function kernelTable(r: BenchResults): string[] {
+  const kernels = r.cases.filter((c) => c.kind === 'kernel');
+  if (!kernels.length) return [];
+  const peak = r.config.peakTflops;
+  const wall = kernels.some((c) => c.wall_ms !== undefined);
+  const variant = kernels.some((c) => c.variant !== undefined);
+  const cols = [
+    ['kernel case', '---'],
+    ['ms (median)', '---:'],
+    ['min-max', '---:'],
+    ['rate', '---:'],
+    ...(peak !== null ? [[`of ${peak} TFLOP/s`, '---:']] : []),
+    ['per sync', '---:'],
+    ['per step', '---:'],
+    ['est. ms per step', '---:'],
+    ...(wall ? [['wall ms', '---:']] : []),
+    ...(variant ? [['kernel (plan.ts)', '---']] : []),
+  ];
+  const lines = [`| ${cols.map((c) => c[0]).join(' | ')} |`, `|${cols.map((c) => c[1]).join('|')}|`];
+  for (const c of kernels) {
+    const rate = c.gflops !== undefined ? flopRate(c) : c.gbps !== undefined ? `${c.gbps.toFixed(2)} GB/s` : '';
+    const per = c.per_step ?? 1;
+    const cells = [c.name, ms(c.ours_ms), `${ms(c.ours_min_ms)}-${ms(c.ours_max_ms)}`, rate];
+    if (peak !== null) cells.push(c.peak_fraction !== undefined ? `${(c.peak_fraction * 100).toPrecision(3)}%` : '');
+    cells.push(String(c.per_sync ?? ''), String(per), ms(c.ours_ms * per));
+    if (wall) cells.push(c.wall_ms !== undefined ? ms(c.wall_ms) : '');
+    if (variant) cells.push(c.variant !== undefined ? `\`${c.variant}\`` : '');
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines;
 }
 
 /** Replaces the section between the markers (or appends one) in an existing BENCHMARKS.md. */

@@ -1,6 +1,6 @@
-// `npm run bench`: our engine against TensorFlow.js's WebGPU backend, in one headless Chromium on one adapter,
-// plus native PyTorch on the CPU when /usr/bin/python3 has torch. Writes JSON (--out) and rewrites the benchmark
-// section of BENCHMARKS.md. `npm run bench -- --help` lists the options (bench/args.ts).
+// `npm run bench`: our engine against TensorFlow.js's WebGPU backend on one adapter, in one headless Chromium or
+// (--runtime node) in this process on Dawn, plus native PyTorch on the CPU when /usr/bin/python3 has torch.
+// Writes JSON (--out) and rewrites the benchmark section of BENCHMARKS.md. `npm run bench -- --help` lists the options (bench/args.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { BENCH_USAGE, parseBenchArgs, type BenchConfig } from './args.ts';
 import { buildResults, resultsMarkdown, updateMarkdown, type TorchResult } from './report.ts';
 import type { OursConfig, OursResult } from './ours.ts';
-import type { TfjsResult } from './tfjs-unet.ts';
+import type { TfjsConfig, TfjsResult } from './tfjs-model.ts';
 import { writeFileAtomic } from '../src/node/atomic.ts';
 
 const repoRoot = join(dirname(new URL(import.meta.url).pathname), '..');
@@ -34,6 +34,45 @@ function runTorch(cfg: BenchConfig): TorchResult | null {
   const t = JSON.parse(line) as TorchResult;
   console.log(`bench: PyTorch forward ${t.forward_ms.map((x) => x.toFixed(0)).join(', ')} ms, train step ${t.train_step_ms.map((x) => x.toFixed(0)).join(', ')} ms`);
   return t;
+}
+
+interface Sides {
+  ours: OursResult;
+  tfjs: TfjsResult | null;
+  /** The browser's version, or what ran instead of one. */
+  browser: string;
+}
+
+const tfjsConfig = (cfg: BenchConfig): TfjsConfig => ({ h: cfg.h, w: cfg.w, batch: cfg.batch, reps: cfg.tfjsReps });
+
+/** Both sides in this process on Dawn: ours (its engine destroyed after), then TF.js on the same GPU. */
+async function runInNode(cfg: BenchConfig, oursCfg: OursConfig): Promise<Sides> {
+  const { runOurs } = await import('./ours.ts');
+  const ours = await runOurs(oursCfg);
+  let tfjs: TfjsResult | null = null;
+  if (cfg.tfjs) {
+    console.log('bench: TF.js in Node, on the same Dawn GPU ...');
+    const { runTfjsNode } = await import('./tfjs-node.ts');
+    tfjs = await runTfjsNode(tfjsConfig(cfg));
+  }
+  const webgpuPkg = JSON.parse(readFileSync(join(repoRoot, 'node_modules', 'webgpu', 'package.json'), 'utf8')) as { version: string };
+  return { ours, tfjs, browser: `none: Node ${process.version}, Dawn (npm webgpu ${webgpuPkg.version})` };
+}
+
+/** Both sides in one headless Chromium page after the other, on its adapter. */
+async function runInBrowser(cfg: BenchConfig, oursCfg: OursConfig): Promise<Sides> {
+  const { openBrowser } = await import('../src/node/browser.ts');
+  const session = await openBrowser();
+  try {
+    const browser = await session.browser.version();
+    console.log(`bench: ${browser}, ${session.origin}`);
+    const onLog = (line: string) => console.log(`  ${line}`);
+    const ours = await session.call<OursResult>('bench/ours.ts', 'runOurs', oursCfg, onLog);
+    const tfjs = cfg.tfjs ? await session.call<TfjsResult>('bench/tfjs-unet.ts', 'runTfjs', tfjsConfig(cfg), onLog) : null;
+    return { ours, tfjs, browser };
+  } finally {
+    await session.close();
+  }
 }
 
 async function main(): Promise<void> {
@@ -65,36 +104,14 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   // PyTorch first, alone: it and SwiftShader compete for the same two cores.
   const torch = runTorch(cfg);
-  let ours: OursResult;
-  let tfjs: TfjsResult | null = null;
-  let browserVersion: string;
-  if (cfg.runtime === 'node') {
-    const { runOurs } = await import('./ours.ts');
-    ours = await runOurs(oursCfg);
-    const webgpuPkg = JSON.parse(readFileSync(join(repoRoot, 'node_modules', 'webgpu', 'package.json'), 'utf8')) as { version: string };
-    browserVersion = `none: Node ${process.version}, Dawn (npm webgpu ${webgpuPkg.version})`;
-  } else {
-    const { openBrowser } = await import('../src/node/browser.ts');
-    const session = await openBrowser();
-    try {
-      browserVersion = await session.browser.version();
-      console.log(`bench: ${browserVersion}, ${session.origin}`);
-      const onLog = (line: string) => console.log(`  ${line}`);
-      ours = await session.call<OursResult>('bench/ours.ts', 'runOurs', oursCfg, onLog);
-      if (cfg.tfjs) {
-        tfjs = await session.call<TfjsResult>('bench/tfjs-unet.ts', 'runTfjs', { h: cfg.h, w: cfg.w, batch: cfg.batch, reps: cfg.tfjsReps }, onLog);
-      }
-    } finally {
-      await session.close();
-    }
-  }
+  const { ours, tfjs, browser } = cfg.runtime === 'node' ? await runInNode(cfg, oursCfg) : await runInBrowser(cfg, oursCfg);
   const cpu = cpus();
   // SwiftShader and PyTorch share these cores with everything else on the machine: the load average says how
   // much else ran (1-minute average, at the start and at the end).
   const machine =
     `${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${process.platform}; ` +
     `load average ${loadStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end`;
-  const results = buildResults({ config: cfg, ours, tfjs, torch, browser: browserVersion, date, machine });
+  const results = buildResults({ config: cfg, ours, tfjs, torch, browser, date, machine });
   const out = resolve(cfg.out);
   await writeFileAtomic(out, JSON.stringify(results, null, 2) + '\n');
   const section = resultsMarkdown(results);

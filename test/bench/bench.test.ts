@@ -3,9 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseBenchArgs, parseSize, sizeTag } from '../../bench/args.ts';
 import { buildResults, resultsMarkdown, updateMarkdown, MD_START, MD_END, type TorchResult } from '../../bench/report.ts';
-import { convName, convShapes, stats, type OursResult } from '../../bench/ours.ts';
+import { convGeometry, convName, convShapes, convVariant, stats, type OursResult } from '../../bench/ours.ts';
 import type { TfjsResult } from '../../bench/tfjs-unet.ts';
 import { ResnetUnet, RESNET34_UNET } from '../../src/nn/unet.ts';
+import type { ConvDevice } from '../../src/ops/conv2d/plan.ts';
+import { conv2dTuning } from '../../src/ops/conv2d/tuning.ts';
+import type { Engine } from '../../src/engine/engine.ts';
 
 describe('bench arguments', () => {
   it('has the documented defaults', () => {
@@ -22,10 +25,21 @@ describe('bench arguments', () => {
     expect(sizeTag(c)).toBe('64x96.b2');
   });
 
-  it('drops the TF.js anchor in Node and with --no-tfjs', () => {
-    expect(parseBenchArgs(['--runtime', 'node'])!.tfjs).toBe(false);
+  it('runs the TF.js anchor in either runtime, unless --no-tfjs', () => {
+    expect(parseBenchArgs(['--runtime', 'node'])).toMatchObject({ runtime: 'node', tfjs: true });
+    expect(parseBenchArgs(['--runtime', 'node', '--no-tfjs'])!.tfjs).toBe(false);
     expect(parseBenchArgs(['--no-tfjs'])!.tfjs).toBe(false);
     expect(parseBenchArgs(['--help'])).toBeNull();
+  });
+
+  it('takes the peak TFLOP/s as a positive number, none by default', () => {
+    expect(parseBenchArgs([])!.peakTflops).toBeNull();
+    expect(parseBenchArgs(['--peak-tflops', '66.9'])!.peakTflops).toBe(66.9);
+    expect(parseBenchArgs(['--peak-tflops=0.5', '--runtime', 'node'])).toMatchObject({ peakTflops: 0.5, runtime: 'node' });
+    for (const bad of ['0', '-1', 'fast', '', 'Infinity']) {
+      expect(() => parseBenchArgs([`--peak-tflops=${bad}`])).toThrow(/--peak-tflops must be a number > 0/);
+    }
+    expect(() => parseBenchArgs(['--peak-tflops'])).toThrow();
   });
 
   it('rejects bad input with a readable message', () => {
@@ -53,6 +67,25 @@ describe('bench cases', () => {
     expect(shapes.at(-1)).toMatchObject({ C: 32, Co: 19, k: 3, H: 160, W: 128, bias: true });
   });
 
+  it('names the conv kernel plan.ts chooses for each GEMM, with its constants', () => {
+    const shapes = convShapes(new ResnetUnet(RESNET34_UNET), 160, 128);
+    const l1 = shapes.find((s) => convName('fwd', s) === 'conv.fwd.64x64.k3s1.40x32')!;
+    expect(convGeometry(l1, 2)).toEqual({ N: 2, C: 64, H: 40, W: 32, Co: 64, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, Ho: 40, Wo: 32 });
+    // A CPU adapter without subgroups: plan.ts's defaults there are the register tiles of DEFAULT_TILES.
+    const cpu: ConvDevice = {
+      limits: { maxComputeWorkgroupsPerDimension: 65535, minStorageBufferOffsetAlignment: 256 } as GPUSupportedLimits,
+      features: new Set<string>(),
+      adapter: { vendor: 'google', architecture: 'swiftshader', device: '', description: '', isFallbackAdapter: true, runtime: 'node' },
+    };
+    const defaults = conv2dTuning({} as Engine);
+    const g = convGeometry(l1, 1);
+    expect(convVariant(cpu, defaults, g, 'fwd')).toBe('forward_flat TM8 TN8');
+    expect(convVariant(cpu, defaults, g, 'dgrad')).toBe('dgrad_flat TM8 TN8');
+    expect(convVariant(cpu, defaults, g, 'wgrad')).toMatch(/^wgrad_rows TM8 TC2 splits\d+$/);
+    // A tuning set on the engine (by hand or by the autotuner) is what the name reports.
+    expect(convVariant(cpu, { ...defaults, forward: { tm: 4, tn: 2 } }, g, 'fwd')).toBe('forward TM4 TN2');
+  });
+
   it('takes the median of an even or odd number of runs', () => {
     expect(stats([3, 1, 2])).toEqual({ median: 2, min: 1, max: 3, runs: 3 });
     expect(stats([4, 1, 2, 3])).toEqual({ median: 2.5, min: 1, max: 4, runs: 4 });
@@ -65,7 +98,7 @@ const ours: OursResult = {
   limits: { maxStorageBufferBindingSize: 1 << 27, maxBufferSize: 1 << 28 },
   parameters: 24447027,
   cases: [
-    { name: 'conv.fwd.64x64.k3s1.40x32', kind: 'kernel', ms: { median: 50, min: 40, max: 60, runs: 3 }, perSync: 2, gflop: 0.1, perStep: 6 },
+    { name: 'conv.fwd.64x64.k3s1.40x32', kind: 'kernel', ms: { median: 50, min: 40, max: 60, runs: 3 }, perSync: 2, gflop: 0.1, perStep: 6, variant: 'forward_flat TM8 TN8' },
     { name: 'adam.24447027', kind: 'kernel', ms: { median: 1000, min: 900, max: 1100, runs: 3 }, perSync: 1, gbytes: 0.5, wallMs: 1012 },
     { name: 'unet.forward.160x128.b1', kind: 'model', ms: { median: 2000, min: 1900, max: 2100, runs: 3 } },
     { name: 'unet.train_step.160x128.b1', kind: 'model', ms: { median: 8000, min: 7000, max: 9000, runs: 3 } },
@@ -87,6 +120,7 @@ const tfjs: TfjsResult = {
   parameters: 24447027,
   top_kernels: [],
   loss: 9.7,
+  runtime: 'browser',
 };
 const torch: TorchResult = { torch: '1.13', threads: 2, forward_ms: [400, 500, 450], train_step_ms: [1600], parameters: 24447027 };
 
@@ -103,8 +137,10 @@ describe('bench results', () => {
     const step = r.cases.find((c) => c.name === 'unet.train_step.160x128.b1')!;
     expect(step).toMatchObject({ ours_ms: 8000, tfjs_ms: 104000, speedup: 13, torch_ms: 1600, torch_ratio: 5 });
     const conv = r.cases.find((c) => c.name === 'conv.fwd.64x64.k3s1.40x32')!;
-    expect(conv).toMatchObject({ ours_ms: 50, gflops: 2, per_step: 6, per_sync: 2 });
+    expect(conv).toMatchObject({ ours_ms: 50, gflops: 2, tflops: 0.002, per_step: 6, per_sync: 2, variant: 'forward_flat TM8 TN8' });
     expect(conv.tfjs_ms).toBeUndefined();
+    expect(conv.peak_fraction).toBeUndefined(); // no --peak-tflops
+    expect(r.cases.find((c) => c.name.startsWith('adam'))).not.toHaveProperty('tflops');
     expect(r.cases.find((c) => c.name.startsWith('adam'))!.gbps).toBe(0.5);
     expect(r.memory).toEqual({ ours_peak_bytes: 600 * 2 ** 20, tfjs_peak_bytes: 900 * 2 ** 20, ours_peak_allocated_bytes: 700 * 2 ** 20, tfjs_gpu_allocated_bytes: 1000 * 2 ** 20 });
     expect(r.profile[0]).toEqual({ name: 'adam.24447027', est_ms_per_step: 1000 });
@@ -118,11 +154,32 @@ describe('bench results', () => {
     expect(md).toContain('google / swiftshader');
     expect(md).toContain('| unet.train_step.160x128.b1 | 8000 | 7000-9000 | 3 | 104000 (2 runs) | 13.00x | 1600 | 5.0x slower |');
     // Kernel cases timed by GPU timestamps carry their wall-clock time in an extra column.
-    expect(md).toContain('| conv.fwd.64x64.k3s1.40x32 | 50.0 | 40.0-60.0 | 2.00 GFLOP/s | 2 | 6 | 300 |  |');
-    expect(md).toContain('| adam.24447027 | 1000 | 900-1100 | 0.50 GB/s | 1 | 1 | 1000 | 1012 |');
+    expect(md).toContain('| conv.fwd.64x64.k3s1.40x32 | 50.0 | 40.0-60.0 | 2.00 GFLOP/s | 2 | 6 | 300 |  | `forward_flat TM8 TN8` |');
+    expect(md).toContain('| adam.24447027 | 1000 | 900-1100 | 0.50 GB/s | 1 | 1 | 1000 | 1012 |  |');
+    expect(md).toContain('- TF.js: 4.22.0, webgpu backend, in the same page');
     expect(md).toContain('ours 600.0 MiB');
     expect(md).toContain('TF.js 900.0 MiB');
     expect(md).toContain('live GPU bytes 1000 at the start, 1000 at the end, between 1000 and 1000 over 2 samples');
+  });
+
+  it('gives TFLOP/s and the fraction of --peak-tflops, and names the Node anchor', () => {
+    const gpuOurs: OursResult = {
+      ...ours,
+      cases: [{ name: 'conv.fwd.512x512.k3s1.25x20', kind: 'kernel', ms: { median: 0.5, min: 0.4, max: 0.6, runs: 3 }, gflop: 10, perStep: 5 }, ...ours.cases.slice(1)],
+    };
+    const cfg = parseBenchArgs(['--runtime', 'node', '--peak-tflops', '50'])!;
+    const rn = buildResults({ config: cfg, ours: gpuOurs, tfjs: { ...tfjs, runtime: 'node' }, torch: null, browser: 'none: Node', date: '2026-11-01T00:00:00.000Z', machine: 'm' });
+    expect(rn.config.peakTflops).toBe(50);
+    expect(rn.cases[0]).toMatchObject({ gflops: 20000, tflops: 20, peak_fraction: 0.4 });
+    expect(rn.cases[0].variant).toBeUndefined();
+    // the same-GPU ratios, as in the browser
+    expect(rn.cases.find((c) => c.name === 'unet.train_step.160x128.b1')).toMatchObject({ tfjs_ms: 104000, speedup: 13 });
+    expect(rn.tfjs).toMatchObject({ runtime: 'node', version: '4.22.0' });
+    const md = resultsMarkdown(rn);
+    expect(md).toContain('| kernel case | ms (median) | min-max | rate | of 50 TFLOP/s | per sync | per step | est. ms per step | wall ms |');
+    expect(md).toContain('| conv.fwd.512x512.k3s1.25x20 | 0.50 | 0.40-0.60 | 20.0 TFLOP/s | 40.0% |  | 5 | 2.50 |  |');
+    expect(md).toContain('| adam.24447027 | 1000 | 900-1100 | 0.50 GB/s |  | 1 | 1 | 1000 | 1012 |');
+    expect(md).toContain('- TF.js: 4.22.0, webgpu backend, in the same Node process, on the same Dawn GPU');
   });
 
   it('replaces only its own section of BENCHMARKS.md', () => {

@@ -167,6 +167,7 @@ const buttons = {
   resume: $<HTMLButtonElement>('resume'),
   stop: $<HTMLButtonElement>('stop'),
   resumeCheckpoint: $<HTMLButtonElement>('resume-checkpoint'),
+  tune: $<HTMLButtonElement>('tune'),
   evaluate: $<HTMLButtonElement>('evaluate'),
   weights: $<HTMLButtonElement>('download-weights'),
   report: $<HTMLButtonElement>('download-report'),
@@ -177,8 +178,9 @@ function setPhase(phase: Phase, message = ''): void {
   state.message = message;
   document.body.dataset.phase = phase;
   const gpu = state.webgpu === 'ok';
-  const busy = phase === 'loading' || phase === 'compiling' || phase === 'training' || phase === 'paused' || phase === 'evaluating';
+  const busy = phase === 'loading' || phase === 'tuning' || phase === 'compiling' || phase === 'training' || phase === 'paused' || phase === 'evaluating';
   buttons.start.disabled = !gpu || busy;
+  buttons.tune.disabled = !gpu || busy;
   buttons.pause.disabled = phase !== 'training';
   buttons.resume.disabled = phase !== 'paused';
   buttons.stop.disabled = phase !== 'training' && phase !== 'paused';
@@ -285,6 +287,15 @@ async function runTraining(resume: boolean): Promise<void> {
 }
 
 buttons.start.addEventListener('click', () => void runTraining(false));
+buttons.tune.addEventListener('click', async () => {
+  stepError('train', null);
+  try {
+    const t = await worker.tune(readSettings());
+    log(`tuned ${t.shapes} conv shapes for this GPU: ${t.tunedMs.toFixed(1)} ms per step's convolutions, ${t.defaultMs.toFixed(1)} ms with the defaults (kept in this browser; every run here uses them)`);
+  } catch (e) {
+    stepError('train', `tuning: ${messageOf(e)}`);
+  }
+});
 buttons.pause.addEventListener('click', () => void worker.pause());
 buttons.resume.addEventListener('click', () => void worker.resume());
 buttons.stop.addEventListener('click', () => void worker.stop());

@@ -170,6 +170,11 @@ export class TrainingWorker {
     return this.request('unfinishedRun', null);
   }
 
+  /** Tunes the conv kernels for these settings' shapes on the worker's GPU; the winners are stored and used from now on. */
+  tune(settings: SessionSettings): Promise<Result<'tune'>> {
+    return this.request('tune', { settings });
+  }
+
   /** Ends the worker; pending requests fail. */
   terminate(): void {
     this.worker.terminate?.();

@@ -11,8 +11,9 @@ import type { CalibrateResult } from '../chh/calibrate/calibrate.ts';
 import type { EvaluationResult } from '../chh/evaluate.ts';
 import type { PredictedLandmark } from '../chh/predict.ts';
 import type { SessionSettings } from './settings.ts';
+import type { TuneSummary } from './tuning.ts';
 
-export type Phase = 'idle' | 'loading' | 'compiling' | 'training' | 'paused' | 'stopped' | 'trained' | 'lost' | 'evaluating' | 'evaluated' | 'error';
+export type Phase = 'idle' | 'loading' | 'tuning' | 'compiling' | 'training' | 'paused' | 'stopped' | 'trained' | 'lost' | 'evaluating' | 'evaluated' | 'error';
 
 export interface StepInfo extends TrainProgress {
   /** Steps done in this run (all epochs), and in total. */
@@ -102,6 +103,8 @@ export interface Requests {
   loadWeights: { args: { bytes: Uint8Array }; result: LoadedWeights };
   predict: { args: { bmp: Uint8Array; inputSize: InputSize; pixelSizeMm: number; name: string }; result: PredictionOutput };
   unfinishedRun: { args: null; result: RunRecord | null };
+  /** Tunes the conv kernels for the settings' shapes on this GPU and stores the winners (src/worker/tuning.ts). */
+  tune: { args: { settings: SessionSettings }; result: TuneSummary };
 }
 
 export type RequestType = keyof Requests;

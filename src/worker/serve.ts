@@ -58,6 +58,7 @@ function handlers(session: TrainingSession): Handlers {
     },
     weights: () => session.weights(),
     loadWeights: ({ bytes }) => session.loadWeights(bytes),
+    tune: ({ settings }) => session.tune(settings),
     predict: ({ bmp, inputSize, pixelSizeMm, name }) => session.predict(bmp, inputSize, pixelSizeMm, name),
     unfinishedRun: () => session.unfinishedRun(),
   };

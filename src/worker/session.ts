@@ -20,6 +20,7 @@ import { DEFAULT_SESSION_SETTINGS, loadSessionData, runSettingsOf, type SessionS
 import type { SessionStore } from './idb-store.ts';
 import { StepClock } from './step-clock.ts';
 import { weightsSize } from './weights-size.ts';
+import { applyStoredTuning, tuneForSettings, type TuneSummary } from './tuning.ts';
 import type { EvaluationOutput, Events, EventType, HeatmapFrame, LoadedWeights, OverlayPoints, Phase, PredictionOutput, RunRecord, SessionState } from './protocol.ts';
 
 /** Where a session's events go, and how its heatmaps become frames (ImageBitmaps in a worker). */
@@ -105,6 +106,8 @@ export class TrainingSession {
       }
     }
     const engine = await this.createEngine();
+    const tuned = await applyStoredTuning(engine, this.store, (m) => this.log(m));
+    if (tuned > 0) this.log(`kernels: ${tuned} shapes tuned for this GPU earlier`);
     this.deviceLost = false;
     // Any loss of the current engine's device (a driver reset, or loseDevice below) counts; retired engines don't.
     void engine.device.lost.then((info) => {
@@ -113,6 +116,17 @@ export class TrainingSession {
     });
     this.engine = engine;
     return engine;
+  }
+
+  /** Tunes the conv kernels of these settings' shapes (phase 'tuning'); the engine uses the winners, the store keeps them. */
+  async tune(settings: SessionSettings): Promise<TuneSummary> {
+    if (this.running) throw new Error('training is running: tune before or after it');
+    this.phase('tuning', 'timing the conv kernels for these shapes on this GPU');
+    try {
+      return await tuneForSettings(await this.ensureEngine(), settings, this.data ? this.data.train[0].landmarks.length / 2 : null, this.store, this.emitter);
+    } finally {
+      this.phase('idle');
+    }
   }
 
   /** For tests and a "simulate device loss" button: destroys the GPUDevice under the running training. */

@@ -193,6 +193,11 @@ describe('demo page in headless Chromium', () => {
     expect(await text('#train-error')).toMatch(/width must be a multiple of 32/);
     await setValue('width', CFG.width);
 
+    // Tuning the kernels for these shapes: timed in the worker, kept in IndexedDB, reported in the log.
+    await page.click('#tune');
+    await page.waitForFunction(() => /tuned \d+ conv shapes for this GPU/.test(document.getElementById('log')!.textContent ?? ''), { timeout: 120_000, polling: 200 });
+    expect(await page.$eval('#tune', (b) => (b as HTMLButtonElement).disabled)).toBe(false);
+
     // Training runs in the worker; the page's main thread only draws. Measure it from Start to the end of training.
     if (process.env.CHH_DEMO_TRACE) await page.tracing.start({ path: join(OUT, 'demo-trace.json'), categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'toplevel', 'v8'] });
     await startProbe();

@@ -82,6 +82,12 @@ export function parseTuneCache(text: string, source: string): { cache: TuneCache
   } catch (e) {
     return { cache: emptyTuneCache(), warning: `autotune cache ${source} is not JSON (${(e as Error).message}); ignored, it will be rewritten` };
   }
+  return tuneCacheFrom(doc, source);
+}
+
+/** The cache in a parsed document (null: none yet), or an empty one and a one-line warning saying why not. */
+export function tuneCacheFrom(doc: unknown, source: string): { cache: TuneCache; warning: string | null } {
+  if (doc === null || doc === undefined) return { cache: emptyTuneCache(), warning: null };
   const why = problem(doc);
   if (why) return { cache: emptyTuneCache(), warning: `autotune cache ${source}: ${why}; ignored, it will be rewritten` };
   return { cache: doc as TuneCache, warning: null };

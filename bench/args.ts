@@ -1,5 +1,6 @@
 // Command-line options of `npm run bench` (bench/run.ts). Pure: no GPU, no browser, so the unit test can check it.
 import { parseArgs } from 'node:util';
+import { MODEL_PRESETS, type ModelPreset } from '../src/nn/unet.ts';
 
 export interface BenchConfig {
   runtime: 'browser' | 'node';
@@ -7,6 +8,11 @@ export interface BenchConfig {
   h: number;
   w: number;
   batch: number;
+  /**
+   * The UNet both engines build (src/nn/unet.ts's MODEL_PRESETS; `paper` is the ResNet34-UNet). Named --preset,
+   * not --model as in `chh train`, because --no-model already skips the model cases.
+   */
+  preset: ModelPreset;
   /** Timed runs of each model case after one warm-up. */
   reps: number;
   /** Timed runs of each kernel case after warm-up and calibration. */
@@ -23,6 +29,8 @@ export interface BenchConfig {
   peakTflops: number | null;
   /** Training steps of the soak run; 0 for none. */
   soak: number;
+  /** Tune the model's conv shapes first (src/chh/tune.ts); in Node the winners are saved to the autotune cache. */
+  tune: boolean;
   out: string;
   /** BENCHMARKS.md to update, or null (--no-md). */
   md: string | null;
@@ -34,6 +42,7 @@ export const BENCH_USAGE = `npm run bench -- [options]
   --runtime browser|node   where both engines run (default browser: headless Chromium; node: this process, on Dawn)
   --size HxW               model input, multiples of 32 (default 160x128)
   --batch N                batch size (default 1)
+  --preset NAME            the UNet both engines run: paper (default, the ResNet34-UNet), small or tiny (quick checks)
   --reps N                 timed runs per model case after one warm-up (default 3)
   --kernel-reps N          timed runs per kernel case (default 3)
   --kernel-target-ms MS    length of one timed kernel run; dispatches per sync are chosen to fill it (default 150)
@@ -44,6 +53,7 @@ export const BENCH_USAGE = `npm run bench -- [options]
   --no-model               skip the model cases
   --no-torch               skip the native PyTorch reference
   --soak N                 also run N training steps and report live GPU bytes at the start and the end
+  --tune                   first tune the conv kernels for the model's shapes (as chh tune; saved to the autotune cache)
   --out FILE               JSON results (default bench/results/latest.json)
   --md FILE | --no-md      markdown file whose benchmark section is rewritten (default BENCHMARKS.md)`;
 
@@ -80,6 +90,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchConfig | null {
       runtime: { type: 'string', default: 'browser' },
       size: { type: 'string', default: '160x128' },
       batch: { type: 'string', default: '1' },
+      preset: { type: 'string', default: 'paper' },
       reps: { type: 'string', default: '3' },
       'kernel-reps': { type: 'string', default: '3' },
       'kernel-target-ms': { type: 'string', default: '150' },
@@ -90,6 +101,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchConfig | null {
       model: { type: 'boolean', default: true },
       torch: { type: 'boolean', default: true },
       soak: { type: 'string', default: '0' },
+      tune: { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench/results/latest.json' },
       md: { type: 'string', default: 'BENCHMARKS.md' },
     },
@@ -98,12 +110,15 @@ export function parseBenchArgs(argv: readonly string[]): BenchConfig | null {
   const runtime = values.runtime;
   if (runtime !== 'browser' && runtime !== 'node') throw new Error(`--runtime must be browser or node, got ${JSON.stringify(runtime)}`);
   const { h, w } = parseSize(values.size!);
+  const preset = values.preset!;
+  if (!Object.hasOwn(MODEL_PRESETS, preset)) throw new Error(`--preset must be one of ${Object.keys(MODEL_PRESETS).join(', ')}, got ${JSON.stringify(preset)}`);
   const mdOff = argv.includes('--no-md');
   return {
     runtime,
     h,
     w,
     batch: positiveInt('batch', values.batch),
+    preset: preset as ModelPreset,
     reps: positiveInt('reps', values.reps),
     kernelReps: positiveInt('kernel-reps', values['kernel-reps']),
     kernelTargetMs: positiveInt('kernel-target-ms', values['kernel-target-ms']),
@@ -115,6 +130,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchConfig | null {
     peakTflops: values['peak-tflops'] === undefined ? null : positiveNumber('peak-tflops', values['peak-tflops']),
     torch: values.torch!,
     soak: positiveInt('soak', values.soak, 0),
+    tune: values.tune!,
     out: values.out!,
     md: mdOff ? null : values.md!,
     command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),

@@ -6,13 +6,9 @@
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../src/node/atomic.ts';
 import { createNodeEngine } from '../src/node/gpu.ts';
-import { backward } from '../src/ops/backward.ts';
-import { Adam } from '../src/nn/adam.ts';
 import { fmtBytes } from '../src/engine/buffer-pool.ts';
-import { softmaxNll } from '../src/ops/softmax-nll.ts';
-import { ResnetUnet, RESNET34_UNET } from '../src/nn/unet.ts';
 import { conv2dTuning, type ConvTile } from '../src/ops/conv2d/tuning.ts';
-import { full } from '../src/ops/fill.ts';
+import { timeModel } from './model-timing.ts';
 
 const { values } = parseArgs({
   options: {
@@ -39,41 +35,7 @@ const engine = await createNodeEngine();
 const tuning = conv2dTuning(engine);
 if (tile) Object.assign(tuning, { forward: tile, dgrad: tile, wgrad: tile });
 tuning.subgroups = values.subgroups === 'auto' ? null : values.subgroups === 'on';
-const model = new ResnetUnet(RESNET34_UNET);
-const state = model.allocate(engine, 0);
-const L = RESNET34_UNET.landmarks;
-const adam = new Adam(state.params, { lr: 1e-3 });
-const images = engine.untracked(() => full(engine, [n, 1, h, w], 128, { label: 'images' }));
-const targets = engine.untracked(() => engine.tensor(Int32Array.from({ length: n * L }, (_, i) => (i * 7919) % (h * w)), [n, L], { label: 'targets' }));
-const temperatures = engine.untracked(() => full(engine, [L], 1, { label: 'temperatures' }));
-
-async function time(fn: () => void): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < reps + 1; i++) {
-    await engine.sync();
-    const t0 = performance.now();
-    fn();
-    await engine.sync();
-    if (i > 0) out.push(performance.now() - t0); // the first run compiles pipelines: warm-up
-  }
-  return out.sort((a, b) => a - b);
-}
-
-const forward = await time(() => {
-  engine.scope(() => engine.noGrad(() => model.forward(state, images)));
-});
-engine.pool.resetPeak();
-const base = engine.memory().liveBytes;
-const step = await time(() => {
-  engine.scope(() => {
-    const loss = softmaxNll(model.forward(state, images), temperatures, targets);
-    backward(loss);
-  });
-  adam.step();
-  adam.zeroGrad();
-});
-const mem = engine.memory();
-const stats = (xs: number[]) => ({ median: xs[Math.floor(xs.length / 2)], min: xs[0], max: xs[xs.length - 1] });
+const timing = await timeModel(engine, h, w, n, reps);
 const result = {
   adapter: engine.adapter,
   date: new Date().toISOString(),
@@ -81,13 +43,9 @@ const result = {
   batch: n,
   conv: values.conv,
   subgroups: values.subgroups,
-  parameters: state.params.count,
-  forward_ms: stats(forward),
-  train_step_ms: stats(step),
-  peak_live_bytes: mem.peakLiveBytes,
-  step_extra_peak_bytes: mem.peakLiveBytes - base,
+  ...timing,
 };
 console.log(JSON.stringify(result, null, 2));
-console.log(`conv ${values.conv} subgroups ${values.subgroups}: forward ${result.forward_ms.median.toFixed(1)} ms, train step ${result.train_step_ms.median.toFixed(1)} ms, peak live ${fmtBytes(mem.peakLiveBytes)}`);
+console.log(`conv ${values.conv} subgroups ${values.subgroups}: forward ${result.forward_ms.median.toFixed(1)} ms, train step ${result.train_step_ms.median.toFixed(1)} ms, peak live ${fmtBytes(timing.peak_live_bytes)}`);
 if (values.out) await writeFileAtomic(values.out, JSON.stringify(result, null, 2));
 engine.destroy();

@@ -1,8 +1,8 @@
-// The kernel cases of our side of the benchmark: every distinct conv shape of the ResNet34-UNet at the benchmark
+// The kernel cases of our side of the benchmark: every distinct conv shape of the model (--preset) at the benchmark
 // size (forward, dgrad, wgrad), batchnorm, maxpool, upsample+concat, softmax+NLL and ERE, each on its own inputs.
 // Timed by bench/ours-timing.ts; Adam, which needs the allocated model, is timed in bench/ours.ts.
 import { conv2dKernels } from '../src/ops/conv2d/conv2d.ts';
-import { conv2dOutputSize, describePlan, dgradPlan, forwardPlan, wgradPlan, type ConvDevice, type Geometry } from '../src/ops/conv2d/plan.ts';
+import { conv2dOutputSize, planName, type ConvDevice, type Geometry } from '../src/ops/conv2d/plan.ts';
 import { conv2dTuning, type Conv2dTuning } from '../src/ops/conv2d/tuning.ts';
 import { batchNorm2d } from '../src/ops/batchnorm.ts';
 import { maxPool2d } from '../src/ops/maxpool.ts';
@@ -10,7 +10,7 @@ import { upsampleConcat } from '../src/ops/upsample.ts';
 import { softmaxNll } from '../src/ops/softmax-nll.ts';
 import { expectedRadialError } from '../src/ops/ere.ts';
 import { full } from '../src/ops/fill.ts';
-import { RESNET34_UNET, type ResnetUnet } from '../src/nn/unet.ts';
+import type { ResnetUnet } from '../src/nn/unet.ts';
 import type { Conv2d } from '../src/nn/module.ts';
 import { backwardCase, kernelCase, randTensor, type BenchRun } from './ours-timing.ts';
 
@@ -60,6 +60,25 @@ export function convShapes(model: ResnetUnet, h: number, w: number): ConvShape[]
   return list;
 }
 
+/** GFLOP of one GEMM of conv s at batch n: 2 x MACs, the same count for the forward, dgrad and wgrad. */
+export function convGflop(s: ConvShape, n: number): number {
+  const Ho = conv2dOutputSize(s.H, s.k, s.s, s.p);
+  const Wo = conv2dOutputSize(s.W, s.k, s.s, s.p);
+  return (2 * n * s.Co * Ho * Wo * s.C * s.k * s.k) / 1e9;
+}
+
+/** The conv GFLOP of one forward pass and of one training step (forward, dgrad where needed, wgrad) of the model. */
+export function modelConvGflop(model: ResnetUnet, h: number, w: number, n: number): { forward: number; trainStep: number } {
+  let forward = 0;
+  let trainStep = 0;
+  for (const s of convShapes(model, h, w)) {
+    const g = convGflop(s, n) * s.count;
+    forward += g;
+    trainStep += g * (s.needsDgrad ? 3 : 2);
+  }
+  return { forward, trainStep };
+}
+
 export function convName(kind: 'fwd' | 'dgrad' | 'wgrad', s: ConvShape): string {
   return `conv.${kind}.${s.C}x${s.Co}.k${s.k}s${s.s}.${s.H}x${s.W}`;
 }
@@ -77,10 +96,7 @@ export function convGeometry(s: ConvShape, n: number): Geometry {
  * "tiled_forward 64x64x16 r4x4"); wgrad adds how far it splits K.
  */
 export function convVariant(e: ConvDevice, tuning: Conv2dTuning, g: Geometry, kind: 'fwd' | 'dgrad' | 'wgrad'): string {
-  if (kind === 'fwd') return describePlan(forwardPlan(e, g, tuning));
-  if (kind === 'dgrad') return describePlan(dgradPlan(e, g, tuning));
-  const w = wgradPlan(e, g, tuning);
-  return `${describePlan(w.partial)} splits${w.splits}`;
+  return planName(e, kind === 'fwd' ? 'forward' : kind, g, tuning);
 }
 
 /** Forward, dgrad (but for the stem, whose input needs no gradient) and wgrad of every distinct conv. */
@@ -90,7 +106,7 @@ async function convCases(run: BenchRun, model: ResnetUnet): Promise<void> {
   for (const s of convShapes(model, cfg.h, cfg.w)) {
     const g = convGeometry(s, n);
     const { Ho, Wo } = g;
-    const gflop = (2 * n * s.Co * Ho * Wo * s.C * s.k * s.k) / 1e9;
+    const gflop = convGflop(s, n);
     const x = randTensor(engine, [n, s.C, s.H, s.W]);
     const wt = randTensor(engine, [s.Co, s.C, s.k, s.k], 0.1);
     const bias = s.bias ? randTensor(engine, [s.Co], 0.1) : null;
@@ -144,13 +160,14 @@ async function batchnormCases(run: BenchRun, model: ResnetUnet): Promise<void> {
 }
 
 /** Max pooling 3x3/2 after the stem, forward and backward. */
-async function maxpoolCases(run: BenchRun): Promise<void> {
+async function maxpoolCases(run: BenchRun, model: ResnetUnet): Promise<void> {
   const { engine, cfg } = run;
   const { batch: n, h, w } = cfg;
-  const shape = [n, 64, h / 2, w / 2];
+  const c = model.config.encoderChannels[0];
+  const shape = [n, c, h / 2, w / 2];
   const size = shape.reduce((a, b) => a * b, 1);
   const x = randTensor(engine, shape, 1, true);
-  const dy = randTensor(engine, [n, 64, h / 4, w / 4]);
+  const dy = randTensor(engine, [n, c, h / 4, w / 4]);
   const tag = shape.slice(1).join('x');
   // forward: reads the input, writes the output and its argmax (a quarter of the input each); the backward is
   // rated on the same bytes
@@ -161,15 +178,17 @@ async function maxpoolCases(run: BenchRun): Promise<void> {
   dy.dispose();
 }
 
-/** Upsample x2 + concat with the skip, decoder block 3 (64 + 64 channels out at H/2 x W/2). */
-async function upsampleCases(run: BenchRun): Promise<void> {
+/** Upsample x2 + concat with the skip, decoder block 3 (64 + 64 channels out at H/2 x W/2 in the paper's model). */
+async function upsampleCases(run: BenchRun, model: ResnetUnet): Promise<void> {
   const { engine, cfg } = run;
   const { batch: n, h, w } = cfg;
-  const x = randTensor(engine, [n, 64, h / 4, w / 4], 1, true);
-  const skip = randTensor(engine, [n, 64, h / 2, w / 2], 1, true);
-  const outSize = n * 128 * (h / 2) * (w / 2);
-  const dy = randTensor(engine, [n, 128, h / 2, w / 2]);
-  const tag = `64+64.${h / 4}x${w / 4}`;
+  const cx = model.config.decoderChannels[2];
+  const cs = model.config.encoderChannels[0];
+  const x = randTensor(engine, [n, cx, h / 4, w / 4], 1, true);
+  const skip = randTensor(engine, [n, cs, h / 2, w / 2], 1, true);
+  const outSize = n * (cx + cs) * (h / 2) * (w / 2);
+  const dy = randTensor(engine, [n, cx + cs, h / 2, w / 2]);
+  const tag = `${cx}+${cs}.${h / 4}x${w / 4}`;
   const bytes = ((x.size + skip.size + outSize) * 4) / 1e9;
   await kernelCase(run, `upsample_concat.fwd.${tag}`, () => void engine.noGrad(() => upsampleConcat(x, skip)), { gbytes: bytes });
   await backwardCase(run, `upsample_concat.bwd.${tag}`, () => upsampleConcat(x, skip), dy, { gbytes: bytes });
@@ -177,10 +196,10 @@ async function upsampleCases(run: BenchRun): Promise<void> {
 }
 
 /** The loss and the inference statistics on the head's output. */
-async function lossCases(run: BenchRun): Promise<void> {
+async function lossCases(run: BenchRun, model: ResnetUnet): Promise<void> {
   const { engine, cfg } = run;
   const { batch: n, h, w } = cfg;
-  const L = RESNET34_UNET.landmarks;
+  const L = model.config.landmarks;
   const logits = randTensor(engine, [n, L, h, w], 4, true);
   const temps = engine.untracked(() => full(engine, [L], 1));
   const targets = engine.untracked(() => engine.tensor(Int32Array.from({ length: n * L }, (_, i) => (i * 7919) % (h * w)), [n, L]));
@@ -196,7 +215,7 @@ async function lossCases(run: BenchRun): Promise<void> {
 export async function kernelCases(run: BenchRun, model: ResnetUnet): Promise<void> {
   await convCases(run, model);
   await batchnormCases(run, model);
-  await maxpoolCases(run);
-  await upsampleCases(run);
-  await lossCases(run);
+  await maxpoolCases(run, model);
+  await upsampleCases(run, model);
+  await lossCases(run, model);
 }

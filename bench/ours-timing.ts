@@ -28,6 +28,8 @@ export interface OurCase {
   note?: string;
   /** Kernel cases timed by GPU timestamps: the wall-clock median per dispatch too (submit and wait included). */
   wallMs?: number;
+  /** Model cases: the GFLOP of every conv GEMM the pass or step runs (bench/ours-kernels.ts, modelConvGflop). */
+  convGflop?: number;
   /** Conv cases: the kernel plan.ts chose on this engine (bench/ours-kernels.ts, convVariants). */
   variant?: string;
 }
@@ -155,7 +157,7 @@ export async function backwardCase(run: BenchRun, name: string, forward: () => T
 }
 
 /** Times `fn` once per sync: one warm-up run, then reps timed runs (the way TF.js's anchor is timed). */
-export async function modelCase(run: BenchRun, name: string, fn: () => void): Promise<void> {
+export async function modelCase(run: BenchRun, name: string, fn: () => void, convGflop?: number): Promise<void> {
   const { engine, cfg } = run;
   const out: number[] = [];
   for (let i = 0; i < cfg.reps + 1; i++) {
@@ -167,5 +169,5 @@ export async function modelCase(run: BenchRun, name: string, fn: () => void): Pr
     if (i > 0) out.push(t);
     log(`ours: ${name} ${i === 0 ? 'warm-up' : `run ${i}`} ${t.toFixed(0)} ms`);
   }
-  run.cases.push({ name, kind: 'model', ms: stats(out) });
+  run.cases.push({ name, kind: 'model', ms: stats(out), ...(convGflop !== undefined ? { convGflop } : {}) });
 }

@@ -1,4 +1,4 @@
-// Our side of the benchmark: kernel cases (every distinct conv shape of the ResNet34-UNet at the benchmark size,
+// Our side of the benchmark: kernel cases (every distinct conv shape of the model (--preset) at the benchmark size,
 // batchnorm, maxpool, upsample, softmax+NLL, ERE, Adam) and model cases (forward, training step, soak). Runs in
 // the browser (called by bench/run.ts through src/node/browser.ts) or in Node through Dawn (--runtime node).
 // The kernel cases but Adam's are in bench/ours-kernels.ts, the clocks in bench/ours-timing.ts.
@@ -15,17 +15,19 @@ import { Adam } from '../src/nn/adam.ts';
 import type { Tensor } from '../src/engine/tensor.ts';
 import { softmaxNll } from '../src/ops/softmax-nll.ts';
 import { full } from '../src/ops/fill.ts';
-import { ResnetUnet, RESNET34_UNET } from '../src/nn/unet.ts';
+import { ResnetUnet, MODEL_PRESETS } from '../src/nn/unet.ts';
 import type { BenchConfig } from './args.ts';
-import { kernelCases } from './ours-kernels.ts';
+import { kernelCases, modelConvGflop } from './ours-kernels.ts';
+import { formatTuneChoices, tuneModel } from '../src/chh/tune.ts';
+import type { TuneChoice } from '../src/ops/conv2d/autotune.ts';
 import { kernelCase, log, modelCase, randomData, startRun, type BenchRun, type OurCase } from './ours-timing.ts';
 
 // Re-exported so that bench/run.ts, bench/report.ts and the tests keep one module to import our side from.
-export { convGeometry, convName, convShapes, convVariant, type ConvShape } from './ours-kernels.ts';
+export { convGeometry, convGflop, convName, convShapes, convVariant, modelConvGflop, type ConvShape } from './ours-kernels.ts';
 export { stats, type OurCase, type Stats } from './ours-timing.ts';
 
 /** What our side of the benchmark needs of the command line (a type-only import: this file runs in the page). */
-export type OursConfig = Pick<BenchConfig, 'runtime' | 'h' | 'w' | 'batch' | 'reps' | 'kernelReps' | 'kernelTargetMs' | 'kernels' | 'model' | 'soak'>;
+export type OursConfig = Pick<BenchConfig, 'runtime' | 'h' | 'w' | 'batch' | 'preset' | 'reps' | 'kernelReps' | 'kernelTargetMs' | 'kernels' | 'model' | 'soak' | 'tune'>;
 
 export interface OursResult {
   adapter: Engine['adapter'];
@@ -47,6 +49,22 @@ export interface OursResult {
     ms: number;
   } | null;
   timing: string;
+  /** With --tune: what won, shape by shape (bench/run.ts saves them to the autotune cache). */
+  tuned: TuneChoice[] | null;
+}
+
+/** With --tune: the conv shapes of the benchmark's training step and forward, tuned on this engine before any case. */
+async function tuneFirst(engine: Engine, model: ResnetUnet, cfg: OursConfig): Promise<TuneChoice[] | null> {
+  if (!cfg.tune) return null;
+  const state = model.allocate(engine, 0);
+  try {
+    const t0 = performance.now();
+    const choices = await tuneModel(engine, model, state, { width: cfg.w, height: cfg.h, train: [cfg.batch], infer: [cfg.batch] });
+    log(`ours: tuned ${choices.length} conv shapes in ${((performance.now() - t0) / 1000).toFixed(1)} s:\n${formatTuneChoices(choices)}`);
+    return choices;
+  } finally {
+    state.dispose();
+  }
 }
 
 export async function runOurs(cfg: OursConfig): Promise<OursResult> {
@@ -71,7 +89,7 @@ interface Training {
 function prepareTraining(run: BenchRun, model: ResnetUnet): Training {
   const { engine, cfg } = run;
   const { h, w, batch: n } = cfg;
-  const L = RESNET34_UNET.landmarks;
+  const L = model.config.landmarks;
   const state = model.allocate(engine, 0);
   const adam = new Adam(state.params, { lr: 1e-3 });
   const images = engine.untracked(() => engine.tensor(randomData(n * h * w, 255).map((v) => v + 127.5), [n, 1, h, w], { label: 'images' }));
@@ -100,12 +118,13 @@ async function adamCase(run: BenchRun, t: Training): Promise<void> {
 async function modelCases(run: BenchRun, t: Training): Promise<OursResult['memory']> {
   const { engine, cfg } = run;
   const tag = `${cfg.h}x${cfg.w}.b${cfg.batch}`;
-  await modelCase(run, `unet.forward.${tag}`, () => engine.scope(() => void engine.noGrad(() => t.model.forward(t.state, t.images))));
+  const convGflop = modelConvGflop(t.model, cfg.h, cfg.w, cfg.batch);
+  await modelCase(run, `unet.forward.${tag}`, () => engine.scope(() => void engine.noGrad(() => t.model.forward(t.state, t.images))), convGflop.forward);
   t.step(); // Adam state exists from here on: the peak below is a steady-state step's
   await engine.sync();
   const before = engine.memory();
   engine.pool.resetPeak();
-  await modelCase(run, `unet.train_step.${tag}`, t.step);
+  await modelCase(run, `unet.train_step.${tag}`, t.step, convGflop.trainStep);
   const m = engine.memory();
   return { peakLiveBytes: m.peakLiveBytes, peakAllocatedBytes: m.peakAllocatedBytes, liveBytesBeforeStep: before.liveBytes, createdBuffers: m.createdBuffers };
 }
@@ -157,8 +176,9 @@ function timingNote(timestamps: boolean): string {
 }
 
 async function runOn(engine: Engine, cfg: OursConfig): Promise<OursResult> {
-  const model = new ResnetUnet(RESNET34_UNET);
+  const model = new ResnetUnet(MODEL_PRESETS[cfg.preset]);
   log(`ours: adapter ${engine.adapter.vendor} ${engine.adapter.architecture} (${engine.adapter.runtime}), features ${[...engine.features].join(',')}`);
+  const tuned = await tuneFirst(engine, model, cfg);
   const run = startRun(engine, cfg);
   // The kernel cases run before the model is allocated: its parameters and Adam state are not yet in GPU memory.
   if (cfg.kernels) await kernelCases(run, model);
@@ -176,5 +196,6 @@ async function runOn(engine: Engine, cfg: OursConfig): Promise<OursResult> {
     memory,
     soak,
     timing: timingNote(run.timer !== null),
+    tuned,
   };
 }

@@ -29,6 +29,10 @@ export interface CaseRow {
   peak_fraction?: number;
   /** Conv cases: the kernel the engine ran (plan.ts's choice, as describePlan names it; wgrad with its split of K). */
   variant?: string;
+  /** Model cases: the conv GFLOP of the pass or step (all its conv GEMMs) over its time, in TFLOP/s; with
+   * --peak-tflops, its fraction of the peak. */
+  conv_tflops?: number;
+  conv_peak_fraction?: number;
   gbps?: number;
   per_step?: number;
   tfjs_ms?: number;
@@ -80,6 +84,10 @@ function oursRow(c: OurCase, peakTflops: number | null): CaseRow {
     if (peakTflops !== null) row.peak_fraction = sig(gflops / 1000 / peakTflops, 3);
   }
   if (c.variant !== undefined) row.variant = c.variant;
+  if (c.convGflop !== undefined) {
+    row.conv_tflops = sig(c.convGflop / (c.ms.median / 1000) / 1000);
+    if (peakTflops !== null) row.conv_peak_fraction = sig(c.convGflop / (c.ms.median / 1000) / 1000 / peakTflops, 3);
+  }
   if (c.gbytes !== undefined) row.gbps = round(c.gbytes / (c.ms.median / 1000));
   if (c.perStep !== undefined) row.per_step = c.perStep;
   return row;
@@ -178,25 +186,13 @@ export function resultsMarkdown(r: BenchResults): string {
       `runtime ${r.runtime}; features: ${a.features.join(', ') || 'none'}`,
     `- Browser: ${r.browser}`,
     `- Machine: ${r.machine}`,
-    `- Model: ResNet34-UNet, ${r.parameters.toLocaleString('en-US')} parameters, input ${r.config.h}x${r.config.w} (HxW), batch ${r.config.batch}`,
+    `- Model: ${r.config.preset === 'paper' ? 'ResNet34-UNet' : `UNet preset ${r.config.preset} (src/nn/unet.ts)`}, ${r.parameters.toLocaleString('en-US')} parameters, input ${r.config.h}x${r.config.w} (HxW), batch ${r.config.batch}`,
     `- Timing: ${r.timing}`,
   );
   if (r.tfjs) lines.push(`- TF.js: ${tfjsWhere(r.tfjs)}`);
   lines.push('');
-  const model = r.cases.filter((c) => c.kind === 'model');
-  if (model.length) {
-    lines.push('| case | ours ms (median) | min-max | runs | TF.js WebGPU ms | speedup vs TF.js | PyTorch CPU ms | ours / PyTorch |');
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
-    for (const c of model) {
-      lines.push(
-        `| ${c.name} | ${ms(c.ours_ms)} | ${ms(c.ours_min_ms)}-${ms(c.ours_max_ms)} | ${c.runs} | ` +
-          `${c.tfjs_ms !== undefined ? `${ms(c.tfjs_ms)} (${c.tfjs_runs} run${c.tfjs_runs === 1 ? '' : 's'})` : 'n/a'} | ` +
-          `${c.speedup !== undefined ? `${c.speedup.toFixed(2)}x` : 'n/a'} | ${c.torch_ms !== undefined ? ms(c.torch_ms) : 'n/a'} | ` +
-          `${c.torch_ratio !== undefined ? `${c.torch_ratio.toFixed(1)}x slower` : 'n/a'} |`,
-      );
-    }
-    lines.push('');
-  }
+  const model = modelTable(r);
+  if (model.length) lines.push(...model, '');
   lines.push(
     `Peak memory over a training step: ours ${mib(r.memory.ours_peak_bytes)} (engine.memory().peakLiveBytes: live buffers, by size class), ` +
       `TF.js ${mib(r.memory.tfjs_peak_bytes)} (tf.profile peakBytes: live tensors); allocated GPU memory: ours ${mib(r.memory.ours_peak_allocated_bytes)} ` +
@@ -212,9 +208,40 @@ export function resultsMarkdown(r: BenchResults): string {
   return lines.join('\n');
 }
 
-/** A flop rate as the table shows it: GFLOP/s, or TFLOP/s from 1000 GFLOP/s on. */
-function flopRate(c: CaseRow): string {
-  return c.gflops! >= 1000 ? `${c.tflops!.toPrecision(3)} TFLOP/s` : `${c.gflops!.toFixed(2)} GFLOP/s`;
+/** A flop rate as the tables show it: GFLOP/s, or TFLOP/s from 1000 GFLOP/s on. */
+function flopRate(tflops: number): string {
+  return tflops >= 1 ? `${tflops.toPrecision(3)} TFLOP/s` : `${(tflops * 1000).toFixed(2)} GFLOP/s`;
+}
+
+/**
+ * The model cases' table: ours, TF.js and PyTorch side by side, and the rate of the convs of our pass or step
+ * (their FLOPs over the whole time: what the rest of the model costs lowers it); its fraction of --peak-tflops when
+ * given.
+ */
+function modelTable(r: BenchResults): string[] {
+  const model = r.cases.filter((c) => c.kind === 'model');
+  if (!model.length) return [];
+  const peak = r.config.peakTflops;
+  const lines = [
+    `| case | ours ms (median) | min-max | runs | TF.js WebGPU ms | speedup vs TF.js | PyTorch CPU ms | ours / PyTorch | ours conv rate |${peak !== null ? ` of ${peak} TFLOP/s |` : ''}`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|${peak !== null ? '---:|' : ''}`,
+  ];
+  for (const c of model) {
+    const cells = [
+      c.name,
+      ms(c.ours_ms),
+      `${ms(c.ours_min_ms)}-${ms(c.ours_max_ms)}`,
+      String(c.runs),
+      c.tfjs_ms !== undefined ? `${ms(c.tfjs_ms)} (${c.tfjs_runs} run${c.tfjs_runs === 1 ? '' : 's'})` : 'n/a',
+      c.speedup !== undefined ? `${c.speedup.toFixed(2)}x` : 'n/a',
+      c.torch_ms !== undefined ? ms(c.torch_ms) : 'n/a',
+      c.torch_ratio !== undefined ? `${c.torch_ratio.toFixed(1)}x slower` : 'n/a',
+      c.conv_tflops !== undefined ? flopRate(c.conv_tflops) : '',
+    ];
+    if (peak !== null) cells.push(c.conv_peak_fraction !== undefined ? `${(c.conv_peak_fraction * 100).toPrecision(3)}%` : '');
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines;
 }
 
 /**
@@ -242,7 +269,7 @@ function kernelTable(r: BenchResults): string[] {
   ];
   const lines = [`| ${cols.map((c) => c[0]).join(' | ')} |`, `|${cols.map((c) => c[1]).join('|')}|`];
   for (const c of kernels) {
-    const rate = c.gflops !== undefined ? flopRate(c) : c.gbps !== undefined ? `${c.gbps.toFixed(2)} GB/s` : '';
+    const rate = c.tflops !== undefined ? flopRate(c.tflops) : c.gbps !== undefined ? `${c.gbps.toFixed(2)} GB/s` : '';
     const per = c.per_step ?? 1;
     const cells = [c.name, ms(c.ours_ms), `${ms(c.ours_min_ms)}-${ms(c.ours_max_ms)}`, rate];
     if (peak !== null) cells.push(c.peak_fraction !== undefined ? `${(c.peak_fraction * 100).toPrecision(3)}%` : '');

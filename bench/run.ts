@@ -2,6 +2,7 @@
 // (--runtime node) in this process on Dawn, plus native PyTorch on the CPU when /usr/bin/python3 has torch.
 // Writes JSON (--out) and rewrites the benchmark section of BENCHMARKS.md. `npm run bench -- --help` lists the options (bench/args.ts).
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -10,12 +11,18 @@ import { buildResults, resultsMarkdown, updateMarkdown, type TorchResult } from 
 import type { OursConfig, OursResult } from './ours.ts';
 import type { TfjsConfig, TfjsResult } from './tfjs-model.ts';
 import { writeFileAtomic } from '../src/node/atomic.ts';
+import { saveTuneChoices, tuneCachePath } from '../src/node/tune-store.ts';
+import { MODEL_PRESETS } from '../src/nn/unet.ts';
 
 const repoRoot = join(dirname(new URL(import.meta.url).pathname), '..');
 
 function runTorch(cfg: BenchConfig): TorchResult | null {
   const py = '/usr/bin/python3';
   if (!cfg.torch || !existsSync(py)) return null;
+  if (cfg.preset !== 'paper') {
+    console.log(`bench: bench/torch_unet.py builds the paper's model only; no PyTorch reference for --preset ${cfg.preset}`);
+    return null;
+  }
   const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) {
     console.log('bench: /usr/bin/python3 has no torch; no PyTorch reference');
@@ -43,10 +50,35 @@ interface Sides {
   browser: string;
 }
 
-const tfjsConfig = (cfg: BenchConfig): TfjsConfig => ({ h: cfg.h, w: cfg.w, batch: cfg.batch, reps: cfg.tfjsReps });
+const tfjsConfig = (cfg: BenchConfig): TfjsConfig => ({ h: cfg.h, w: cfg.w, batch: cfg.batch, reps: cfg.tfjsReps, model: MODEL_PRESETS[cfg.preset] });
+
+/** The installed `webgpu` package's version; without the package, one line naming it and exit code 2. */
+function webgpuVersion(): string {
+  // Resolved as Node resolves the package (also from scripts/gpu/pack.sh's bundle, whose node_modules sit elsewhere).
+  let file = '';
+  try {
+    file = createRequire(import.meta.url).resolve('webgpu/package.json');
+  } catch {
+    /* not installed */
+  }
+  if (!file) {
+    console.error('bench: --runtime node needs the npm package `webgpu` (Dawn for Node), which is not installed: npm install webgpu');
+    process.exit(2);
+  }
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
+/** With --tune: the winners into the autotune cache (under the adapter that ran them: Dawn in Node, or the browser's). */
+async function saveTuned(ours: OursResult): Promise<void> {
+  const path = tuneCachePath();
+  if (!ours.tuned || !path) return;
+  await saveTuneChoices(path, ours.adapter, ours.tuned);
+  console.log(`bench: saved ${ours.tuned.length} tuned choices to ${path}`);
+}
 
 /** Both sides in this process on Dawn: ours (its engine destroyed after), then TF.js on the same GPU. */
 async function runInNode(cfg: BenchConfig, oursCfg: OursConfig): Promise<Sides> {
+  const version = webgpuVersion();
   const { runOurs } = await import('./ours.ts');
   const ours = await runOurs(oursCfg);
   let tfjs: TfjsResult | null = null;
@@ -55,8 +87,7 @@ async function runInNode(cfg: BenchConfig, oursCfg: OursConfig): Promise<Sides> 
     const { runTfjsNode } = await import('./tfjs-node.ts');
     tfjs = await runTfjsNode(tfjsConfig(cfg));
   }
-  const webgpuPkg = JSON.parse(readFileSync(join(repoRoot, 'node_modules', 'webgpu', 'package.json'), 'utf8')) as { version: string };
-  return { ours, tfjs, browser: `none: Node ${process.version}, Dawn (npm webgpu ${webgpuPkg.version})` };
+  return { ours, tfjs, browser: `none: Node ${process.version}, Dawn (npm webgpu ${version})` };
 }
 
 /** Both sides in one headless Chromium page after the other, on its adapter. */
@@ -92,12 +123,14 @@ async function main(): Promise<void> {
     h: cfg.h,
     w: cfg.w,
     batch: cfg.batch,
+    preset: cfg.preset,
     reps: cfg.reps,
     kernelReps: cfg.kernelReps,
     kernelTargetMs: cfg.kernelTargetMs,
     kernels: cfg.kernels,
     model: cfg.model,
     soak: cfg.soak,
+    tune: cfg.tune,
   };
   const date = new Date().toISOString();
   const loadStart = loadavg()[0];
@@ -105,6 +138,7 @@ async function main(): Promise<void> {
   // PyTorch first, alone: it and SwiftShader compete for the same two cores.
   const torch = runTorch(cfg);
   const { ours, tfjs, browser } = cfg.runtime === 'node' ? await runInNode(cfg, oursCfg) : await runInBrowser(cfg, oursCfg);
+  await saveTuned(ours);
   const cpu = cpus();
   // SwiftShader and PyTorch share these cores with everything else on the machine: the load average says how
   // much else ran (1-minute average, at the start and at the end).

@@ -365,7 +365,7 @@ async function predictFile(file: File): Promise<void> {
     drawOverlay($<HTMLCanvasElement>('predict-canvas'), p.frame);
     $('predict-table').innerHTML = `<table id="prediction"><thead><tr><th>landmark</th><th>x (px)</th><th>y (px)</th><th>ERE (mm)</th><th>p(mode)</th></tr></thead><tbody>${p.landmarks
       .map((l) => `<tr class="${l.erroneous ? 'flagged' : ''}"><td>${l.index + 1}. ${l.name}</td><td>${l.x.toFixed(1)}</td><td>${l.y.toFixed(1)}</td><td>${l.ereMm.toFixed(2)}</td><td>${l.modeProbability.toFixed(3)}</td></tr>`)
-      .join('')}</tbody></table><p class="hint">${file.name}: ${p.original.width}x${p.original.height}; highlighted rows (yellow squares on the image) have ERE above 1.5 mm and are likely erroneous.</p>`;
+      .join('')}</tbody></table><p class="hint">${file.name}: ${p.original.width}x${p.original.height}; highlighted rows (yellow squares on the image) have ERE above 1.5 mm or lie outside the image, and are likely erroneous.</p>`;
     state.prediction = p.landmarks;
     log(`predicted ${p.landmarks.length} landmarks on ${file.name}`);
   } catch (e) {

@@ -21,7 +21,10 @@ export interface PredictedLandmark {
   /** Expected radial error (mm) and the probability of the predicted pixel. */
   ereMm: number;
   modeProbability: number;
-  /** ERE above the threshold, or not a number (a map with NaN or infinite logits is never reported as fine). */
+  /**
+   * ERE above the threshold, or not a number (a map with NaN or infinite logits is never reported as fine), or (for
+   * predictBmp) a point in the padding outside the image: no landmark lies there.
+   */
   erroneous: boolean;
 }
 
@@ -116,7 +119,21 @@ export async function predictBmp(
   return {
     ...p,
     scale: 1 / plan.scale,
-    landmarks: p.landmarks.map((l) => ({ ...l, x: l.x * plan.scale, y: l.y * plan.scale })),
+    landmarks: toImagePixels(p.landmarks, plan.scale, gray),
     original: { width: gray.width, height: gray.height },
   };
+}
+
+/** Landmarks of the model's input mapped to the image's pixels; one that falls in the padding is flagged erroneous. */
+export function toImagePixels(
+  landmarks: readonly PredictedLandmark[],
+  imagePixelsPerInputPixel: number,
+  image: { width: number; height: number },
+): PredictedLandmark[] {
+  return landmarks.map((l) => {
+    const x = l.x * imagePixelsPerInputPixel;
+    const y = l.y * imagePixelsPerInputPixel;
+    const outside = x > image.width || y > image.height;
+    return { ...l, x, y, erroneous: l.erroneous || outside };
+  });
 }

@@ -23,6 +23,15 @@ export function cfg(name: string, N: number, C: number, H: number, W: number, Co
   return { name, N, C, H, W, Co, kh: kk[0], kw: kk[1], stride: [ss[0], ss[1]], padding: [pp[0], pp[1]], bias };
 }
 
+/** Shapes with the edges a conv kernel gets wrong: odd sizes, strides, a 1-channel stem, 1x1, non-square kernels. */
+export const EDGE_CONFIGS: readonly Config[] = [
+  cfg('3x3 s1 p1 with bias, 13 -> 11', 2, 13, 7, 9, 11, 3, 1, 1, true),
+  cfg('3x3 s2 p1 with bias', 2, 9, 9, 7, 11, 3, 2, 1, true),
+  cfg('7x7 s2 p3, Cin 1 (stem)', 1, 1, 11, 10, 5, 7, 2, 3, true),
+  cfg('1x1 s2 p0 (downsample)', 2, 5, 7, 9, 6, 1, 2, 0, true),
+  cfg('3x5 kernel, stride [1,2], padding [2,1]', 1, 3, 7, 9, 6, [3, 5], [1, 2], [2, 1], true),
+];
+
 export const outSize = (c: Config): [number, number] => [
   Math.floor((c.H + 2 * c.padding[0] - c.kh) / c.stride[0]) + 1,
   Math.floor((c.W + 2 * c.padding[1] - c.kw) / c.stride[1]) + 1,

@@ -2,13 +2,13 @@
 // against the f64 CPU reference on odd shapes, for several tiles; planning (tuned choices, limits, folding).
 import { describe, expect, it } from 'vitest';
 import { backward, mul, sum } from '../../src/index.ts';
-import { conv2d } from '../../src/ops/conv2d/conv2d.ts';
+import { conv2d, conv2dVariants } from '../../src/ops/conv2d/conv2d.ts';
 import { convUniforms, forwardPlan, sharedTileProblem, shapeKey, wgradPlan, type ConvDevice, type Geometry } from '../../src/ops/conv2d/plan.ts';
 import { conv2dTuning, type Conv2dTuning, type SharedTile } from '../../src/ops/conv2d/tuning.ts';
 import { SHADERS } from '../../src/generated/shaders.ts';
 import { useEngine } from '../helpers/gpu.ts';
 import { expectClose } from '../helpers/reference.ts';
-import { cfg, convGradRef, convRef, makeData, outSize, type Config, type Data } from '../helpers/conv-reference.ts';
+import { EDGE_CONFIGS, cfg, convGradRef, convRef, makeData, outSize, type Config, type Data } from '../helpers/conv-reference.ts';
 
 const engine = useEngine();
 const tuning = () => conv2dTuning(engine());
@@ -49,11 +49,7 @@ const TILES: SharedTile[] = [
 ];
 
 const CONFIGS: Config[] = [
-  cfg('3x3 s1 p1 with bias, 13 -> 11', 2, 13, 7, 9, 11, 3, 1, 1, true),
-  cfg('3x3 s2 p1 with bias', 2, 9, 9, 7, 11, 3, 2, 1, true),
-  cfg('7x7 s2 p3, Cin 1 (stem)', 1, 1, 11, 10, 5, 7, 2, 3, true),
-  cfg('1x1 s2 p0 (downsample)', 2, 5, 7, 9, 6, 1, 2, 0, true),
-  cfg('3x5 kernel, stride [1,2], padding [2,1]', 1, 3, 7, 9, 6, [3, 5], [1, 2], [2, 1], true),
+  ...EDGE_CONFIGS,
   cfg('2x2 s2 p0, even kernel', 1, 3, 9, 6, 6, 2, 2, 0, true),
   cfg('3x3 s3 p0, taps that reach no pixel of a phase', 1, 2, 8, 7, 3, 3, 3, 0, true),
 ];
@@ -115,6 +111,19 @@ describe('conv2d tiled planning', () => {
     } finally {
       t.tuned.clear();
       t.forward = null;
+    }
+  });
+
+  it('names the kernels a shape runs (conv2dVariants)', () => {
+    const t = tuning();
+    try {
+      t.tuned.set(shapeKey('forward', g), tile);
+      const v = conv2dVariants(engine(), [2, 5, 7, 9], [6, 5, 3, 3], { padding: 1 });
+      expect(v.forward).toBe('tiled_forward 8x8x4 r2x2');
+      expect(v.dgrad).toMatch(/^dgrad_flat TM8 TN\d/);
+      expect(v.wgrad).toMatch(/^wgrad_rows TM8 TC\d.* splits\d+$/);
+    } finally {
+      t.tuned.clear();
     }
   });
 

@@ -16,7 +16,7 @@ import type { Kernel } from '../../engine/kernel.ts';
 import { GpuTimer } from '../../engine/profiler.ts';
 import { isCpuAdapter } from '../../engine/device.ts';
 import { conv2dKernels, type ConvShape } from './conv2d.ts';
-import { defaultKernel, describePlan, dgradPlan, forwardPlan, sharedTileProblem, wgradPlan, type ConvDevice, type Geometry } from './plan.ts';
+import { defaultKernel, planName, sharedTileProblem, type ConvDevice, type Geometry } from './plan.ts';
 import { conv2dTuning, isSharedTile, type ConvKernel, type ConvOp, type SharedTile } from './tuning.ts';
 
 /** Register tiles worth a try besides the default (conv2d.wgsl.in's families). */
@@ -79,10 +79,7 @@ export function candidateKernels(e: ConvDevice, op: ConvOp, g: Geometry): ConvKe
 
 /** The plan a kernel gets for this shape, by name (what `chh tune` prints). */
 export function variantName(e: Engine, op: ConvOp, g: Geometry, kernel: ConvKernel): string {
-  const t = { ...conv2dTuning(e), [op]: kernel };
-  if (op === 'forward') return describePlan(forwardPlan(e, g, t));
-  if (op === 'dgrad') return describePlan(dgradPlan(e, g, t));
-  return describePlan(wgradPlan(e, g, t).partial);
+  return planName(e, op, g, { ...conv2dTuning(e), [op]: kernel });
 }
 
 /** Zero tensors of one shape's GEMM and a function that runs it once (its outputs freed by the caller's scope). */

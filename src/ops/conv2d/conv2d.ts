@@ -9,7 +9,7 @@ import { shapeString, type Tensor } from '../../engine/tensor.ts';
 import { SHADERS } from '../../generated/shaders.ts';
 import { checkInputs } from '../check.ts';
 import { conv2dTuning, type ConvOp } from './tuning.ts';
-import { convUniforms, describePlan, dgradPlan, forwardPlan, geometry, shapeKey, wgradPlan, type Conv2dOptions, type DispatchPlan, type Geometry } from './plan.ts';
+import { convUniforms, dgradPlan, forwardPlan, geometry, planName, shapeKey, wgradPlan, type Conv2dOptions, type DispatchPlan, type Geometry } from './plan.ts';
 
 export type { Conv2dOptions } from './plan.ts';
 
@@ -18,13 +18,19 @@ export interface ConvShape {
   key: string;
   op: ConvOp;
   geometry: Geometry;
+  /** How many times the run used it. */
+  count: number;
 }
 
 const recorders = new WeakMap<Engine, Map<string, ConvShape>>();
 
 function note(e: Engine, op: ConvOp, g: Geometry): void {
+  const shapes = recorders.get(e);
+  if (!shapes) return;
   const key = shapeKey(op, g);
-  recorders.get(e)?.set(key, { key, op, geometry: g });
+  const seen = shapes.get(key);
+  if (seen) seen.count++;
+  else shapes.set(key, { key, op, geometry: g, count: 1 });
 }
 
 /** The GEMM shapes fn's conv2d calls use on this engine (fn may be a dry run inside engine.traceKernels), in first-use order. */
@@ -155,10 +161,10 @@ export const conv2dKernels = {
 
 /**
  * For benchmarks and `chh tune`: the kernels conv2d would run for x [N, Cin, H, W] and weight [Cout, Cin, kh, kw]
- * on this engine now (its explicit choices, else the tuned ones, else the defaults), as describePlan names them.
+ * on this engine now (its explicit choices, else the tuned ones, else the defaults), as planName names them.
  */
-export function conv2dVariants(engine: Engine, xShape: readonly number[], weightShape: readonly number[], options: Conv2dOptions = {}): { forward: string; dgrad: string; wgrad: string } {
+export function conv2dVariants(engine: Engine, xShape: readonly number[], weightShape: readonly number[], options: Conv2dOptions = {}): Record<ConvOp, string> {
   const g = geometry({ shape: xShape }, { shape: weightShape }, null, options);
   const t = conv2dTuning(engine);
-  return { forward: describePlan(forwardPlan(engine, g, t)), dgrad: describePlan(dgradPlan(engine, g, t)), wgrad: describePlan(wgradPlan(engine, g, t).partial) };
+  return { forward: planName(engine, 'forward', g, t), dgrad: planName(engine, 'dgrad', g, t), wgrad: planName(engine, 'wgrad', g, t) };
 }

@@ -161,6 +161,14 @@ export function describePlan(plan: DispatchPlan): string {
   return `${plan.entry} ${tile}${plan.shader === SHADERS.conv2d_subgroups ? ' subgroups' : ''}`;
 }
 
+/** The name of the kernel one op of this shape runs under `tuning` (describePlan; wgrad with its split of K). */
+export function planName(e: ConvDevice, op: ConvOp, g: Geometry, tuning: Conv2dTuning): string {
+  if (op === 'forward') return describePlan(forwardPlan(e, g, tuning));
+  if (op === 'dgrad') return describePlan(dgradPlan(e, g, tuning));
+  const w = wgradPlan(e, g, tuning);
+  return `${describePlan(w.partial)} splits${w.splits}`;
+}
+
 /** Invocations per workgroup of a plan (register kernels: WGX x WGY; conv2d_tiled: TX x TY). */
 export function workgroupInvocations(plan: DispatchPlan): number {
   const c = plan.constants;

@@ -1,0 +1,154 @@
+// The GPU checks of the conv kernels and the autotuner, in one program (scripts/gpu/run.sh runs it on a GPU
+// machine; it runs anywhere, slowly on SwiftShader: `npx tsx scripts/gpu/checks.ts OUTDIR --sizes 64x64x1`):
+//  1. correctness: every workgroup-memory tile the adapter can run (and the GPU default) against the f64 CPU
+//     reference, forward, dgrad and wgrad with bias, on the conv tests' odd shapes and one of 64 channels;
+//  2. per size (HxWxBATCH): the model's forward and training step with the register tiles forced, with the
+//     adapter's defaults, then tuned (the tuning's wall time; the winners saved to the autotune cache, which the
+//     benchmark run after this reads), and the tuned step's convolutions in TFLOP/s.
+// Results go to OUTDIR/checks.json, rewritten after every stage, so a run cut short keeps what it finished.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Engine } from '../../src/engine/engine.ts';
+import { createNodeEngine } from '../../src/node/gpu.ts';
+import { writeFileAtomic } from '../../src/node/atomic.ts';
+import { saveTuneChoices, tuneCachePath } from '../../src/node/tune-store.ts';
+import { backward, mul, sum } from '../../src/index.ts';
+import { conv2d } from '../../src/ops/conv2d/conv2d.ts';
+import { candidateKernels, type TuneChoice } from '../../src/ops/conv2d/autotune.ts';
+import { conv2dTuning, DEFAULT_TILES, GPU_DEFAULT_TILE, isSharedTile, type SharedTile } from '../../src/ops/conv2d/tuning.ts';
+import { ResnetUnet, RESNET34_UNET } from '../../src/nn/unet.ts';
+import { modelConvShapes, tuneModel } from '../../src/chh/tune.ts';
+import { EDGE_CONFIGS, cfg, convGradRef, convRef, makeData, outSize, type Config } from '../../test/helpers/conv-reference.ts';
+import { timeModel, type ModelTiming } from '../../bench/model-timing.ts';
+
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { sizes: { type: 'string', default: '800x640x4,160x128x1' }, reps: { type: 'string', default: '5' } } });
+const outDir = positionals[0] ?? '.';
+const sizes = values.sizes!.split(',').map((s) => s.split('x').map(Number) as [number, number, number]);
+const reps = Number(values.reps);
+const report: Record<string, unknown> = { date: new Date().toISOString() };
+const save = () => writeFileAtomic(join(outDir, 'checks.json'), JSON.stringify(report, null, 1));
+
+const CONFIGS: Config[] = [
+  ...EDGE_CONFIGS,
+  cfg('64 -> 64 3x3 s1 p1 at 24x20', 2, 64, 24, 20, 64, 3, 1, 1, true),
+  cfg('64 -> 128 3x3 s2 p1 at 24x20', 1, 64, 24, 20, 128, 3, 2, 1, true),
+];
+
+/** The largest |gpu - ref| / (1 + |ref|). */
+function worst(gpu: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < ref.length; i++) m = Math.max(m, Math.abs(gpu[i] - ref[i]) / (1 + Math.abs(ref[i])));
+  return gpu.length === ref.length ? m : Infinity;
+}
+
+/** Forward, dgrad and wgrad of one config on one tile: the worst relative error of each output. */
+async function checkTile(e: Engine, c: Config, tile: SharedTile): Promise<Record<string, number>> {
+  const t = conv2dTuning(e);
+  Object.assign(t, { forward: tile, dgrad: tile, wgrad: tile });
+  const d = makeData(c, 900);
+  const [Ho, Wo] = outSize(c);
+  const x = e.tensor(d.x, [c.N, c.C, c.H, c.W], { requiresGrad: true });
+  const w = e.tensor(d.w, [c.Co, c.C, c.kh, c.kw], { requiresGrad: true });
+  const b = e.tensor(d.b!, [c.Co], { requiresGrad: true });
+  try {
+    const y = e.scope(() => {
+      const out = conv2d(x, w, b, { stride: c.stride, padding: c.padding });
+      backward(sum(mul(out, e.tensor(d.r, [c.N, c.Co, Ho, Wo]))));
+      return out;
+    });
+    const ref = convGradRef(c, d.x, d.w, d.r);
+    const errors = { y: worst(await y.read(), convRef(c, d.x, d.w, d.b)), dx: worst(await x.grad!.read(), ref.dx), dw: worst(await w.grad!.read(), ref.dw), db: worst(await b.grad!.read(), ref.db) };
+    y.dispose();
+    return errors;
+  } finally {
+    for (const v of [x, w, b, x.grad, w.grad, b.grad]) v?.dispose();
+    Object.assign(t, { forward: null, dgrad: null, wgrad: null });
+  }
+}
+
+async function correctness(e: Engine): Promise<void> {
+  const tiles = [GPU_DEFAULT_TILE, ...candidateKernels(e, 'forward', { N: 4, C: 64, H: 200, W: 160, Co: 64, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, Ho: 200, Wo: 160 }).filter(isSharedTile)];
+  const results: { tile: SharedTile; config: string; errors: Record<string, number>; ok: boolean }[] = [];
+  for (const tile of tiles.filter((t, i) => tiles.findIndex((u) => JSON.stringify(u) === JSON.stringify(t)) === i)) {
+    for (const c of CONFIGS) {
+      const errors = await checkTile(e, c, tile);
+      results.push({ tile, config: c.name, errors, ok: Object.values(errors).every((v) => v <= 1e-4) });
+    }
+  }
+  const failed = results.filter((r) => !r.ok);
+  report.correctness = { tiles: tiles.length, cases: results.length, failed: failed.length, worst: Math.max(...results.flatMap((r) => Object.values(r.errors))), failures: failed };
+  console.log(`correctness: ${results.length - failed.length}/${results.length} cases within 1e-4 (${tiles.length} tiles)`);
+}
+
+/** Conv FLOPs of a shape (2 x MACs; dgrad and wgrad counted as the forward). */
+function flops(g: { N: number; C: number; Co: number; Ho: number; Wo: number; KH: number; KW: number }): number {
+  return 2 * g.N * g.Co * g.Ho * g.Wo * g.C * g.KH * g.KW;
+}
+
+/** The training step's conv time and TFLOP/s with the tuned and the default kernels (shapes counted as often as used). */
+function stepConvs(e: Engine, h: number, w: number, n: number, choices: readonly TuneChoice[]): Record<string, number> {
+  const model = new ResnetUnet(RESNET34_UNET);
+  const state = model.allocate(e, 0);
+  const shapes = modelConvShapes(e, model, state, { width: w, height: h, train: [n] });
+  state.dispose();
+  const byKey = new Map(choices.map((c) => [c.key, c]));
+  let f = 0;
+  let tuned = 0;
+  let dflt = 0;
+  for (const s of shapes) {
+    const c = byKey.get(s.key)!;
+    f += s.count * flops(s.geometry);
+    tuned += s.count * c.ms;
+    dflt += s.count * c.defaultMs;
+  }
+  return { gemms: shapes.reduce((t, s) => t + s.count, 0), tflop: f / 1e12, tuned_ms: tuned, default_ms: dflt, tuned_tflops: f / tuned / 1e9, default_tflops: f / dflt / 1e9 };
+}
+
+async function sizeStage(e: Engine, [h, w, n]: [number, number, number]): Promise<void> {
+  const t = conv2dTuning(e);
+  const entry: Record<string, unknown> = {};
+  (report.sizes as Record<string, unknown>)[`${h}x${w}x${n}`] = entry;
+  const timed = async (name: string): Promise<ModelTiming> => {
+    const r = await timeModel(e, h, w, n, reps);
+    entry[name] = r;
+    console.log(`${h}x${w} b${n} ${name}: forward ${r.forward_ms.median.toFixed(1)} ms, step ${r.train_step_ms.median.toFixed(1)} ms`);
+    await save();
+    return r;
+  };
+  t.tuned.clear();
+  Object.assign(t, { forward: DEFAULT_TILES.forward, dgrad: DEFAULT_TILES.dgrad, wgrad: DEFAULT_TILES.wgrad });
+  await timed('register_tiles');
+  Object.assign(t, { forward: null, dgrad: null, wgrad: null });
+  await timed('defaults');
+  const model = new ResnetUnet(RESNET34_UNET);
+  const state = model.allocate(e, 0);
+  const t0 = performance.now();
+  const choices = await tuneModel(e, model, state, { width: w, height: h, train: [n], infer: [1] });
+  entry.tune_seconds = (performance.now() - t0) / 1000;
+  state.dispose();
+  const path = tuneCachePath();
+  if (path) await saveTuneChoices(path, e.adapter, choices);
+  entry.choices = choices.map(({ timings: _, ...c }) => c);
+  entry.step_convs = stepConvs(e, h, w, n, choices);
+  console.log(`${h}x${w} b${n}: tuned ${choices.length} shapes in ${(entry.tune_seconds as number).toFixed(1)} s; step convs ${JSON.stringify(entry.step_convs)}`);
+  await timed('tuned');
+}
+
+const engine = await createNodeEngine({ tuneCache: null });
+report.adapter = engine.adapter;
+report.features = [...engine.features];
+report.limits = { workgroupStorage: engine.limits.maxComputeWorkgroupStorageSize, invocations: engine.limits.maxComputeInvocationsPerWorkgroup };
+report.sizes = {};
+await save();
+try {
+  await correctness(engine);
+  await save();
+  for (const size of sizes) await sizeStage(engine, size);
+} catch (e) {
+  report.error = (e as Error).stack ?? String(e);
+  console.error(e);
+  process.exitCode = 1;
+} finally {
+  await save();
+  engine.destroy();
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Every GPU check of the conv kernels and the autotuner (issue 12), in one call, on a bare Linux x86-64 machine
+# with an NVIDIA driver (no Node, no Vulkan loader, no network): what scripts/gpu/pack.sh put in .gpu/ is unpacked
+# here, then
+#   1. scripts/gpu/checks.ts: the tiled kernels against the CPU reference, the model's forward and training step
+#      with register tiles, the adapter's defaults and tuned, the tuning's time (the winners go to OUTDIR/autotune.json);
+#   2. the benchmark (bench/run.ts --runtime node, TF.js's WebGPU backend on the same Dawn GPU) at 800x640 batch 4
+#      and 160x128 batch 1 with the tuned kernels.
+# Usage: bash scripts/gpu/pack.sh here, then through the device tool: carry [".gpu"], command
+# `bash scripts/gpu/run.sh $OUT` (about 6 minutes on an H200; a run cut short keeps what it wrote: every stage
+# rewrites its JSON). Environment: CHECKS_ARGS (e.g. "--sizes 160x128x1 --reps 3"), BENCH_SIZES ("HxW:BATCH ..."),
+# PEAK_TFLOPS (fp32 peak for the bench's fractions, default 67: an H200), CHECKS_TIMEOUT, BENCH_TIMEOUT (seconds).
+set -uo pipefail
+out="${1:?usage: scripts/gpu/run.sh OUTDIR}"
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+cd "$(dirname "$0")/../.."
+[ -d .gpu ] || { echo "run.sh: .gpu/ is missing: run scripts/gpu/pack.sh first and carry .gpu"; exit 2; }
+exec > >(tee -a "$out/run.log") 2>&1
+
+# The Vulkan loader where the machine has none; the NVIDIA driver's ICD where the loader would not find it.
+if ! ldconfig -p | grep -q 'libvulkan.so.1'; then
+  for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+fi
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -f "$icd" ]; then export VK_ICD_FILENAMES="$icd" VK_DRIVER_FILES="$icd"; fi
+
+node=/tmp/chh-node/node
+if [ ! -x "$node" ]; then mkdir -p /tmp/chh-node && xz -dc .gpu/node.xz > "$node" && chmod +x "$node"; fi
+dawn=.gpu/node_modules/webgpu/dist/linux-x64/dawn.node
+[ -f "$dawn" ] || xz -dk "$dawn.xz"
+export CHH_TUNE_CACHE="$out/autotune.json" NODEVICE_SELECT=1
+echo "run.sh: node $("$node" --version), $(date -u +%FT%TZ)"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv > "$out/gpu.csv" 2>&1 || true
+
+# shellcheck disable=SC2086 # CHECKS_ARGS is a list of options
+timeout "${CHECKS_TIMEOUT:-240}" "$node" .gpu/app/scripts/gpu/checks.mjs "$out" ${CHECKS_ARGS:-} || echo "run.sh: checks exited with $?"
+for s in ${BENCH_SIZES:-800x640:4 160x128:1}; do
+  size="${s%%:*}" batch="${s##*:}"
+  timeout "${BENCH_TIMEOUT:-150}" "$node" .gpu/app/bench/run.mjs --runtime node --size "$size" --batch "$batch" --no-torch --no-md \
+    --peak-tflops "${PEAK_TFLOPS:-67}" --out "$out/bench-$size-b$batch.json" || echo "run.sh: bench $size b$batch exited with $?"
+done
+echo "run.sh: done $(date -u +%FT%TZ)"

@@ -139,6 +139,8 @@ export interface ImageEvaluation {
   modeProbabilities: number[];
   /** ERE above the summary's split threshold: predicted to be erroneous. */
   flagged: boolean[];
+  /** How far the annotators' points lie apart (mean over pairs, mm), per landmark; null with one annotator. */
+  annotatorSpreadMm: number[] | null;
 }
 
 export interface EvaluationResult {
@@ -203,7 +205,7 @@ function imageEvaluation(s: IsbiSample, i: number, setup: EvaluationSetup, maps:
   const offset = setup.convention === 'centre' ? 0 : -0.5;
   const e: ImageEvaluation = {
     id: s.id, pixelSizeMm: [s.pixelSizeMm[0], s.pixelSizeMm[1]], predicted: [], truth: Array.from(s.landmarks),
-    argmax: [], radialErrorsMm: [], ereMm: [], modeProbabilities: [], flagged: [],
+    argmax: [], radialErrorsMm: [], ereMm: [], modeProbabilities: [], flagged: [], annotatorSpreadMm: annotatorSpreadMm(s, L),
   };
   for (let l = 0; l < L; l++) {
     const m = i * L + l;
@@ -217,6 +219,21 @@ function imageEvaluation(s: IsbiSample, i: number, setup: EvaluationSetup, maps:
     e.modeProbabilities.push(maps.mode[m]);
   }
   return e;
+}
+
+/** Mean distance (mm) between the points two annotators clicked, over every pair, per landmark; null with one. */
+export function annotatorSpreadMm(s: IsbiSample, landmarks: number): number[] | null {
+  const a = s.annotators;
+  if (a.length < 2) return null;
+  const [sx, sy] = s.pixelSizeMm;
+  return Array.from({ length: landmarks }, (_, l) => {
+    let sum = 0;
+    let pairs = 0;
+    for (let i = 0; i < a.length; i++) {
+      for (let j = i + 1; j < a.length; j++, pairs++) sum += Math.hypot((a[i][2 * l] - a[j][2 * l]) * sx, (a[i][2 * l + 1] - a[j][2 * l + 1]) * sy);
+    }
+    return sum / pairs;
+  });
 }
 
 /** Runs one batch: logits, ERE statistics and the loss on the GPU, read back and added to `parts`. */

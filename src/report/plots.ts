@@ -3,7 +3,8 @@
 //   - ereVsErrorSvg: the true radial error against the expected radial error, binned, with the Pearson correlation
 //     (plots.radial_error_vs_ere_graph);
 //   - rocSvg: ERE as a detector of erroneous landmarks, with its AUC and the threshold at the first TPR > 0.5
-//     (plots.roc_outlier_graph).
+//     (plots.roc_outlier_graph);
+//   - difficultySvg: per landmark, its mean error and mean ERE beside how far the annotators disagree (ours).
 // Plot holds the shared frame (axes, ticks, grid, labels) so that each figure only adds its marks.
 import type { CalibrationResult } from '../chh/metrics/calibration.ts';
 import type { EvaluationResult } from '../chh/evaluate.ts';
@@ -22,6 +23,8 @@ function niceTicks(lo: number, hi: number, count = 5): number[] {
 
 class Plot {
   readonly parts: string[] = [];
+  /** Labelled y ticks in place of the numeric ones (e.g. one row per landmark). */
+  yTicks: { v: number; label: string }[] | null = null;
   readonly w = 420;
   readonly h = 380;
   readonly m = { l: 56, r: 14, t: 30, b: 46 };
@@ -66,10 +69,10 @@ class Plot {
       grid.push(`<line x1="${x.toFixed(1)}" y1="${m.t}" x2="${x.toFixed(1)}" y2="${h - m.b}" stroke="#e4e4e4"/>`);
       grid.push(`<text x="${x.toFixed(1)}" y="${h - m.b + 16}" text-anchor="middle" font-size="11">${esc(String(t))}</text>`);
     }
-    for (const t of niceTicks(this.y0, this.y1)) {
-      const y = this.sy(t);
+    for (const { v, label } of this.yTicks ?? niceTicks(this.y0, this.y1).map((t) => ({ v: t, label: String(t) }))) {
+      const y = this.sy(v);
       grid.push(`<line x1="${m.l}" y1="${y.toFixed(1)}" x2="${w - m.r}" y2="${y.toFixed(1)}" stroke="#e4e4e4"/>`);
-      grid.push(`<text x="${m.l - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end" font-size="11">${esc(String(t))}</text>`);
+      grid.push(`<text x="${m.l - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end" font-size="11">${esc(label)}</text>`);
     }
     return [
       `<svg id="${esc(this.id)}" xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif" role="img" aria-label="${esc(this.title)}">`,
@@ -165,5 +168,47 @@ export function rocSvg(ev: EvaluationResult): string {
     p.text(x + 9, y - 8, `ERE ≥ ${fmt(num(roc.proposedThreshold), 2)} mm`, 'font-size="12"');
   }
   p.note([`AUC = ${fmt(num(roc.auc), 3)}`, `${roc.positives} erroneous of ${roc.positives + roc.negatives}`, `threshold (TPR > 0.5) = ${fmt(num(roc.proposedThreshold), 2)} mm`]);
+  return p.render();
+}
+
+export interface LandmarkDifficulty {
+  mreMm: number;
+  meanEreMm: number;
+  /** Mean over images of the annotators' disagreement; null where no image has two annotators. */
+  annotatorSpreadMm: number | null;
+}
+
+/** Per landmark type: its MRE, its mean ERE and the annotators' mean disagreement over the test images. */
+export function landmarkDifficulty(ev: EvaluationResult): LandmarkDifficulty[] {
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+  return ev.summary.perLandmark.map((m, l) => {
+    const spreads = ev.images.flatMap((e) => (e.annotatorSpreadMm ? [num(e.annotatorSpreadMm[l])] : []));
+    return { mreMm: num(m.mean), meanEreMm: mean(ev.images.map((e) => num(e.ereMm[l]))), annotatorSpreadMm: spreads.length ? mean(spreads) : null };
+  });
+}
+
+/**
+ * One row per landmark (numbered as in the per-landmark table): MRE (red), mean ERE (green) and the annotators'
+ * disagreement (grey), so the hard landmarks, and whether ERE knows they are hard, show at a glance.
+ */
+export function difficultySvg(ev: EvaluationResult, names: readonly string[]): string {
+  const rows = landmarkDifficulty(ev);
+  const L = rows.length;
+  const hi = Math.max(1e-9, ...rows.flatMap((r) => [r.mreMm, r.meanEreMm, r.annotatorSpreadMm ?? 0].filter(Number.isFinite))) * 1.4; // room for the legend
+  const p = new Plot('landmark-difficulty', 'Per landmark: error, ERE and annotator spread', 0, hi, L + 0.5, 0.5, 'mm (mean over the test images)', 'landmark');
+  p.yTicks = rows.map((_, l) => ({ v: l + 1, label: String(l + 1) }));
+  const mark = (cls: string, v: number | null, y: number, colour: string, what: string, name: string) => {
+    if (v === null || !Number.isFinite(v)) return;
+    p.add(`<circle class="${cls}" cx="${p.sx(v).toFixed(1)}" cy="${y.toFixed(1)}" r="4.5" fill="${colour}" stroke="#000"><title>${esc(name)}: ${what} ${fmt(v)} mm</title></circle>`);
+  };
+  rows.forEach((r, l) => {
+    const y = p.sy(l + 1);
+    const name = names[l] ?? `landmark ${l + 1}`;
+    mark('spread', r.annotatorSpreadMm, y - 3, '#a0a0a0', 'annotator spread', name);
+    mark('mre', r.mreMm, y, '#e03030', 'MRE', name);
+    mark('ere', r.meanEreMm, y + 3, '#32cd32', 'mean ERE', name);
+  });
+  const legend: [string, string][] = [['#e03030', 'MRE'], ['#32cd32', 'mean ERE'], ['#a0a0a0', 'annotator spread']];
+  legend.forEach(([c, s], i) => p.text(p.w - p.m.r - 8, p.m.t + 16 + 15 * i, `● ${s}`, `text-anchor="end" font-size="12" fill="${c}"`));
   return p.render();
 }

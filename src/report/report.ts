@@ -9,7 +9,7 @@ import type { EvaluationResult } from '../chh/evaluate.ts';
 import { pngDataUri } from '../io/png.ts';
 import { esc, fmt, num, numbers } from './format.ts';
 import type { ReportOverlay } from './overlay.ts';
-import { ereVsErrorSvg, reliabilityDiagramSvg, rocSvg } from './plots.ts';
+import { difficultySvg, ereVsErrorSvg, landmarkDifficulty, reliabilityDiagramSvg, rocSvg } from './plots.ts';
 
 export interface ReportData {
   title?: string;
@@ -116,20 +116,25 @@ ${group('erroneous (ERE &gt; threshold)', split.erroneous)}
 
 function perLandmarkRows(ev: EvaluationResult, names: readonly string[]): string {
   const temps = numbers(ev.temperatures);
+  const difficulty = landmarkDifficulty(ev);
   return ev.summary.perLandmark
     .map((m, l) => {
       const errs = ev.images.map((e) => num(e.radialErrorsMm[l]));
       const sdr = [2, 2.5, 3, 4].map((t) => (100 * errs.filter((v) => v < t).length) / Math.max(1, errs.length));
-      const ere = ev.images.reduce((a, e) => a + num(e.ereMm[l]), 0) / Math.max(1, ev.images.length);
+      const { meanEreMm, annotatorSpreadMm } = difficulty[l];
       const flagged = ev.images.filter((e) => e.flagged[l]).length;
-      return `<tr><td>${l + 1}</td><td>${esc(names[l] ?? '')}</td><td>${fmt(num(m.mean))}</td><td>${fmt(num(m.std))}</td>${sdr.map((v) => `<td>${fmt(v, 1)}</td>`).join('')}<td>${fmt(ere)}</td><td>${fmt(temps[l], 3)}</td><td>${flagged}</td></tr>`;
+      return `<tr><td>${l + 1}</td><td>${esc(names[l] ?? '')}</td><td>${fmt(num(m.mean))}</td><td>${fmt(num(m.std))}</td>${sdr.map((v) => `<td>${fmt(v, 1)}</td>`).join('')}<td>${fmt(meanEreMm)}</td><td>${annotatorSpreadMm === null ? '–' : fmt(annotatorSpreadMm)}</td><td>${fmt(temps[l], 3)}</td><td>${flagged}</td></tr>`;
     })
     .join('\n');
 }
 
 function perLandmarkSection(ev: EvaluationResult, names: readonly string[]): string {
   return `<h2>Per landmark</h2>
-<table class="num" id="per-landmark"><thead><tr><th>#</th><th>landmark</th><th>MRE (mm)</th><th>SD (mm)</th><th>SDR 2 mm (%)</th><th>SDR 2.5 mm (%)</th><th>SDR 3 mm (%)</th><th>SDR 4 mm (%)</th><th>mean ERE (mm)</th><th>T</th><th>flagged</th></tr></thead><tbody>
+<p>Which landmarks are hard, and whether ERE knows it: each landmark's error and ERE beside how far the annotators' points lie apart (mean over pairs of annotators).</p>
+<div class="plots">
+${difficultySvg(ev, names)}
+</div>
+<table class="num" id="per-landmark"><thead><tr><th>#</th><th>landmark</th><th>MRE (mm)</th><th>SD (mm)</th><th>SDR 2 mm (%)</th><th>SDR 2.5 mm (%)</th><th>SDR 3 mm (%)</th><th>SDR 4 mm (%)</th><th>mean ERE (mm)</th><th>annotator spread (mm)</th><th>T</th><th>flagged</th></tr></thead><tbody>
 ${perLandmarkRows(ev, names)}
 </tbody></table>`;
 }

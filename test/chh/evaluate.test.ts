@@ -11,7 +11,7 @@ import { summarize } from '../../src/chh/metrics/summary.ts';
 import type { IsbiSample } from '../../src/data/isbi.ts';
 import { loadSyntheticSplit } from '../../src/data/synthetic/dataset.ts';
 import { BatchLoader, targetPixels } from '../../src/data/batches.ts';
-import { calibrationBinsFor, evaluateModel, evaluateSplit, heatmapSnapshot, REFERENCE_CALIBRATION_BINS, unetNetwork, type FrozenNetwork } from '../../src/chh/evaluate.ts';
+import { annotatorSpreadMm, calibrationBinsFor, evaluateModel, evaluateSplit, heatmapSnapshot, REFERENCE_CALIBRATION_BINS, unetNetwork, type FrozenNetwork } from '../../src/chh/evaluate.ts';
 import { useEngine } from '../helpers/gpu.ts';
 
 const engine = useEngine();
@@ -179,6 +179,7 @@ describe('evaluateSplit', () => {
     try {
       const centre = await evaluateSplit(e, net, samples, { batchSize: 3, summary: { ereVsError: { binSize: 1 } } });
       for (const im of centre.images) expect(im.radialErrorsMm[0]).toBeCloseTo(2.5, 6);
+      for (const im of centre.images) expect(im.annotatorSpreadMm).toBeNull(); // one annotator
       expect(centre.images.map((im) => im.predicted)).toEqual([
         [5.5, 6.5],
         [10.5, 2.5],
@@ -223,5 +224,17 @@ describe('calibrationBinsFor', () => {
     expect(calibrationBinsFor(320, 400).maxConfidence).toBeCloseTo(0.6, 12);
     expect(calibrationBinsFor(128, 160).maxConfidence).toBe(1);
     expect(calibrationBinsFor(1280, 1600).maxConfidence).toBeCloseTo(0.0375, 12);
+  });
+});
+
+describe('annotatorSpreadMm', () => {
+  it('is the mean distance in mm over every pair of annotators, per landmark', () => {
+    // Landmark 0: annotators at (0,0), (3,4), (0,8) px with 0.5 x 0.25 mm pixels: pairs hypot(1.5, 1), 2, hypot(1.5, 1).
+    const annotators = [new Float32Array([0, 0, 1, 1]), new Float32Array([3, 4, 1, 1]), new Float32Array([0, 8, 1, 1])];
+    const s = { annotators, pixelSizeMm: [0.5, 0.25] } as unknown as IsbiSample;
+    const d = annotatorSpreadMm(s, 2)!;
+    expect(d[0]).toBeCloseTo((Math.hypot(1.5, 1) + 2 + Math.hypot(1.5, 1)) / 3, 6);
+    expect(d[1]).toBe(0);
+    expect(annotatorSpreadMm({ ...s, annotators: annotators.slice(0, 1) }, 2)).toBeNull();
   });
 });

@@ -153,6 +153,7 @@ function fakeEvaluation(): { evaluation: EvaluationResult; samples: IsbiSample[]
       ereMm: [0.3 + err[0] * 0.5, 0.4 + err[1] * 0.4 + (n % 3) * 0.1],
       modeProbabilities: [0.02 + (n % 6) * 0.02, 0.01 + (n % 9) * 0.015],
       flagged: [],
+      annotatorSpreadMm: [0.5, 2 + (n % 2)],
     });
   }
   const summary = summarize(
@@ -210,8 +211,15 @@ describe('renderReport', () => {
     for (const o of overlays) decode(o.png as Uint8Array);
     const html = renderReport({ evaluation, calibration: calibrationRun, overlays, notes: ['model: fake <script>'] });
 
-    for (const id of ['reliability', 'reliability-before', 'ere-vs-error', 'roc', 'summary', 'split', 'per-landmark']) expect(html).toContain(`id="${id}"`);
-    expect(html.match(/<svg /g)).toHaveLength(4);
+    for (const id of ['reliability', 'reliability-before', 'ere-vs-error', 'roc', 'landmark-difficulty', 'summary', 'split', 'per-landmark']) expect(html).toContain(`id="${id}"`);
+    expect(html.match(/<svg /g)).toHaveLength(5);
+    // The difficulty view: a mark of each kind per landmark, the spread in the table (landmark 2: 2 and 3 alternate).
+    for (const cls of ['mre', 'ere', 'spread']) expect(html.match(new RegExp(`<circle class="${cls}"`, 'g'))).toHaveLength(2);
+    expect(html).toMatch(/<td>0\.500<\/td><td>1\.250<\/td>/); // landmark 1: spread 0.5, then T
+    expect(html).toMatch(/<td>2\.500<\/td><td>0\.800<\/td>/);
+    const mreMark = (l: number) => html.match(new RegExp(`<circle class="mre"[^>]*><title>[^<]*MRE ${evaluation.summary.perLandmark[l].mean.toFixed(3)} mm`));
+    expect(mreMark(0)).not.toBeNull();
+    expect(mreMark(1)).not.toBeNull();
     const s = evaluation.summary;
     expect(s.roc).not.toBeNull();
     expect(html).toContain(`<td id="mre">${s.mre.mean.toFixed(3)}</td>`);
@@ -259,8 +267,14 @@ describe('renderReport', () => {
     const html = renderReport({ evaluation: noRoc });
     expect(html).toContain('id="roc"');
     expect(html).toContain('undefined: every landmark is on one');
-    expect(html.match(/<svg /g)).toHaveLength(3);
+    expect(html.match(/<svg /g)).toHaveLength(4);
     expect(html).not.toContain('Temperature scaling');
+    // One annotator (or results written before the spread was recorded): no spread marks, a dash in the table.
+    const oneAnnotator = { ...noRoc, images: noRoc.images.map((e) => ({ ...e, annotatorSpreadMm: null })) };
+    const one = renderReport({ evaluation: oneAnnotator });
+    expect(one.match(/<circle class="spread"/g)).toBeNull();
+    expect(one.match(/<circle class="mre"/g)).toHaveLength(2);
+    expect(one).toContain('<td>–</td>');
     expect(html).not.toContain('<img');
   });
 });

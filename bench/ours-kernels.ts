@@ -60,11 +60,14 @@ export function convShapes(model: ResnetUnet, h: number, w: number): ConvShape[]
   return list;
 }
 
-/** GFLOP of one GEMM of conv s at batch n: 2 x MACs, the same count for the forward, dgrad and wgrad. */
+/** GFLOP of one conv GEMM: 2 x MACs, the same count for the forward, dgrad and wgrad. */
+export function gemmGflop(g: Pick<Geometry, 'N' | 'C' | 'Co' | 'Ho' | 'Wo' | 'KH' | 'KW'>): number {
+  return (2 * g.N * g.Co * g.Ho * g.Wo * g.C * g.KH * g.KW) / 1e9;
+}
+
+/** GFLOP of one GEMM of conv s at batch n. */
 export function convGflop(s: ConvShape, n: number): number {
-  const Ho = conv2dOutputSize(s.H, s.k, s.s, s.p);
-  const Wo = conv2dOutputSize(s.W, s.k, s.s, s.p);
-  return (2 * n * s.Co * Ho * Wo * s.C * s.k * s.k) / 1e9;
+  return gemmGflop(convGeometry(s, n));
 }
 
 /** The conv GFLOP of one forward pass and of one training step (forward, dgrad where needed, wgrad) of the model. */
@@ -106,7 +109,7 @@ async function convCases(run: BenchRun, model: ResnetUnet): Promise<void> {
   for (const s of convShapes(model, cfg.h, cfg.w)) {
     const g = convGeometry(s, n);
     const { Ho, Wo } = g;
-    const gflop = convGflop(s, n);
+    const gflop = gemmGflop(g);
     const x = randTensor(engine, [n, s.C, s.H, s.W]);
     const wt = randTensor(engine, [s.Co, s.C, s.k, s.k], 0.1);
     const bias = s.bias ? randTensor(engine, [s.Co], 0.1) : null;

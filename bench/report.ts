@@ -85,8 +85,9 @@ function oursRow(c: OurCase, peakTflops: number | null): CaseRow {
   }
   if (c.variant !== undefined) row.variant = c.variant;
   if (c.convGflop !== undefined) {
-    row.conv_tflops = sig(c.convGflop / (c.ms.median / 1000) / 1000);
-    if (peakTflops !== null) row.conv_peak_fraction = sig(c.convGflop / (c.ms.median / 1000) / 1000 / peakTflops, 3);
+    const convTflops = c.convGflop / (c.ms.median / 1000) / 1000;
+    row.conv_tflops = sig(convTflops);
+    if (peakTflops !== null) row.conv_peak_fraction = sig(convTflops / peakTflops, 3);
   }
   if (c.gbytes !== undefined) row.gbps = round(c.gbytes / (c.ms.median / 1000));
   if (c.perStep !== undefined) row.per_step = c.perStep;

@@ -20,6 +20,7 @@ import { ResnetUnet, RESNET34_UNET } from '../../src/nn/unet.ts';
 import { modelConvShapes, tuneModel } from '../../src/chh/tune.ts';
 import { EDGE_CONFIGS, cfg, convGradRef, convRef, makeData, outSize, type Config } from '../../test/helpers/conv-reference.ts';
 import { timeModel, type ModelTiming } from '../../bench/model-timing.ts';
+import { gemmGflop } from '../../bench/ours-kernels.ts';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { sizes: { type: 'string', default: '800x640x4,160x128x1' }, reps: { type: 'string', default: '5' } } });
 const outDir = positionals[0] ?? '.';
@@ -80,11 +81,6 @@ async function correctness(e: Engine): Promise<void> {
   console.log(`correctness: ${results.length - failed.length}/${results.length} cases within 1e-4 (${tiles.length} tiles)`);
 }
 
-/** Conv FLOPs of a shape (2 x MACs; dgrad and wgrad counted as the forward). */
-function flops(g: { N: number; C: number; Co: number; Ho: number; Wo: number; KH: number; KW: number }): number {
-  return 2 * g.N * g.Co * g.Ho * g.Wo * g.C * g.KH * g.KW;
-}
-
 /** The training step's conv time and TFLOP/s with the tuned and the default kernels (shapes counted as often as used). */
 function stepConvs(e: Engine, h: number, w: number, n: number, choices: readonly TuneChoice[]): Record<string, number> {
   const model = new ResnetUnet(RESNET34_UNET);
@@ -97,7 +93,7 @@ function stepConvs(e: Engine, h: number, w: number, n: number, choices: readonly
   let dflt = 0;
   for (const s of shapes) {
     const c = byKey.get(s.key)!;
-    f += s.count * flops(s.geometry);
+    f += s.count * gemmGflop(s.geometry) * 1e9;
     tuned += s.count * c.ms;
     dflt += s.count * c.defaultMs;
   }

@@ -8,6 +8,7 @@
 // Plot holds the shared frame (axes, ticks, grid, labels) so that each figure only adds its marks.
 import type { CalibrationResult } from '../chh/metrics/calibration.ts';
 import type { EvaluationResult } from '../chh/evaluate.ts';
+import { meanStdUnchecked } from '../chh/metrics/radial.ts';
 import { esc, fmt, num } from './format.ts';
 
 function niceTicks(lo: number, hi: number, count = 5): number[] {
@@ -180,10 +181,13 @@ export interface LandmarkDifficulty {
 
 /** Per landmark type: its MRE, its mean ERE and the annotators' mean disagreement over the test images. */
 export function landmarkDifficulty(ev: EvaluationResult): LandmarkDifficulty[] {
-  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
   return ev.summary.perLandmark.map((m, l) => {
     const spreads = ev.images.flatMap((e) => (e.annotatorSpreadMm ? [num(e.annotatorSpreadMm[l])] : []));
-    return { mreMm: num(m.mean), meanEreMm: mean(ev.images.map((e) => num(e.ereMm[l]))), annotatorSpreadMm: spreads.length ? mean(spreads) : null };
+    return {
+      mreMm: num(m.mean),
+      meanEreMm: meanStdUnchecked(ev.images.map((e) => num(e.ereMm[l]))).mean,
+      annotatorSpreadMm: spreads.length ? meanStdUnchecked(spreads).mean : null,
+    };
   });
 }
 

@@ -18,7 +18,7 @@ import { full } from '../src/ops/fill.ts';
 import { ResnetUnet, MODEL_PRESETS } from '../src/nn/unet.ts';
 import type { BenchConfig } from './args.ts';
 import { kernelCases, modelConvGflop } from './ours-kernels.ts';
-import { formatTuneChoices, tuneModel } from '../src/chh/tune.ts';
+import { formatTuneResult, tuneModel } from '../src/chh/tune.ts';
 import type { TuneChoice } from '../src/ops/conv2d/autotune.ts';
 import { kernelCase, log, modelCase, randomData, startRun, type BenchRun, type OurCase } from './ours-timing.ts';
 
@@ -59,9 +59,9 @@ async function tuneFirst(engine: Engine, model: ResnetUnet, cfg: OursConfig): Pr
   const state = model.allocate(engine, 0);
   try {
     const t0 = performance.now();
-    const choices = await tuneModel(engine, model, state, { width: cfg.w, height: cfg.h, train: [cfg.batch], infer: [cfg.batch] });
-    log(`ours: tuned ${choices.length} conv shapes in ${((performance.now() - t0) / 1000).toFixed(1)} s:\n${formatTuneChoices(choices)}`);
-    return choices;
+    const result = await tuneModel(engine, model, state, { width: cfg.w, height: cfg.h, train: [cfg.batch], infer: [cfg.batch] });
+    log(`ours: tuned ${result.choices.length} conv shapes in ${((performance.now() - t0) / 1000).toFixed(1)} s:\n${formatTuneResult(result)}`);
+    return result.choices;
   } finally {
     state.dispose();
   }

@@ -119,7 +119,8 @@ async function sizeStage(e: Engine, [h, w, n]: [number, number, number]): Promis
   const model = new ResnetUnet(RESNET34_UNET);
   const state = model.allocate(e, 0);
   const t0 = performance.now();
-  const choices = await tuneModel(e, model, state, { width: w, height: h, train: [n], infer: [1] });
+  const { choices, check } = await tuneModel(e, model, state, { width: w, height: h, train: [n], infer: [1] });
+  entry.model_check = check;
   entry.tune_seconds = (performance.now() - t0) / 1000;
   state.dispose();
   const path = tuneCachePath();

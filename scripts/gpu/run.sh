@@ -15,23 +15,10 @@ out="${1:?usage: scripts/gpu/run.sh OUTDIR}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 cd "$(dirname "$0")/../.."
-[ -d .gpu ] || { echo "run.sh: .gpu/ is missing: run scripts/gpu/pack.sh first and carry .gpu"; exit 2; }
 exec > >(tee -a "$out/run.log") 2>&1
-
-# The Vulkan loader where the machine has none; the NVIDIA driver's ICD where the loader would not find it.
-if ! ldconfig -p | grep -q 'libvulkan.so.1'; then
-  for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
-  ldconfig
-fi
-icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -f "$icd" ]; then export VK_ICD_FILENAMES="$icd" VK_DRIVER_FILES="$icd"; fi
-
-node=/tmp/chh-node/node
-if [ ! -x "$node" ]; then mkdir -p /tmp/chh-node && xz -dc .gpu/node.xz > "$node" && chmod +x "$node"; fi
-dawn=.gpu/node_modules/webgpu/dist/linux-x64/dawn.node
-[ -f "$dawn" ] || xz -dk "$dawn.xz"
-export CHH_TUNE_CACHE="$out/autotune.json" NODEVICE_SELECT=1
-echo "run.sh: node $("$node" --version), $(date -u +%FT%TZ)"
+# shellcheck source=setup.sh
+. scripts/gpu/setup.sh
+export CHH_TUNE_CACHE="$out/autotune.json"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv > "$out/gpu.csv" 2>&1 || true
 
 # shellcheck disable=SC2086 # CHECKS_ARGS is a list of options

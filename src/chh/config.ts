@@ -149,8 +149,8 @@ export const RUNS: Readonly<Record<'paper' | 'quick' | 'demo', Readonly<RunSetti
   },
   quick: {
     model: 'tiny', width: 128, height: 160, originalWidth: 387, landmarks: SYNTHETIC.landmarks.default,
-    trainImages: 48, calibrationImages: 64, testImages: 48,
-    ...trainingRun, lr: 3e-3, milestones: [11], ...calibrationRun,
+    trainImages: 48, calibrationImages: 64, testImages: 96,
+    ...trainingRun, epochs: 20, lr: 3e-3, milestones: [15], ...calibrationRun,
   },
   demo: {
     model: 'tiny', width: 128, height: 160, originalWidth: originalWidthFor(128), landmarks: SYNTHETIC.landmarks.default,

@@ -1,12 +1,16 @@
 // Tuning a model's convolutions ahead of time (`chh tune`, `--tune`, the demo's button): the GEMM shapes of the
 // steps a run will take are collected from dry runs (the same ones compileModel traces), then each is timed
-// with the kernels that apply on the adapter (src/ops/conv2d/autotune.ts); the engine uses the winners at once,
-// and the caller persists them (src/node/tune-store.ts, or IndexedDB in the browser).
+// with the kernels that apply on the adapter (src/ops/conv2d/autotune.ts), and the winners are kept only where the
+// whole model runs faster with them; the engine uses them at once, and the caller persists them (src/node/tune-store.ts, or IndexedDB in the browser).
 import type { Engine } from '../engine/engine.ts';
 import type { ModelState } from '../nn/module.ts';
 import type { ResnetUnet } from '../nn/unet.ts';
+import { backward } from '../ops/backward.ts';
 import { recordConvShapes, type ConvShape } from '../ops/conv2d/conv2d.ts';
 import { tuneConv2d, type TuneChoice, type TuneOptions } from '../ops/conv2d/autotune.ts';
+import { conv2dTuning } from '../ops/conv2d/tuning.ts';
+import { full } from '../ops/fill.ts';
+import { softmaxNll } from '../ops/softmax-nll.ts';
 import { traceModel, type CompilePlan } from './compile.ts';
 
 /** The conv GEMM shapes of the plan's steps (training: forward, dgrad, wgrad; inference: forward), each once. */
@@ -14,9 +18,119 @@ export function modelConvShapes(engine: Engine, model: ResnetUnet, state: ModelS
   return recordConvShapes(engine, () => void traceModel(engine, model, state, plan));
 }
 
-/** Tunes every conv shape of the plan's steps; resolves with what won, shape by shape. */
-export async function tuneModel(engine: Engine, model: ResnetUnet, state: ModelState, plan: CompilePlan, options: TuneOptions = {}): Promise<TuneChoice[]> {
-  return tuneConv2d(engine, modelConvShapes(engine, model, state, plan), options);
+/** The whole model's time with the winners and with the defaults (the fastest of a few runs each, interleaved). */
+export interface ModelCheck {
+  tunedMs: number;
+  defaultMs: number;
+  /** Whether the winners were kept (the model was faster with them by the margin). */
+  kept: boolean;
+}
+
+export interface TuneModelResult {
+  choices: TuneChoice[];
+  /** Null where every shape kept its default (nothing to check). */
+  check: ModelCheck | null;
+}
+
+export interface TuneModelOptions extends TuneOptions {
+  /** Progress of the whole-model check, in runs of the plan's steps. */
+  onCheckProgress?: (p: { done: number; total: number }) => void;
+}
+
+/** Runs of each side in the whole-model check, alternating. */
+const CHECK_ROUNDS = 3;
+
+/**
+ * Tunes every conv shape of the plan's steps, then checks the winners in the whole model: kernels timed one by one
+ * can rank otherwise inside the model (on SwiftShader the per-shape winners made the model's step 30% slower:
+ * BENCHMARKS.md), so unless the plan's steps run faster with them by the margin, every shape keeps its default.
+ * Resolves with what each shape runs now.
+ */
+export async function tuneModel(engine: Engine, model: ResnetUnet, state: ModelState, plan: CompilePlan, options: TuneModelOptions = {}): Promise<TuneModelResult> {
+  const tuned = await tuneConv2d(engine, modelConvShapes(engine, model, state, plan), options);
+  if (tuned.every((c) => c.isDefault)) return { choices: tuned, check: null };
+  const check = await checkInModel(engine, model, plan, tuned, options.margin ?? 0.03, options.onCheckProgress);
+  if (check.kept) return { choices: tuned, check };
+  const defaults = tuned.map((c): TuneChoice => ({ ...c, kernel: c.defaultKernel, variant: c.defaultVariant, isDefault: true, ms: c.defaultMs }));
+  for (const c of defaults) conv2dTuning(engine).tuned.set(c.key, c.kernel);
+  return { choices: defaults, check };
+}
+
+/**
+ * Times the plan's steps with the choices' kernels and with their defaults, alternating (a throwaway copy of the
+ * model, zero inputs); kept: the choices were faster by the margin. Leaves the choices' kernels in the engine.
+ */
+export async function checkInModel(
+  engine: Engine,
+  model: ResnetUnet,
+  plan: CompilePlan,
+  choices: readonly TuneChoice[],
+  margin: number,
+  onProgress?: (p: { done: number; total: number }) => void,
+): Promise<ModelCheck> {
+  const tuning = conv2dTuning(engine).tuned;
+  const use = (pick: 'kernel' | 'defaultKernel'): void => choices.forEach((c) => tuning.set(c.key, c[pick]));
+  const steps = planSteps(engine, model, plan);
+  try {
+    let tunedMs = Infinity;
+    let defaultMs = Infinity;
+    for (let round = 0; round <= CHECK_ROUNDS; round++) {
+      use('defaultKernel');
+      const d = await steps.time();
+      use('kernel');
+      const t = await steps.time();
+      onProgress?.({ done: 2 * (round + 1), total: 2 * (CHECK_ROUNDS + 1) });
+      // Round 0 warms both up (first uses compile and allocate).
+      if (round > 0) [defaultMs, tunedMs] = [Math.min(defaultMs, d), Math.min(tunedMs, t)];
+    }
+    return { tunedMs, defaultMs, kept: tunedMs < defaultMs * (1 - margin) };
+  } finally {
+    steps.dispose();
+  }
+}
+
+/** One training step per training batch (forward, loss, backward) and one frozen forward per inference batch, on a throwaway copy of the model. */
+function planSteps(engine: Engine, model: ResnetUnet, plan: CompilePlan): { time: () => Promise<number>; dispose: () => void } {
+  const state = model.allocate(engine, 0);
+  const L = model.config.landmarks;
+  const inputs = engine.untracked(() => {
+    const batches = [...new Set([...(plan.train ?? []), ...(plan.infer ?? [])])];
+    return new Map(batches.map((b) => [b, { images: full(engine, [b, 1, plan.height, plan.width], 0.5), targets: engine.tensor(new Int32Array(b * L), [b, L]) }]));
+  });
+  const temperatures = engine.untracked(() => full(engine, [L], 1));
+  const run = (): void => {
+    for (const b of new Set(plan.train ?? [])) {
+      state.training = true;
+      const { images, targets } = inputs.get(b)!;
+      engine.scope(() => backward(softmaxNll(model.forward(state, images), temperatures, targets)));
+    }
+    for (const b of new Set(plan.infer ?? [])) {
+      state.training = false;
+      engine.scope(() => void engine.noGrad(() => model.forward(state, inputs.get(b)!.images)));
+    }
+  };
+  return {
+    async time() {
+      await engine.sync();
+      const t0 = performance.now();
+      run();
+      await engine.sync();
+      return performance.now() - t0;
+    },
+    dispose() {
+      for (const { images, targets } of inputs.values()) [images, targets].forEach((t) => t.dispose());
+      temperatures.dispose();
+      state.dispose();
+    },
+  };
+}
+
+/** The choices' table, then what the whole-model check measured and decided. */
+export function formatTuneResult({ choices, check }: TuneModelResult): string {
+  const table = formatTuneChoices(choices);
+  if (!check) return table;
+  const verdict = check.kept ? 'the winners kept' : 'slower with the winners: every shape keeps its default';
+  return `${table}\n  the whole model's steps: ${check.tunedMs.toFixed(1)} ms with the winners, ${check.defaultMs.toFixed(1)} ms with the defaults: ${verdict}`;
 }
 
 /** A table of the choices, one line per shape: what won, its time and the default's. */

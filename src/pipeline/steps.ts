@@ -14,7 +14,7 @@ import { buildOverlays, type ReportOverlay } from '../report/overlay.ts';
 import { renderReport } from '../report/report.ts';
 import type { ZlibCompress } from '../io/png.ts';
 import { compileModel, type CompilePlan } from '../chh/compile.ts';
-import { formatTuneChoices, tuneModel } from '../chh/tune.ts';
+import { formatTuneResult, tuneModel } from '../chh/tune.ts';
 import type { TuneChoice } from '../ops/conv2d/autotune.ts';
 
 /** Progress of a step: 'log' lines, and 'progress' of a named task (a bar in a terminal, a line in the page). */
@@ -53,15 +53,18 @@ export async function compileStep(engine: Engine, model: ResnetUnet, state: Mode
 
 /**
  * The autotuner over the conv shapes of the plan's steps (src/chh/tune.ts), shown as the task 'tuning kernels',
- * then what won as a table. The engine uses the winners at once; the caller persists them (they are returned).
+ * then what won as a table and whether the whole model kept the winners. The engine uses the winners at once; the caller persists them (they are returned).
  * Run it before compileStep, so that the kernels compiled ahead are the tuned ones.
  */
 export async function tuneStep(engine: Engine, model: ResnetUnet, state: ModelState, plan: Omit<CompilePlan, 'onProgress'>, emit: Emit): Promise<TuneChoice[]> {
   const t0 = performance.now();
   const task = 'tuning kernels';
-  const choices = await tuneModel(engine, model, state, plan, { onProgress: (p) => emit({ kind: 'progress', task, done: p.done, total: p.total }) });
-  emit({ kind: 'log', message: `tuned ${choices.length} conv shapes in ${((performance.now() - t0) / 1000).toFixed(1)} s:\n${formatTuneChoices(choices)}` });
-  return choices;
+  const result = await tuneModel(engine, model, state, plan, {
+    onProgress: (p) => emit({ kind: 'progress', task, done: p.done, total: p.total }),
+    onCheckProgress: (p) => emit({ kind: 'progress', task: 'checking the winners in the whole model', done: p.done, total: p.total }),
+  });
+  emit({ kind: 'log', message: `tuned ${result.choices.length} conv shapes in ${((performance.now() - t0) / 1000).toFixed(1)} s:\n${formatTuneResult(result)}` });
+  return result.choices;
 }
 
 /** The training options of a run (Adam, the MultiStepLR factor of the config, GPU augmentation when on). */

@@ -6,34 +6,11 @@ import { decodeBmp } from '../../src/io/bmp.ts';
 import { ISBI_LANDMARK_NAMES, loadIsbiSplit } from '../../src/data/isbi.ts';
 import { nodeFolder, writeSyntheticIsbi } from '../../src/node/files.ts';
 import { generateSyntheticCase, loadSyntheticSplit, syntheticIds, type SyntheticCase } from '../../src/data/synthetic/dataset.ts';
+import { clickNoiseMm as clickNoise } from '../../src/data/synthetic/landmarks.ts';
+import { clickNoiseMm, curveOf, nearest } from '../helpers/synthetic.ts';
 
 const W = 387;
 const H = 480;
-
-function curveOf(c: SyntheticCase, name: string): Float32Array {
-  const curve = c.curves.find((k) => k.name === name);
-  if (!curve) throw new Error(`no curve ${name}`);
-  return curve.points;
-}
-
-/** Distance from (x, y) to the polyline, and the unit tangent there. */
-function nearest(points: Float32Array, x: number, y: number): { d: number; tx: number; ty: number } {
-  let best = Infinity;
-  let bi = 0;
-  for (let i = 0; i < points.length; i += 2) {
-    const d = Math.hypot(points[i] - x, points[i + 1] - y);
-    if (d < best) {
-      best = d;
-      bi = i;
-    }
-  }
-  const a = Math.max(0, bi - 6);
-  const b = Math.min(points.length - 2, bi + 6);
-  const tx = points[b] - points[a];
-  const ty = points[b + 1] - points[a + 1];
-  const l = Math.hypot(tx, ty) || 1;
-  return { d: best, tx: tx / l, ty: ty / l };
-}
 
 function localStd(c: SyntheticCase, x: number, y: number, r: number): number {
   let s = 0;
@@ -91,41 +68,20 @@ describe('synthetic cephalograms', () => {
         expect(y).toBeGreaterThanOrEqual(0);
         expect(y).toBeLessThan(H);
         expect(nearest(curveOf(c, c.landmarkCurves[k]), x, y).d).toBeLessThan(1e-3);
-        for (const a of c.annotators) {
-          expect(a[2 * k] >= 0 && a[2 * k] < W && a[2 * k + 1] >= 0 && a[2 * k + 1] < H).toBe(true);
-          // Within ~5 sigma of the truth (sigma at most 2.2 px at 640 wide = 1.3 px here).
-          expect(Math.hypot(a[2 * k] - x, a[2 * k + 1] - y)).toBeLessThan(7);
+        for (const a of [0, 1] as const) {
+          const click = c.annotators[a];
+          expect(click[2 * k] >= 0 && click[2 * k] < W && click[2 * k + 1] >= 0 && click[2 * k + 1] < H).toBe(true);
+          // Less the share of the way to the far side, a click is within 5 sigma of the truth unless it is a gross slip.
+          const { along, across } = clickNoiseMm(c, k, a);
+          const [sAlong, sAcross] = clickNoise(k).map((s) => s * c.clickNoiseFactor[k]);
+          if (!c.clicks[a].gross[k]) expect(Math.abs(along)).toBeLessThan(5 * sAlong);
+          expect(Math.abs(across)).toBeLessThan(5 * sAcross);
         }
       }
     }
   });
 
-  it('annotators disagree more along the contour than across it', () => {
-    let along = 0;
-    let across = 0;
-    for (const c of cases) {
-      for (let k = 0; k < 19; k++) {
-        const x = c.truth[2 * k];
-        const y = c.truth[2 * k + 1];
-        const { tx, ty } = nearest(curveOf(c, c.landmarkCurves[k]), x, y);
-        for (const a of c.annotators) {
-          const dx = a[2 * k] - x;
-          const dy = a[2 * k + 1] - y;
-          along += (dx * tx + dy * ty) ** 2;
-          across += (dx * -ty + dy * tx) ** 2;
-        }
-      }
-    }
-    const n = cases.length * 19 * 2;
-    const alongStd = Math.sqrt(along / n) * (640 / W);
-    const acrossStd = Math.sqrt(across / n) * (640 / W);
-    expect(alongStd).toBeGreaterThan(1.2); // in pixels of a 640-wide image
-    expect(alongStd).toBeLessThan(2.6);
-    expect(acrossStd).toBeLessThan(1.0);
-    expect(alongStd).toBeGreaterThan(1.8 * acrossStd);
-  });
-
-  it('landmarks sit on image structure: local contrast there is well above the image median', () => {
+  it('landmarks sit on image structure: local contrast there is above the image median', () => {
     for (const c of cases) {
       const grid: number[] = [];
       for (let y = 8; y < H - 8; y += 12) for (let x = 8; x < W - 8; x += 12) grid.push(localStd(c, x, y, 3));
@@ -133,13 +89,17 @@ describe('synthetic cephalograms', () => {
       const median = grid[grid.length >> 1];
       const atLandmarks = Array.from({ length: 19 }, (_, k) => localStd(c, c.truth[2 * k], c.truth[2 * k + 1], 3));
       const mean = atLandmarks.reduce((s, v) => s + v, 0) / atLandmarks.length;
-      expect(mean).toBeGreaterThan(3 * median);
-      expect(atLandmarks.filter((v) => v > median).length).toBeGreaterThanOrEqual(18);
+      // Random points would give about 1x and 9.5 of 19 (faint soft tissue, haze and noise keep some landmarks low).
+      expect(mean).toBeGreaterThan(1.8 * median);
+      expect(atLandmarks.filter((v) => v > median).length).toBeGreaterThanOrEqual(15);
     }
   });
 
   it('supports fewer and more landmarks (extra ones along contours)', () => {
     const few = generateSyntheticCase(11, 1, { width: 194, landmarks: 5 });
+    // Six: B point is found from pogonion, the seventh landmark, which is located all the same.
+    const six = generateSyntheticCase(11, 1, { width: 194, landmarks: 6 });
+    expect(Array.from(six.truth.subarray(0, 10))).toEqual(Array.from(few.truth));
     const many = generateSyntheticCase(11, 1, { width: 194, landmarks: 27 });
     expect(few.truth.length).toBe(10);
     expect(many.truth.length).toBe(54);

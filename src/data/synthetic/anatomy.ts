@@ -7,6 +7,7 @@
 import type { Rng } from '../../engine/random.ts';
 import { pt, sampleSpline } from './geometry.ts';
 import type { Curve, CurveSpec, Pt } from './geometry.ts';
+import { POSE } from './params.ts';
 
 /** The frame the anatomy is defined in: the ISBI image size. */
 export const REFERENCE_WIDTH = 1935;
@@ -319,10 +320,10 @@ export interface Pose {
 }
 
 export function drawPose(rng: Rng, W: number, H: number): Pose {
-  const theta = (rng.uniform(-4, 4) * Math.PI) / 180;
-  const poseScale = rng.uniform(0.93, 1.05);
-  const tx = rng.normal(25);
-  const ty = rng.normal(25);
+  const theta = (rng.uniform(...POSE.tiltDeg) * Math.PI) / 180;
+  const poseScale = rng.uniform(...POSE.scale);
+  const tx = rng.normal(POSE.shift);
+  const ty = rng.normal(POSE.shift);
   return {
     cos: Math.cos(theta) * poseScale,
     sin: Math.sin(theta) * poseScale,
@@ -354,6 +355,32 @@ export function applyPose(specs: CurveSpec[], pose: Pose): void {
       p.y = q.y;
     }
   }
+}
+
+/**
+ * Moves the sampled curves (and the pose's shift) so that every point in `keep` lies at least POSE.margin inside the
+ * W x H image: a pose draw can push a landmark of a large, tilted head out. A pure translation, so landmarks located
+ * on the curves stay where they are on them.
+ */
+export function keepInside(curves: Map<string, Curve>, pose: Pose, keep: { curve: Curve; index: number }[], W: number, H: number): void {
+  const shift = (lo: number, hi: number, size: number): number => {
+    const m = POSE.margin * size;
+    if (hi - lo > size - 2 * m) return size / 2 - (lo + hi) / 2;
+    return lo < m ? m - lo : hi > size - m ? size - m - hi : 0;
+  };
+  const xs = keep.map((k) => k.curve.xs[k.index]);
+  const ys = keep.map((k) => k.curve.ys[k.index]);
+  const dx = shift(Math.min(...xs), Math.max(...xs), W);
+  const dy = shift(Math.min(...ys), Math.max(...ys), H);
+  if (dx === 0 && dy === 0) return;
+  for (const c of curves.values()) {
+    for (let i = 0; i < c.xs.length; i++) {
+      c.xs[i] += dx;
+      c.ys[i] += dy;
+    }
+  }
+  pose.tx += dx / pose.kx;
+  pose.ty += dy / pose.ky;
 }
 
 /** The curves sampled about one output pixel apart, by name, in the anatomy's order. */

@@ -1,17 +1,15 @@
 // A synthetic cephalometric dataset: lateral-skull-X-ray-like grayscale images with landmarks ON smooth anatomical
-// contours, deterministic from a seed, no downloads. Pure TypeScript (browser and Node).
+// contours, deterministic from a seed, no downloads. Pure TypeScript (browser and Node). docs/synthetic.md describes
+// every effect, with pictures; every parameter is in params.ts.
 //
-// Each image is drawn from contours of a skull in the 1935x2400 ISBI frame, face to the right (anatomy.ts): cranial
-// vault and base, orbit, ear rod, palate and maxilla, incisors and molars, mandible, cervical vertebrae, airway and
-// soft-tissue profile, as centripetal Catmull-Rom splines (geometry.ts) through control points that are jittered per
-// image, some structures resized or moved, then the whole head posed at random. It is rendered like an X-ray: region
-// fills, cortical-bone strokes, blur, an uneven intensity field, gain, gamma and noise (render.ts).
+// Each image is drawn from contours of a skull in the 1935x2400 ISBI frame, face to the right (anatomy.ts), jittered
+// per image; shape modes change its proportions (modes.ts); the head is posed at random; bilateral structures get a
+// far side (bilateral.ts); it is rendered like an X-ray (render.ts: fills, cortical strokes, occluders.ts: metal and
+// rulers, quality.ts: blur, scatter, collimation, exposure and noise).
 //
 // The 19 landmarks follow the ISBI 2015 definitions' spirit (order and names of ISBI_LANDMARK_NAMES) and lie on the
-// contours by construction: tips and corners are control points, extremes are the furthest contour point in a
-// head-frame direction (pogonion, menton, A/B points, lips), others sit at an arc-length fraction (gnathion). Two
-// simulated annotators add Gaussian noise larger along the contour than across it, the ambiguity that makes
-// heatmaps hug contours (landmarks.ts).
+// contours by construction; two simulated annotators click with per-landmark noise, midway between the near and far
+// side on bilateral landmarks, and now and then grossly wrong (landmarks.ts).
 //
 // Deterministic: the same (seed, image number, size) gives the same image and landmarks in any JS engine whose
 // Math.exp/sin/cos agree (V8 in Node and Chromium do); landmarks depend only on the seed and the image number.
@@ -20,9 +18,16 @@ import { MemoryFileSystem, joinPath, type FileSink } from '../../io/files.ts';
 import { DATASET_META_FILE, ISBI_ANNOTATION_DIR, ISBI_LANDMARKS, ISBI_SPLIT_DIRS, loadIsbiSplit } from '../isbi.ts';
 import type { IsbiLoadOptions, IsbiSample, IsbiSplit } from '../isbi.ts';
 import { Rng, imageSeed } from '../../engine/random.ts';
-import { REFERENCE_HEIGHT, REFERENCE_WIDTH, applyPose, buildAnatomy, drawPose, sampleCurves } from './anatomy.ts';
+import { REFERENCE_HEIGHT, REFERENCE_WIDTH, applyPose, buildAnatomy, drawPose, keepInside, sampleCurves } from './anatomy.ts';
+import { farSides } from './bilateral.ts';
 import type { Curve } from './geometry.ts';
 import { annotate, landmarkRules, locate } from './landmarks.ts';
+import type { Clicks } from './landmarks.ts';
+import { applyShapeModes, drawShapeModes } from './modes.ts';
+import type { ShapeModes } from './modes.ts';
+import type { Occluders } from './occluders.ts';
+import { drawQuality } from './quality.ts';
+import type { Quality } from './quality.ts';
 import { renderImage } from './render.ts';
 
 export { REFERENCE_HEIGHT, REFERENCE_WIDTH } from './anatomy.ts';
@@ -49,12 +54,31 @@ export interface SyntheticCase {
   truth: Float32Array;
   /** Two simulated annotators, L * 2 each (original pixels, rounded to 0.01). */
   annotators: [Float32Array, Float32Array];
+  /** How each annotator's clicks were made (between the near and far side; gross slips). */
+  clicks: [Clicks, Clicks];
+  /** Per landmark, what the annotators' noise was multiplied by on this image (clickNoiseFactor of its quality). */
+  clickNoiseFactor: Float32Array;
   /** Name of the contour each landmark lies on. */
   landmarkCurves: string[];
-  /** The generating contours, densely sampled (about 1 pixel apart): x0, y0, x1, y1, ... in original pixels. */
+  /**
+   * The generating contours, densely sampled (about 1 pixel apart): x0, y0, x1, y1, ... in original pixels; the far
+   * sides of bilateral structures (farEar, farOrbit, farMandible) follow, sample for sample with their near side.
+   */
   curves: { name: string; closed: boolean; points: Float32Array }[];
   /** Millimetres per original pixel: 0.1 * 1935 / width. */
   pixelSizeMm: number;
+  /** What this image was drawn with (params.ts says what each is). */
+  effects: SyntheticEffects;
+}
+
+export interface SyntheticEffects {
+  shape: ShapeModes;
+  tiltDeg: number;
+  headScale: number;
+  yawDeg: number;
+  rollDeg: number;
+  quality: Omit<Quality, 'field'>;
+  occluders: Occluders;
 }
 
 /** The options' image size and landmark count, defaults filled in. */
@@ -72,29 +96,52 @@ export function generateSyntheticCase(seed: number, index: number, options: Synt
   const { width: W, height: H, landmarks: L } = resolveSize(options);
   if (!Number.isInteger(W) || !Number.isInteger(H) || W < 32 || H < 32) throw new Error(`synthetic: invalid size ${W}x${H}`);
   if (!Number.isInteger(L) || L <= 0) throw new Error(`synthetic: invalid landmark count ${L}`);
-  // One stream for the whole image, drawn in this order: anatomy, pose, annotators, rendering.
+  // One stream for the whole image, drawn in this order: anatomy, shape modes, pose, far sides, image quality,
+  // annotators, rendering.
   const rng = new Rng(imageSeed(seed, index));
   const specs = buildAnatomy(rng);
+  const shape = drawShapeModes(rng);
+  applyShapeModes(specs, shape);
   const pose = drawPose(rng, W, H);
   applyPose(specs, pose);
   const curves = sampleCurves(specs);
-  const located = locate(landmarkRules(L), curves, pose.forward, pose.down);
-  const { truth, annotators } = annotate(located, rng, W, H);
-  const pixels = renderImage(curves, pose, W, H, rng);
+  // All 19 ISBI landmarks are located whatever L (some rules start from others) and kept inside the image, so the
+  // first L of any count are the same points on the same image.
+  const all = locate(landmarkRules(Math.max(L, ISBI_LANDMARKS)), curves, pose.forward, pose.down, shape.mouthOpen);
+  keepInside(curves, pose, all.slice(0, ISBI_LANDMARKS), W, H);
+  const located = all.slice(0, L);
+  const far = farSides(curves, pose, rng);
+  const pixelSizeMm = (0.1 * REFERENCE_WIDTH) / W;
+  const quality = drawQuality(rng, W);
+  const { truth, annotators, clicks, noiseFactor } = annotate(located, far.curves, quality, rng, W, H, pixelSizeMm);
+  const { pixels, occluders } = renderImage(curves, far, pose, quality, W, H, rng);
+  const { field: _field, ...qualityDrawn } = quality;
+  const effects: SyntheticEffects = {
+    shape,
+    tiltDeg: (Math.atan2(pose.sin, pose.cos) * 180) / Math.PI,
+    headScale: Math.hypot(pose.cos, pose.sin),
+    yawDeg: far.yawDeg,
+    rollDeg: far.rollDeg,
+    quality: qualityDrawn,
+    occluders,
+  };
   return {
     width: W,
     height: H,
     pixels,
     truth,
     annotators,
+    clicks,
+    clickNoiseFactor: noiseFactor,
     landmarkCurves: located.map((l) => l.curve.name),
-    curves: curvePoints(curves),
-    pixelSizeMm: (0.1 * REFERENCE_WIDTH) / W,
+    curves: curvePoints([...curves.values(), ...far.curves.values()]),
+    pixelSizeMm,
+    effects,
   };
 }
 
-function curvePoints(curves: Map<string, Curve>): SyntheticCase['curves'] {
-  return [...curves.values()].map((c) => {
+function curvePoints(curves: Curve[]): SyntheticCase['curves'] {
+  return curves.map((c) => {
     const points = new Float32Array(c.xs.length * 2);
     for (let i = 0; i < c.xs.length; i++) {
       points[2 * i] = c.xs[i];

@@ -54,6 +54,8 @@ export interface TuneChoice {
   key: string;
   op: ConvOp;
   kernel: ConvKernel;
+  /** The adapter class's default for this shape (what runs untuned). */
+  defaultKernel: ConvKernel;
   /** describePlan's name of the winner and of the default; whether the default won. */
   variant: string;
   defaultVariant: string;
@@ -160,7 +162,7 @@ async function tuneShape(e: Engine, shape: ConvShape, candidates: readonly ConvK
   });
   if (win !== 0 && timings[win].ms > defaultMs * (1 - margin)) win = 0;
   const { variant, ms } = timings[win];
-  return { key: shape.key, op, kernel: candidates[win], variant, defaultVariant: timings[0].variant, isDefault: win === 0, ms, defaultMs, timings };
+  return { key: shape.key, op, kernel: candidates[win], defaultKernel: candidates[0], variant, defaultVariant: timings[0].variant, isDefault: win === 0, ms, defaultMs, timings };
 }
 
 /** The candidates of a shape, one per distinct plan (two tiles can plan alike, e.g. row tiles balanced to one width). */

@@ -1,0 +1,19 @@
+# Sourced by scripts/gpu/run.sh and scripts/gpu/paper.sh (from the repository root, with .gpu/ carried there): sets
+# up what a bare Linux x86-64 machine with an NVIDIA driver lacks, from what scripts/gpu/pack.sh put in .gpu/, and
+# leaves $node (the Node binary) set.
+[ -d .gpu ] || { echo "gpu: .gpu/ is missing: run scripts/gpu/pack.sh first and carry .gpu"; exit 2; }
+
+# The Vulkan loader where the machine has none; the NVIDIA driver's ICD where the loader would not find it.
+if ! ldconfig -p | grep -q 'libvulkan.so.1'; then
+  for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+fi
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -f "$icd" ]; then export VK_ICD_FILENAMES="$icd" VK_DRIVER_FILES="$icd"; fi
+
+node=/tmp/chh-node/node
+if [ ! -x "$node" ]; then mkdir -p /tmp/chh-node && xz -dc .gpu/node.xz > "$node" && chmod +x "$node"; fi
+dawn=.gpu/node_modules/webgpu/dist/linux-x64/dawn.node
+[ -f "$dawn" ] || xz -dk "$dawn.xz"
+export NODEVICE_SELECT=1
+echo "gpu: node $("$node" --version), $(date -u +%FT%TZ)"

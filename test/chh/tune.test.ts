@@ -1,0 +1,62 @@
+// The whole-model check of the autotuner's winners (src/chh/tune.ts): choices that make the model's steps slower
+// are dropped for the defaults, faster ones kept, and tuneModel leaves the engine running what it reports.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../../src/engine/engine.ts';
+import { checkInModel, modelConvShapes, tuneModel } from '../../src/chh/tune.ts';
+import { MODEL_PRESETS, ResnetUnet } from '../../src/nn/unet.ts';
+import { candidateKernels, type TuneChoice } from '../../src/ops/conv2d/autotune.ts';
+import { conv2dTuning, type ConvKernel } from '../../src/ops/conv2d/tuning.ts';
+import { createNodeEngine } from '../../src/node/gpu.ts';
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await createNodeEngine({ tuneCache: null });
+});
+afterAll(() => engine.destroy());
+
+const model = new ResnetUnet({ ...MODEL_PRESETS.tiny, landmarks: 3 });
+const plan = { width: 64, height: 64, train: [1], infer: [1] };
+/** One pixel per invocation, four rows: by far the slowest register tile on a CPU adapter. */
+const SLOW: ConvKernel = { tm: 4, tn: 1 };
+
+/** Choices for every conv shape of the plan: `kernel` as the winner, `other` as the default. */
+function choices(pick: (defaults: ConvKernel) => { kernel: ConvKernel; defaultKernel: ConvKernel }): TuneChoice[] {
+  const state = model.allocate(engine, 0);
+  try {
+    return modelConvShapes(engine, model, state, plan).map((s) => {
+      const k = pick(candidateKernels(engine, s.op, s.geometry)[0]);
+      return { key: s.key, op: s.op, ...k, variant: 'winner', defaultVariant: 'default', isDefault: false, ms: 1, defaultMs: 2, timings: [] };
+    });
+  } finally {
+    state.dispose();
+  }
+}
+
+describe('the whole-model check of tuned choices', () => {
+  it('drops winners that make the steps slower and keeps ones that make them faster', async () => {
+    const slower = await checkInModel(engine, model, plan, choices((d) => ({ kernel: SLOW, defaultKernel: d })), 0.03);
+    expect(slower.kept).toBe(false);
+    expect(slower.tunedMs).toBeGreaterThan(slower.defaultMs);
+    const faster = await checkInModel(engine, model, plan, choices((d) => ({ kernel: d, defaultKernel: SLOW })), 0.03);
+    expect(faster.kept).toBe(true);
+    expect(faster.tunedMs).toBeLessThan(faster.defaultMs);
+    // The same kernels on both sides are not faster by the margin: nothing to keep.
+    const same = await checkInModel(engine, model, plan, choices((d) => ({ kernel: d, defaultKernel: d })), 0.5);
+    expect(same.kept).toBe(false);
+    conv2dTuning(engine).tuned.clear();
+  }, 240_000);
+
+  it('tuneModel leaves the engine running the choices it returns', async () => {
+    const state = model.allocate(engine, 0);
+    try {
+      const { choices: out, check } = await tuneModel(engine, model, state, plan, { reps: 1 });
+      const tuned = conv2dTuning(engine).tuned;
+      for (const c of out) expect(tuned.get(c.key)).toEqual(c.kernel);
+      if (check && !check.kept) for (const c of out) expect(c.isDefault && c.kernel === c.defaultKernel).toBe(true);
+      if (!check) expect(out.every((c) => c.isDefault)).toBe(true);
+    } finally {
+      state.dispose();
+      conv2dTuning(engine).tuned.clear();
+    }
+  }, 240_000);
+});

@@ -7,14 +7,8 @@
 # `bash scripts/gpu/paper.sh $OUT` (not run yet; the same command on the earlier synthetic set took about 3 minutes
 # on an H200). Environment: START_ARGS (more options for start, e.g. "--epochs 5"), START_TIMEOUT (seconds,
 # default 480).
-set -uo pipefail
-out="${1:?usage: scripts/gpu/paper.sh OUTDIR}"
-mkdir -p "$out"
-out="$(cd "$out" && pwd)"
-cd "$(dirname "$0")/../.."
-exec > >(tee -a "$out/start.log") 2>&1
 # shellcheck source=setup.sh
-. scripts/gpu/setup.sh
+. "$(dirname "$0")/setup.sh" "${1:-}" start.log
 nvidia-smi --query-gpu=name,driver_version --format=csv > "$out/gpu.csv" 2>&1 || true
 # shellcheck disable=SC2086 # START_ARGS is a list of options
 timeout "${START_TIMEOUT:-480}" "$node" .gpu/app/src/cli/start.mjs --full --runtime node --synth-width 600 --out "$out/start" ${START_ARGS:-} \

@@ -10,14 +10,8 @@
 # `bash scripts/gpu/run.sh $OUT` (about 6 minutes on an H200; a run cut short keeps what it wrote: every stage
 # rewrites its JSON). Environment: CHECKS_ARGS (e.g. "--sizes 160x128x1 --reps 3"), BENCH_SIZES ("HxW:BATCH ..."),
 # PEAK_TFLOPS (fp32 peak for the bench's fractions, default 67: an H200), CHECKS_TIMEOUT, BENCH_TIMEOUT (seconds).
-set -uo pipefail
-out="${1:?usage: scripts/gpu/run.sh OUTDIR}"
-mkdir -p "$out"
-out="$(cd "$out" && pwd)"
-cd "$(dirname "$0")/../.."
-exec > >(tee -a "$out/run.log") 2>&1
 # shellcheck source=setup.sh
-. scripts/gpu/setup.sh
+. "$(dirname "$0")/setup.sh" "${1:-}" run.log
 export CHH_TUNE_CACHE="$out/autotune.json"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv > "$out/gpu.csv" 2>&1 || true
 

@@ -1,7 +1,8 @@
 // Tuning a model's convolutions ahead of time (`chh tune`, `--tune`, the demo's button): the GEMM shapes of the
 // steps a run will take are collected from dry runs (the same ones compileModel traces), then each is timed
 // with the kernels that apply on the adapter (src/ops/conv2d/autotune.ts), and the winners are kept only where the
-// whole model runs faster with them; the engine uses them at once, and the caller persists them (src/node/tune-store.ts, or IndexedDB in the browser).
+// whole model runs faster with them; the engine uses them at once, and the caller persists them
+// (src/node/tune-store.ts, or IndexedDB in the browser).
 import type { Engine } from '../engine/engine.ts';
 import type { ModelState } from '../nn/module.ts';
 import type { ResnetUnet } from '../nn/unet.ts';
@@ -42,7 +43,7 @@ const CHECK_ROUNDS = 3;
 
 /**
  * Tunes every conv shape of the plan's steps, then checks the winners in the whole model: kernels timed one by one
- * can rank otherwise inside the model (on SwiftShader the per-shape winners made the model's step 30% slower:
+ * can rank otherwise inside the model (on SwiftShader the per-shape winners made the model's steps 25% slower:
  * BENCHMARKS.md), so unless the plan's steps run faster with them by the margin, every shape keeps its default.
  * Resolves with what each shape runs now.
  */
@@ -89,7 +90,10 @@ export async function checkInModel(
   }
 }
 
-/** One training step per training batch (forward, loss, backward) and one frozen forward per inference batch, on a throwaway copy of the model. */
+/**
+ * One training step per training batch (forward, loss, backward) and one frozen forward per inference batch, on a
+ * throwaway copy of the model (the caller's weights, gradients and batch statistics are never touched).
+ */
 function planSteps(engine: Engine, model: ResnetUnet, plan: CompilePlan): { time: () => Promise<number>; dispose: () => void } {
   const state = model.allocate(engine, 0);
   const L = model.config.landmarks;
@@ -129,7 +133,7 @@ function planSteps(engine: Engine, model: ResnetUnet, plan: CompilePlan): { time
 export function formatTuneResult({ choices, check }: TuneModelResult): string {
   const table = formatTuneChoices(choices);
   if (!check) return table;
-  const verdict = check.kept ? 'the winners kept' : 'slower with the winners: every shape keeps its default';
+  const verdict = check.kept ? 'the winners kept' : 'not faster with the winners: every shape keeps its default';
   return `${table}\n  the whole model's steps: ${check.tunedMs.toFixed(1)} ms with the winners, ${check.defaultMs.toFixed(1)} ms with the defaults: ${verdict}`;
 }
 

@@ -106,7 +106,7 @@ export function generateSyntheticCase(seed: number, index: number, options: Synt
   applyPose(specs, pose);
   const curves = sampleCurves(specs);
   // All 19 ISBI landmarks are located whatever L (some rules start from others) and kept inside the image, so the
-  // first L of any count are the same points on the same image.
+  // first L landmarks of any count are the same points (the pixels differ: the annotators' draws come first).
   const all = locate(landmarkRules(Math.max(L, ISBI_LANDMARKS)), curves, pose.forward, pose.down, shape.mouthOpen);
   keepInside(curves, pose, all.slice(0, ISBI_LANDMARKS), W, H);
   const located = all.slice(0, L);

@@ -114,7 +114,9 @@ describe('synthetic cephalograms', () => {
     const dir = await mkdtemp(join(tmpdir(), 'chh-synth-'));
     dirs.push(dir);
     const counts = { train: 3, test1: 1, test2: 1 };
-    const summary = await writeSyntheticIsbi(dir, { counts, width: W, seed: 11 });
+    const progress: string[] = [];
+    const summary = await writeSyntheticIsbi(dir, { counts, width: W, seed: 11, onProgress: (done, total) => progress.push(`${done}/${total}`) });
+    expect(progress).toEqual(['1/5', '2/5', '3/5', '4/5', '5/5']);
     expect(summary.ids).toEqual({ train: ['001', '002', '003'], test1: ['004'], test2: ['005'] });
     expect(syntheticIds(counts)).toEqual(summary.ids);
     expect((await readdir(join(dir, 'RawImage/TrainingData'))).sort()).toEqual(['001.bmp', '002.bmp', '003.bmp']);

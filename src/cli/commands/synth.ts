@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { SYNTHETIC } from '../../chh/config.ts';
 import { writeSyntheticIsbi } from '../../node/files.ts';
+import { ProgressBar } from '../../node/progress.ts';
 import { command } from '../command.ts';
 import { opt } from '../options.ts';
 import { required } from '../shared.ts';
@@ -22,7 +23,8 @@ export const synth = command({
     const out = required('out', v.out);
     const counts = { train: v.train, test1: v.test1, test2: v.test2 };
     const t0 = performance.now();
-    const summary = await writeSyntheticIsbi(out, { counts, width: v.width, landmarks: v.landmarks, seed: v.seed });
+    const bar = new ProgressBar(counts.train + counts.test1 + counts.test2, 'synth');
+    const summary = await writeSyntheticIsbi(out, { counts, width: v.width, landmarks: v.landmarks, seed: v.seed, onProgress: (done) => bar.update(done) });
     const seconds = ((performance.now() - t0) / 1000).toFixed(1);
     console.log(`wrote ${counts.train + counts.test1 + counts.test2} images of ${summary.width}x${summary.height} (${summary.pixelSizeMm.toFixed(4)} mm/pixel) to ${resolve(out)} in ${seconds} s`);
   },

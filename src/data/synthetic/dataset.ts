@@ -1,6 +1,6 @@
 // A synthetic cephalometric dataset: lateral-skull-X-ray-like grayscale images with landmarks ON smooth anatomical
 // contours, deterministic from a seed, no downloads. Pure TypeScript (browser and Node). docs/synthetic.md describes
-// every effect, with pictures; every parameter is in params.ts.
+// every effect (the README shows pictures); every parameter is in params.ts.
 //
 // Each image is drawn from contours of a skull in the 1935x2400 ISBI frame, face to the right (anatomy.ts), jittered
 // per image; shape modes change its proportions (modes.ts); the head is posed at random; bilateral structures get a
@@ -159,6 +159,8 @@ export interface SyntheticDatasetOptions extends SyntheticOptions {
   counts?: Partial<Record<IsbiSplit, number>>;
   /** Default 0. */
   seed?: number;
+  /** Called after each image is written (the whole set at ISBI's width takes minutes). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface SyntheticDatasetSummary {
@@ -217,7 +219,7 @@ function resolve(options: SyntheticDatasetOptions): ResolvedOptions {
   };
 }
 
-async function writeSplit(sink: FileSink, split: IsbiSplit, ids: string[], o: ResolvedOptions): Promise<void> {
+async function writeSplit(sink: FileSink, split: IsbiSplit, ids: string[], o: ResolvedOptions, written?: () => void): Promise<void> {
   const encoder = new TextEncoder();
   for (const id of ids) {
     const c = generateSyntheticCase(o.seed, Number(id), o);
@@ -227,6 +229,7 @@ async function writeSplit(sink: FileSink, split: IsbiSplit, ids: string[], o: Re
       const path = joinPath(ISBI_ANNOTATION_DIR, SYNTHETIC_ANNOTATORS[a], `${id}.txt`);
       await sink.write(path, encoder.encode(annotationText(c.annotators[a], extra)));
     }
+    written?.();
   }
 }
 
@@ -252,7 +255,9 @@ async function writeMeta(sink: FileSink, o: ResolvedOptions, ids: Record<IsbiSpl
 export async function writeSyntheticDataset(sink: FileSink, options: SyntheticDatasetOptions = {}): Promise<SyntheticDatasetSummary> {
   const o = resolve(options);
   const ids = syntheticIds(o.counts);
-  for (const split of SPLITS) await writeSplit(sink, split, ids[split], o);
+  const total = SPLITS.reduce((n, split) => n + ids[split].length, 0);
+  let done = 0;
+  for (const split of SPLITS) await writeSplit(sink, split, ids[split], o, () => options.onProgress?.(++done, total));
   await writeMeta(sink, o, ids);
   return { width: o.width, height: o.height, landmarks: o.landmarks, pixelSizeMm: o.pixelSizeMm, ids };
 }

@@ -1,5 +1,5 @@
 // Every parameter of the synthetic cephalograms' variation, in one place: what each effect imitates and its range.
-// docs/synthetic.md explains them with pictures. Lengths are in pixels of the 1935x2400 reference frame (0.1 mm) unless
+// docs/synthetic.md explains them (the README shows pictures). Lengths are in pixels of the 1935x2400 reference frame (0.1 mm) unless
 // a name says mm; [a, b] is a uniform range, a single number a Gaussian's standard deviation.
 
 /** The per-image shape modes of the anatomy (modes.ts), applied before the pose. */
@@ -142,4 +142,3 @@ export const ANNOTATORS = {
   grossMm: [3, 9],
 } as const;
 
-export type Range = readonly [number, number];

@@ -23,7 +23,8 @@ export const synth = command({
     const out = required('out', v.out);
     const counts = { train: v.train, test1: v.test1, test2: v.test2 };
     const t0 = performance.now();
-    const bar = new ProgressBar(counts.train + counts.test1 + counts.test2, 'synth');
+    // On stderr: stdout keeps the one result line (scripts read it).
+    const bar = new ProgressBar(counts.train + counts.test1 + counts.test2, 'synth', process.stderr);
     const summary = await writeSyntheticIsbi(out, { counts, width: v.width, landmarks: v.landmarks, seed: v.seed, onProgress: (done) => bar.update(done) });
     const seconds = ((performance.now() - t0) / 1000).toFixed(1);
     console.log(`wrote ${counts.train + counts.test1 + counts.test2} images of ${summary.width}x${summary.height} (${summary.pixelSizeMm.toFixed(4)} mm/pixel) to ${resolve(out)} in ${seconds} s`);

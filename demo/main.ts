@@ -291,7 +291,10 @@ buttons.tune.addEventListener('click', async () => {
   stepError('train', null);
   try {
     const t = await worker.tune(readSettings());
-    log(`tuned ${t.shapes} conv shapes for this GPU: ${t.tunedMs.toFixed(1)} ms per step's convolutions, ${t.defaultMs.toFixed(1)} ms with the defaults (kept in this browser; every run here uses them)`);
+    const model = t.check
+      ? `; the whole model's steps ${t.check.tunedMs.toFixed(0)} ms with the winners, ${t.check.defaultMs.toFixed(0)} ms with the defaults: ${t.check.kept ? 'winners kept' : 'defaults kept'}`
+      : '';
+    log(`tuned ${t.shapes} conv shapes for this GPU: ${t.tunedMs.toFixed(1)} ms per step's convolutions, ${t.defaultMs.toFixed(1)} ms with the defaults${model} (kept in this browser; every run here uses them)`);
   } catch (e) {
     stepError('train', `tuning: ${messageOf(e)}`);
   }

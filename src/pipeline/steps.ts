@@ -14,7 +14,7 @@ import { buildOverlays, type ReportOverlay } from '../report/overlay.ts';
 import { renderReport } from '../report/report.ts';
 import type { ZlibCompress } from '../io/png.ts';
 import { compileModel, type CompilePlan } from '../chh/compile.ts';
-import { formatTuneResult, tuneModel } from '../chh/tune.ts';
+import { formatTuneResult, tuneModel, type TuneModelResult } from '../chh/tune.ts';
 import type { TuneChoice } from '../ops/conv2d/autotune.ts';
 
 /** Progress of a step: 'log' lines, and 'progress' of a named task (a bar in a terminal, a line in the page). */
@@ -53,10 +53,11 @@ export async function compileStep(engine: Engine, model: ResnetUnet, state: Mode
 
 /**
  * The autotuner over the conv shapes of the plan's steps (src/chh/tune.ts), shown as the task 'tuning kernels',
- * then what won as a table and whether the whole model kept the winners. The engine uses the winners at once; the caller persists them (they are returned).
+ * then what won as a table and whether the whole model kept the winners. The engine uses the choices at once; the
+ * caller persists them (they are returned, with the whole-model check).
  * Run it before compileStep, so that the kernels compiled ahead are the tuned ones.
  */
-export async function tuneStep(engine: Engine, model: ResnetUnet, state: ModelState, plan: Omit<CompilePlan, 'onProgress'>, emit: Emit): Promise<TuneChoice[]> {
+export async function tuneStep(engine: Engine, model: ResnetUnet, state: ModelState, plan: Omit<CompilePlan, 'onProgress'>, emit: Emit): Promise<TuneModelResult> {
   const t0 = performance.now();
   const task = 'tuning kernels';
   const result = await tuneModel(engine, model, state, plan, {
@@ -64,7 +65,7 @@ export async function tuneStep(engine: Engine, model: ResnetUnet, state: ModelSt
     onCheckProgress: (p) => emit({ kind: 'progress', task: 'checking the winners in the whole model', done: p.done, total: p.total }),
   });
   emit({ kind: 'log', message: `tuned ${result.choices.length} conv shapes in ${((performance.now() - t0) / 1000).toFixed(1)} s:\n${formatTuneResult(result)}` });
-  return result.choices;
+  return result;
 }
 
 /** The training options of a run (Adam, the MultiStepLR factor of the config, GPU augmentation when on). */

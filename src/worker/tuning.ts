@@ -7,17 +7,20 @@ import { ResnetUnet, MODEL_PRESETS } from '../nn/unet.ts';
 import { SYNTHETIC } from '../chh/config.ts';
 import { tuneStep, type Emit } from '../pipeline/steps.ts';
 import { adapterIdentity, applyTuneCache, mergeTuneChoices, tuneCacheFrom, type TuneCache } from '../ops/conv2d/tune-cache.ts';
-import { formatTuneChoices } from '../chh/tune.ts';
+import { formatTuneResult, type ModelCheck } from '../chh/tune.ts';
 import type { SessionStore } from './idb-store.ts';
 import type { SessionSettings } from './settings.ts';
 
 export const TUNE_RECORD = 'autotune';
 
-/** What tuning found, for the page: how many shapes, the step's conv time tuned and with the defaults, the table. */
+/** What tuning found, for the page: how many shapes, the step's conv time tuned and with the defaults, the whole-model check, the table. */
 export interface TuneSummary {
   shapes: number;
+  /** The per-shape times of the convolutions of a step, summed: with what each shape runs now, and the defaults. */
   tunedMs: number;
   defaultMs: number;
+  /** The whole model's steps with the per-shape winners and with the defaults (null: every default won anyway). */
+  check: ModelCheck | null;
   table: string;
 }
 
@@ -45,11 +48,12 @@ export async function tuneForSettings(engine: Engine, s: SessionSettings, landma
   const model = new ResnetUnet({ ...MODEL_PRESETS[s.model], landmarks: landmarks ?? SYNTHETIC.landmarks.default });
   const state = model.allocate(engine, s.seed);
   try {
-    const choices = await tuneStep(engine, model, state, { width: s.width, height: s.height, train: [s.batch], augment: s.augment, infer: [1, s.batch] }, emit);
+    const result = await tuneStep(engine, model, state, { width: s.width, height: s.height, train: [s.batch], augment: s.augment, infer: [1, s.batch] }, emit);
+    const { choices } = result;
     // A bad record was reported when the session made its engine (applyStoredTuning); here it is just replaced.
     await store.saveJson(TUNE_RECORD, mergeTuneChoices(await readCache(store, () => {}), adapterIdentity(engine.adapter), choices));
     const sum = (f: (c: (typeof choices)[number]) => number) => choices.reduce((t, c) => t + f(c), 0);
-    return { shapes: choices.length, tunedMs: sum((c) => c.ms), defaultMs: sum((c) => c.defaultMs), table: formatTuneChoices(choices) };
+    return { shapes: choices.length, tunedMs: sum((c) => c.ms), defaultMs: sum((c) => c.defaultMs), check: result.check, table: formatTuneResult(result) };
   } finally {
     state.dispose();
   }

@@ -77,7 +77,7 @@ export const trainCommand = command({
       );
       const emit = printEvents();
       const plan = { ...size, train: [options.batch], augment: options.augment !== null, optimizer: options.optimizer };
-      if (v.tune) await saveChoices(engine, await tuneStep(engine, model, state, plan, emit));
+      if (v.tune) await saveChoices(engine, (await tuneStep(engine, model, state, plan, emit)).choices);
       await compileStep(engine, model, state, plan, emit);
       const result = await trainStep({ engine, model, state, samples, options, store: folderStore(out), resume: v.resume, emit });
       const weightsFile = join(out, 'weights.safetensors');

@@ -45,7 +45,7 @@ export const tuneCommand = command({
       const state = model.allocate(engine, 0);
       const plan = { ...v.size, train: [v.batch], infer: [v['predict-batch']], augment: !v['no-augment'] };
       console.log(`tuning the ${v.model} model's convolutions at ${v.size.width}x${v.size.height}, training batch ${v.batch}, inference batch ${v['predict-batch']}`);
-      const choices = await tuneStep(engine, model, state, plan, printEvents());
+      const { choices } = await tuneStep(engine, model, state, plan, printEvents());
       await saveChoices(engine, choices);
       state.dispose();
     } finally {

@@ -138,7 +138,7 @@ export function formatTuneResult({ choices, check }: TuneModelResult): string {
 }
 
 /** A table of the choices, one line per shape: what won, its time and the default's. */
-export function formatTuneChoices(choices: readonly TuneChoice[]): string {
+function formatTuneChoices(choices: readonly TuneChoice[]): string {
   const rows = choices.map((c) => {
     const speedup = c.defaultMs / c.ms;
     const kept = c.isDefault ? ' (default kept)' : '';

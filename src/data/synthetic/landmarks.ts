@@ -119,9 +119,9 @@ function alongIndex(c: Curve, rule: AlongRule, earlier: Located[]): number {
   let hi = c.xs.length - 1;
   let target = rule.fraction * cum[hi];
   if (rule.between) {
+    // locate() has checked that both are located, on this curve.
     const a = earlier[rule.between[0]];
     const b = earlier[rule.between[1]];
-    if (!a || !b || a.curve !== c || b.curve !== c) throw new Error('synthetic: bad along-contour rule');
     target = cum[a.index] + rule.fraction * (cum[b.index] - cum[a.index]);
     lo = Math.min(a.index, b.index);
     hi = Math.max(a.index, b.index);

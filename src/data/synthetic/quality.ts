@@ -32,6 +32,7 @@ const FIELD_X = 6;
 const FIELD_Y = 7;
 
 export function drawQuality(rng: Rng, W: number): Quality {
+  // Every draw is made whether it is used or not, so one effect's share never shifts the others' draws.
   const burnt = rng.uniform() < Q.burntShare;
   const burntFactor = rng.uniform(...Q.burntFactor);
   const collimated = rng.uniform() < Q.collimationShare;

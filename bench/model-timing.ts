@@ -4,9 +4,9 @@
 import type { Engine } from '../src/engine/engine.ts';
 import { backward } from '../src/ops/backward.ts';
 import { Adam } from '../src/nn/adam.ts';
-import { softmaxNll } from '../src/ops/softmax-nll.ts';
 import { ResnetUnet, RESNET34_UNET } from '../src/nn/unet.ts';
 import { full } from '../src/ops/fill.ts';
+import { trainingLoss } from '../src/chh/loss.ts';
 
 export interface RangeMs {
   median: number;
@@ -50,7 +50,7 @@ export async function timeModel(engine: Engine, h: number, w: number, n: number,
     engine.pool.resetPeak();
     const base = engine.memory().liveBytes;
     const step = await time(() => {
-      engine.scope(() => backward(softmaxNll(model.forward(state, images), temperatures, targets)));
+      engine.scope(() => backward(trainingLoss(model, state, images, temperatures, targets)));
       adam.step();
       adam.zeroGrad();
     });

@@ -4,7 +4,7 @@
 // order it ran: bench/report.ts keeps that order in the JSON and the table.
 import type { Engine } from '../src/engine/engine.ts';
 import { GpuTimer } from '../src/engine/profiler.ts';
-import type { TapeNode } from '../src/engine/tape.ts';
+import { freeSaved, type TapeNode } from '../src/engine/tape.ts';
 import type { Tensor } from '../src/engine/tensor.ts';
 import type { OursConfig } from './ours.ts';
 
@@ -146,6 +146,7 @@ export async function backwardCase(run: BenchRun, name: string, forward: () => T
     (i) => {
       const node = pending!.nodes[i];
       engine.noGrad(() => node.backward(dy));
+      freeSaved(node);
     },
     extra,
     (r) => {

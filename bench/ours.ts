@@ -13,7 +13,6 @@ import { Engine } from '../src/engine/engine.ts';
 import { backward } from '../src/ops/backward.ts';
 import { Adam } from '../src/nn/adam.ts';
 import type { Tensor } from '../src/engine/tensor.ts';
-import { softmaxNll } from '../src/ops/softmax-nll.ts';
 import { full } from '../src/ops/fill.ts';
 import { ResnetUnet, MODEL_PRESETS } from '../src/nn/unet.ts';
 import type { BenchConfig } from './args.ts';
@@ -21,6 +20,7 @@ import { kernelCases, modelConvGflop } from './ours-kernels.ts';
 import { formatTuneResult, tuneModel } from '../src/chh/tune.ts';
 import type { TuneChoice } from '../src/ops/conv2d/autotune.ts';
 import { kernelCase, log, modelCase, randomData, startRun, type BenchRun, type OurCase } from './ours-timing.ts';
+import { trainingLoss } from '../src/chh/loss.ts';
 
 // Re-exported so that bench/run.ts, bench/report.ts and the tests keep one module to import our side from.
 export { convGeometry, convGflop, convName, convShapes, convVariant, modelConvGflop, type ConvShape } from './ours-kernels.ts';
@@ -97,7 +97,7 @@ function prepareTraining(run: BenchRun, model: ResnetUnet): Training {
   const temperatures = engine.untracked(() => full(engine, [L], 1, { label: 'temperatures' }));
   const step = () => {
     engine.scope(() => {
-      const loss = softmaxNll(model.forward(state, images), temperatures, targets);
+      const loss = trainingLoss(model, state, images, temperatures, targets);
       backward(loss);
     });
     adam.step();

@@ -18,6 +18,7 @@ import { augmentRecord } from '../ops/augment.ts';
 import { full } from '../ops/fill.ts';
 import { REFERENCE_AUGMENTATION, sampleAugmentParams } from '../data/augmentation.ts';
 import type { OptimizerName } from './config.ts';
+import { trainingLoss } from './loss.ts';
 
 export interface CompilePlan {
   width: number;
@@ -52,7 +53,7 @@ function traceTraining(engine: Engine, model: ResnetUnet, state: ModelState, bat
         targets = landmarkTargets(out.landmarks!, batch, L, height, width);
       }
       const temperatures = full(engine, [L], 1);
-      backward(softmaxNll(model.forward(state, images), temperatures, targets));
+      backward(trainingLoss(model, state, images, temperatures, targets));
       optimizer.step();
       optimizer.zeroGrad();
     });

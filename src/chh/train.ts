@@ -9,7 +9,6 @@ import type { Tensor } from '../engine/tensor.ts';
 import { backward } from '../ops/backward.ts';
 import { Adam } from '../nn/adam.ts';
 import { SGD } from '../nn/sgd.ts';
-import { softmaxNll } from '../ops/softmax-nll.ts';
 import { ResnetUnet } from '../nn/unet.ts';
 import type { ModelState } from '../nn/module.ts';
 import type { IsbiSample } from '../data/isbi.ts';
@@ -21,6 +20,7 @@ import { mixSeed } from '../engine/random.ts';
 import { full } from '../ops/fill.ts';
 import type { OptimizerName } from './config.ts';
 import { CHECKPOINT_FILE, checkpointBytes, restoreCheckpoint, type CheckpointState, type EpochSummary } from './checkpoint.ts';
+import { trainingLoss } from './loss.ts';
 
 export interface TrainOptions {
   epochs: number;
@@ -127,7 +127,7 @@ function recordStep(t: Training, batch: Batch, epoch: number): Tensor {
       images = augmented.images;
       targets = landmarkTargets(augmented.landmarks, batch.size, L, height, width);
     }
-    const loss = softmaxNll(model.forward(state, images), t.temperatures, targets);
+    const loss = trainingLoss(model, state, images, t.temperatures, targets);
     backward(loss);
     return loss;
   });

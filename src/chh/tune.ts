@@ -11,8 +11,8 @@ import { recordConvShapes, type ConvShape } from '../ops/conv2d/conv2d.ts';
 import { tuneConv2d, type TuneChoice, type TuneOptions } from '../ops/conv2d/autotune.ts';
 import { conv2dTuning } from '../ops/conv2d/tuning.ts';
 import { full } from '../ops/fill.ts';
-import { softmaxNll } from '../ops/softmax-nll.ts';
 import { traceModel, type CompilePlan } from './compile.ts';
+import { trainingLoss } from './loss.ts';
 
 /** The conv GEMM shapes of the plan's steps (training: forward, dgrad, wgrad; inference: forward), each once. */
 export function modelConvShapes(engine: Engine, model: ResnetUnet, state: ModelState, plan: CompilePlan): ConvShape[] {
@@ -106,7 +106,7 @@ function planSteps(engine: Engine, model: ResnetUnet, plan: CompilePlan): { time
     for (const b of new Set(plan.train ?? [])) {
       state.training = true;
       const { images, targets } = inputs.get(b)!;
-      engine.scope(() => backward(softmaxNll(model.forward(state, images), temperatures, targets)));
+      engine.scope(() => backward(trainingLoss(model, state, images, temperatures, targets)));
     }
     for (const b of new Set(plan.infer ?? [])) {
       state.training = false;

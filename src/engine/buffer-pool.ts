@@ -29,9 +29,19 @@ export function sizeClass(bytes: number): number {
   return 2 * p;
 }
 
+/** Bytes live under one owner (a layer, else a tensor label) at the peak. */
+export interface Holder {
+  owner: string;
+  bytes: number;
+}
+
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly live = new Set<GPUBuffer>();
+  /** While owners are tracked (trackOwners): each live buffer's owner, live bytes per owner, and those at the peak. */
+  private owners: Map<GPUBuffer, string> | null = null;
+  private readonly byOwner = new Map<string, number>();
+  private byOwnerAtPeak = new Map<string, number>();
   private stats: MemoryStats = {
     liveBytes: 0,
     peakLiveBytes: 0,
@@ -47,7 +57,7 @@ export class BufferPool {
     private readonly maxBufferSize: number,
   ) {}
 
-  acquire(bytes: number, label: string): GPUBuffer {
+  acquire(bytes: number, label: string, owner = label): GPUBuffer {
     const size = sizeClass(bytes);
     if (size > this.maxBufferSize) {
       throw new Error(
@@ -72,13 +82,38 @@ export class BufferPool {
     this.live.add(buffer);
     this.stats.liveBuffers++;
     this.stats.liveBytes += size;
-    this.stats.peakLiveBytes = Math.max(this.stats.peakLiveBytes, this.stats.liveBytes);
+    if (this.owners) {
+      this.owners.set(buffer, owner);
+      this.byOwner.set(owner, (this.byOwner.get(owner) ?? 0) + size);
+    }
+    if (this.stats.liveBytes > this.stats.peakLiveBytes) {
+      this.stats.peakLiveBytes = this.stats.liveBytes;
+      if (this.owners) this.byOwnerAtPeak = new Map(this.byOwner);
+    }
     return buffer;
+  }
+
+  /**
+   * Counts live bytes per owner from now on, so that holders() can say who held the memory at the peak (the
+   * benchmark's per-layer report; a copy of ~100 counters at each new peak, so off by default).
+   */
+  trackOwners(): void {
+    this.owners ??= new Map();
+  }
+
+  /** Who held the live bytes at the peak since resetPeak() (buffers acquired while tracking), largest first. */
+  holders(): Holder[] {
+    return [...this.byOwnerAtPeak].map(([owner, bytes]) => ({ owner, bytes })).filter((h) => h.bytes > 0).sort((a, b) => b.bytes - a.bytes);
   }
 
   release(buffer: GPUBuffer): void {
     if (!this.live.delete(buffer)) throw new Error(`BufferPool.release: buffer "${buffer.label}" is not live (released twice?)`);
     const size = buffer.size;
+    const owner = this.owners?.get(buffer);
+    if (owner !== undefined) {
+      this.owners!.delete(buffer);
+      this.byOwner.set(owner, this.byOwner.get(owner)! - size);
+    }
     this.stats.liveBuffers--;
     this.stats.liveBytes -= size;
     this.stats.pooledBytes += size;
@@ -98,6 +133,7 @@ export class BufferPool {
   resetPeak(): void {
     this.stats.peakLiveBytes = this.stats.liveBytes;
     this.stats.peakAllocatedBytes = this.stats.allocatedBytes;
+    this.byOwnerAtPeak = new Map(this.byOwner);
   }
 
   memory(): MemoryStats {

@@ -109,13 +109,14 @@ export class Engine implements TensorEngine {
     checkShape(shape, label);
     this.checkHealthy(label);
     const bytes = shapeSize(shape) * 4;
+    const layer = this.tape.layer;
     if (bytes > this.limits.maxStorageBufferBindingSize) {
       throw new Error(
-        `${label}: ${shapeString(shape)} needs ${bytes} bytes, above this adapter's maxStorageBufferBindingSize ` +
-          `${this.limits.maxStorageBufferBindingSize}. Use a smaller batch or image size.`,
+        `${label}${layer ? ` in layer ${layer}` : ''}: ${shapeString(shape)} needs ${bytes} bytes, above this adapter's ` +
+          `maxStorageBufferBindingSize ${this.limits.maxStorageBufferBindingSize}. Use a smaller batch or image size.`,
       );
     }
-    const buffer = this.pool.acquire(bytes, label);
+    const buffer = this.pool.acquire(bytes, layer ? `${label} in layer ${layer}` : label, layer ?? label);
     buffer.label = label;
     const t = new Tensor(this, buffer, shape, options.dtype ?? 'f32', options.requiresGrad ?? false, label);
     this.scopes.track(t);
@@ -227,6 +228,20 @@ export class Engine implements TensorEngine {
 
   memory(): MemoryStats {
     return this.pool.memory();
+  }
+
+  /**
+   * Runs fn as the named layer (null: none): the buffers it allocates are counted under that name
+   * (pool.holders()), error messages name it, and the tape nodes it records run their backward under it too.
+   */
+  inLayer<T>(layer: string | null, fn: () => T): T {
+    const outer = this.tape.layer;
+    this.tape.layer = layer;
+    try {
+      return fn();
+    } finally {
+      this.tape.layer = outer;
+    }
   }
 
   // ---------------------------------------------------------------- autograd mode

@@ -1,11 +1,18 @@
 // The autograd tape (micrograd, on the GPU): each differentiable op, after recording its forward dispatch, appends
-// a node with its inputs, its output and a closure mapping the output's gradient to its inputs' gradients. Nothing
-// more: walking the nodes backwards and adding gradients up is src/ops/backward.ts.
+// a node with its inputs, its output, the activations its backward reads (saved: src/ops/saved.ts decides how they
+// are kept) and a closure mapping the output's gradient to its inputs' gradients. Nothing more: walking the nodes
+// backwards and adding gradients up is src/ops/backward.ts.
 //
 // The tape is consumed: take() hands the nodes to one backward pass and removes them, so every closure runs at most
-// once. Closures rely on that: they may free what they saved for backward (argmax indices, statistics) or hand a
-// saved buffer over as the gradient itself.
+// once. Closures rely on that: they may free what they made for backward (argmax indices, statistics) or hand a
+// buffer over as the gradient itself. A node's saved activations are freed once: by whoever ran (or skipped) its
+// closure, through freeSaved(), or by truncate() when its scope ends without a backward.
 import type { Tensor } from './tensor.ts';
+
+/** An activation kept for a backward closure; free() lets it go (called exactly once). */
+export interface SavedActivation {
+  free(): void;
+}
 
 export interface TapeNode {
   op: string;
@@ -13,11 +20,22 @@ export interface TapeNode {
   output: Tensor;
   /** Gradients of the inputs (null where an input needs none), given the gradient of the output. Runs at most once. */
   backward: (gradOutput: Tensor) => readonly (Tensor | null)[];
+  /** What the closure reads of the forward pass, beyond the parameters; freed after it ran or when it never will. */
+  saved: readonly SavedActivation[];
+  /** The layer that recorded the node (engine.inLayer), so its backward's buffers are counted under it. */
+  layer: string | null;
+}
+
+/** Frees a node's saved activations (after its backward ran, or when it never will). */
+export function freeSaved(node: TapeNode): void {
+  for (const s of node.saved) s.free();
 }
 
 export class Tape {
   private readonly nodes: TapeNode[] = [];
   private disabled = 0;
+  /** The layer ops are being recorded for (set by engine.inLayer), or null. */
+  layer: string | null = null;
 
   /** False inside noGrad(): ops then record nothing. */
   get enabled(): boolean {
@@ -43,17 +61,27 @@ export class Tape {
    * Appends a node when recording is on and some input requires gradients, and marks the output as requiring them.
    * Returns the output, so an op can end with `return tape.record(...)`.
    */
-  record(op: string, inputs: readonly Tensor[], output: Tensor, backward: TapeNode['backward']): Tensor {
-    if (this.enabled && inputs.some((t) => t.requiresGrad)) {
+  /** Whether record() with these inputs will append a node (so an op saves activations for backward only then). */
+  willRecord(inputs: readonly Tensor[]): boolean {
+    return this.enabled && inputs.some((t) => t.requiresGrad);
+  }
+
+  record(op: string, inputs: readonly Tensor[], output: Tensor, backward: TapeNode['backward'], saved: readonly SavedActivation[] = []): Tensor {
+    if (this.willRecord(inputs)) {
       output.requiresGrad = true;
-      this.nodes.push({ op, inputs, output, backward });
+      this.nodes.push({ op, inputs, output, backward, saved, layer: this.layer });
+    } else {
+      for (const s of saved) s.free();
     }
     return output;
   }
 
-  /** Drops the nodes recorded after the tape had `length` nodes (a memory scope that ends disposes their tensors). */
+  /**
+   * Drops the nodes recorded after the tape had `length` nodes, freeing what they saved (a memory scope that ends
+   * disposes their tensors).
+   */
   truncate(length: number): void {
-    if (this.nodes.length > length) this.nodes.length = length;
+    for (const node of this.nodes.splice(length)) freeSaved(node);
   }
 
   /**

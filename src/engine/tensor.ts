@@ -41,6 +41,9 @@ export class Tensor {
   /** The gradient accumulated by backward(); for parameters, a view into the model's flat gradient buffer. */
   grad: Tensor | null = null;
   private gpuBuffer: GPUBuffer | null;
+  /** Tensors saved for backward that keep this buffer alive past its owner's dispose() (src/ops/saved.ts). */
+  private holds = 0;
+  private ownerDisposed = false;
 
   constructor(
     readonly engine: TensorEngine,
@@ -102,10 +105,33 @@ export class Tensor {
     return (await this.read())[0];
   }
 
-  /** Returns the buffer to the engine's pool. Disposing twice is harmless; using a disposed tensor throws. */
+  /**
+   * Returns the buffer to the engine's pool, or, while a backward still holds the tensor (hold()), once it lets go.
+   * Disposing twice is harmless; using a disposed tensor throws.
+   */
   dispose(): void {
-    if (this.gpuBuffer === null) return;
+    if (this.gpuBuffer === null || this.ownerDisposed) return;
+    this.ownerDisposed = true;
+    if (this.holds === 0) this.releaseBuffer();
+  }
+
+  /**
+   * Keeps the buffer alive, and the tensor usable, past its owner's dispose() until unhold(): how a tensor saved
+   * for backward outlives the forward code that made it and let it go at its last use there.
+   */
+  hold(): void {
+    if (this.isDisposed) throw new Error(`tensor "${this.label}" ${shapeString(this.shape)} was disposed and cannot be held`);
+    this.holds++;
+  }
+
+  unhold(): void {
+    if (this.holds === 0) throw new Error(`tensor "${this.label}": unhold() without hold()`);
+    if (--this.holds === 0 && this.ownerDisposed) this.releaseBuffer();
+  }
+
+  private releaseBuffer(): void {
     const buffer = this.gpuBuffer;
+    if (buffer === null) return;
     this.gpuBuffer = null;
     this.engine.releaseTensor(this, buffer);
   }

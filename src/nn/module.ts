@@ -119,7 +119,7 @@ export class Conv2d {
   }
 
   forward(m: ModelState, x: Tensor): Tensor {
-    return conv2d(x, m.param(this.weight), this.bias ? m.param(this.bias) : null, { stride: this.stride, padding: this.padding });
+    return m.engine.inLayer(this.name, () => conv2d(x, m.param(this.weight), this.bias ? m.param(this.bias) : null, { stride: this.stride, padding: this.padding }));
   }
 }
 
@@ -139,7 +139,7 @@ export class BatchNorm2d {
 
   forward(m: ModelState, x: Tensor, relu = false): Tensor {
     if (m.training) m.batchesTracked.set(this.name, (m.batchesTracked.get(this.name) ?? 0) + 1);
-    return batchNorm2d(x, {
+    const options = {
       weight: m.param(`${this.name}.weight`),
       bias: m.param(`${this.name}.bias`),
       runningMean: m.buffer(`${this.name}.running_mean`),
@@ -148,6 +148,7 @@ export class BatchNorm2d {
       momentum: this.momentum,
       eps: this.eps,
       relu,
-    });
+    };
+    return m.engine.inLayer(this.name, () => batchNorm2d(x, options));
   }
 }

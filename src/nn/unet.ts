@@ -34,6 +34,15 @@ const resnetConvInit = (outC: number, k: number) => ({ kind: 'normal' as const, 
 // smp's decoder init: kaiming_uniform_(mode='fan_in', nonlinearity='relu').
 const decoderConvInit = (inC: number, k: number) => ({ kind: 'uniform' as const, bound: Math.sqrt(6 / (inC * k * k)) });
 
+/**
+ * Disposes `used` (its last use was computing `result`) and returns `result`: the forward pass frees each tensor
+ * as soon as it can, and whatever a backward needs of it was saved by the op that read it (src/ops/saved.ts).
+ */
+function lastUse(used: Tensor, result: Tensor): Tensor {
+  used.dispose();
+  return result;
+}
+
 class BasicBlock {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
@@ -41,7 +50,13 @@ class BasicBlock {
   readonly bn2: BatchNorm2d;
   readonly downsample: { conv: Conv2d; bn: BatchNorm2d } | null;
 
-  constructor(b: Builder, name: string, inC: number, outC: number, stride: number) {
+  constructor(
+    b: Builder,
+    readonly name: string,
+    inC: number,
+    outC: number,
+    stride: number,
+  ) {
     this.conv1 = new Conv2d(b, `${name}.conv1`, inC, outC, 3, { stride, padding: 1, init: resnetConvInit(outC, 3) });
     this.bn1 = new BatchNorm2d(b, `${name}.bn1`, outC);
     this.conv2 = new Conv2d(b, `${name}.conv2`, outC, outC, 3, { padding: 1, init: resnetConvInit(outC, 3) });
@@ -55,11 +70,21 @@ class BasicBlock {
         : null;
   }
 
+  /** Every tensor made here is disposed at its last use (what backward needs of it is saved: src/ops/saved.ts). */
   forward(m: ModelState, x: Tensor): Tensor {
-    const h = this.bn1.forward(m, this.conv1.forward(m, x), true);
-    const out = this.bn2.forward(m, this.conv2.forward(m, h));
-    const identity = this.downsample ? this.downsample.bn.forward(m, this.downsample.conv.forward(m, x)) : x;
-    return relu(add(out, identity));
+    const c1 = this.conv1.forward(m, x);
+    const h = lastUse(c1, this.bn1.forward(m, c1, true));
+    const c2 = lastUse(h, this.conv2.forward(m, h));
+    const out = lastUse(c2, this.bn2.forward(m, c2));
+    let identity = x;
+    if (this.downsample) {
+      const d = this.downsample.conv.forward(m, x);
+      identity = lastUse(d, this.downsample.bn.forward(m, d));
+    }
+    const sum = m.engine.inLayer(this.name, () => add(out, identity));
+    out.dispose();
+    if (identity !== x) identity.dispose();
+    return lastUse(sum, m.engine.inLayer(this.name, () => relu(sum)));
   }
 }
 
@@ -69,17 +94,26 @@ class DecoderBlock {
   readonly conv2: Conv2d;
   readonly bn2: BatchNorm2d;
 
-  constructor(b: Builder, name: string, inC: number, skipC: number, outC: number) {
+  constructor(
+    b: Builder,
+    readonly name: string,
+    inC: number,
+    skipC: number,
+    outC: number,
+  ) {
     this.conv1 = new Conv2d(b, `${name}.conv1.0`, inC + skipC, outC, 3, { padding: 1, init: decoderConvInit(inC + skipC, 3) });
     this.bn1 = new BatchNorm2d(b, `${name}.conv1.1`, outC);
     this.conv2 = new Conv2d(b, `${name}.conv2.0`, outC, outC, 3, { padding: 1, init: decoderConvInit(outC, 3) });
     this.bn2 = new BatchNorm2d(b, `${name}.conv2.1`, outC);
   }
 
+  /** Every tensor made here is disposed at its last use; x and skip belong to the caller. */
   forward(m: ModelState, x: Tensor, skip: Tensor | null): Tensor {
-    const joined = skip ? upsampleConcat(x, skip) : upsampleNearest2d(x, 2);
-    const h = this.bn1.forward(m, this.conv1.forward(m, joined), true);
-    return this.bn2.forward(m, this.conv2.forward(m, h), true);
+    const joined = m.engine.inLayer(this.name, () => (skip ? upsampleConcat(x, skip) : upsampleNearest2d(x, 2)));
+    const c1 = lastUse(joined, this.conv1.forward(m, joined));
+    const h = lastUse(c1, this.bn1.forward(m, c1, true));
+    const c2 = lastUse(h, this.conv2.forward(m, h));
+    return lastUse(c2, this.bn2.forward(m, c2, true));
   }
 }
 
@@ -136,20 +170,28 @@ export class ResnetUnet {
     if (h % 32 !== 0 || w % 32 !== 0 || n < 1) {
       throw new Error(`ResnetUnet: height and width must be multiples of 32 (five 2x downsamplings), got ${h}x${w}`);
     }
-    const f1 = this.bn1.forward(m, this.conv1.forward(m, x), true);
+    const stem = this.conv1.forward(m, x);
+    const f1 = lastUse(stem, this.bn1.forward(m, stem, true));
     const features = [f1];
-    let y = maxPool2d(f1, { kernel: 3, stride: 2, padding: 1 });
+    let y = m.engine.inLayer('encoder.maxpool', () => maxPool2d(f1, { kernel: 3, stride: 2, padding: 1 }));
     for (const layer of this.layers) {
-      for (const block of layer) y = block.forward(m, y);
+      for (const block of layer) {
+        const next = block.forward(m, y);
+        if (!features.includes(y)) y.dispose();
+        y = next;
+      }
       features.push(y);
     }
-    // features: f1 (stride 2), layer1 (4), layer2 (8), layer3 (16), layer4 (32)
+    // features: f1 (stride 2), layer1 (4), layer2 (8), layer3 (16), layer4 (32); each freed after its last use.
     const skips = [features[3], features[2], features[1], features[0], null];
     let d = features[4];
     this.decoder.forEach((block, i) => {
-      d = block.forward(m, d, skips[i]);
+      const next = block.forward(m, d, skips[i]);
+      d.dispose();
+      skips[i]?.dispose();
+      d = next;
     });
-    return this.head.forward(m, d);
+    return lastUse(d, this.head.forward(m, d));
   }
 }
 

@@ -1,9 +1,10 @@
 // backward: gradients of a one-element loss with respect to everything on the tape that led to it. The tape's
 // nodes (src/engine/tape.ts) are walked in reverse; a gradient is freed as soon as every node that consumes it has
-// run (reference counts), and gradients of the same tensor from several consumers are added. Leaves (tensors no
-// node produced: parameters, inputs that require gradients) receive theirs in `.grad`, accumulated across calls as
-// PyTorch does; zeroGrad() resets them.
+// run (reference counts), what a node saved as soon as its closure ran, and gradients of the same tensor from
+// several consumers are added. Leaves (tensors no node produced: parameters, inputs that require gradients)
+// receive theirs in `.grad`, accumulated across calls as PyTorch does; zeroGrad() resets them.
 import { Engine } from '../engine/engine.ts';
+import { freeSaved } from '../engine/tape.ts';
 import { shapeString, type Tensor } from '../engine/tensor.ts';
 import { add, accumulate } from './add.ts';
 import { checkInputs, sameShape } from './check.ts';
@@ -84,9 +85,13 @@ export function backward(loss: Tensor): void {
       for (let i = nodes.length - 1; i >= 0; i--) {
         const node = nodes[i];
         const g = grads.get(node.output);
-        if (!g) continue;
+        if (!g) {
+          freeSaved(node);
+          continue;
+        }
         grads.delete(node.output);
-        const inputGrads = node.backward(g);
+        const inputGrads = e.inLayer(node.layer, () => node.backward(g));
+        freeSaved(node);
         if (inputGrads.length !== node.inputs.length) {
           throw new Error(`backward of ${node.op}: returned ${inputGrads.length} gradients for ${node.inputs.length} inputs`);
         }

@@ -11,6 +11,7 @@ import type { Engine } from '../engine/engine.ts';
 import { isCpuAdapter } from '../engine/device.ts';
 import type { UniformValues } from '../engine/kernel.ts';
 import { SHADERS } from '../generated/shaders.ts';
+import { recomputable, save } from './saved.ts';
 
 export interface BatchNorm2dOptions {
   /** gamma, [C] (a parameter). */
@@ -135,55 +136,68 @@ function statistics(b: BnCall): Tensor {
 }
 
 /**
- * The gradients [dx, dweight, dbias]. With ReLU the mask is taken from the output y itself (kept alive by the
- * tape), not recomputed from x: it is exactly PyTorch's relu backward (dy where out > 0), costs no recomputation,
- * and cannot disagree with the forward through a different rounding of the normalisation.
+ * The gradients [dx, dweight, dbias] from the saved input x. With ReLU the kernels mask dy by the output computed
+ * again from x, the statistics, weight and bias by the forward's own expression: exactly PyTorch's relu backward
+ * (dy where out > 0) with no output kept for it.
  */
-function batchNormBackward(b: BnCall, y: Tensor, stats: Tensor, dy: Tensor): (Tensor | null)[] {
-  const { e, x, weight, bias, C, params } = b;
+function batchNormBackward(b: BnCall, x: Tensor, stats: Tensor, dy: Tensor): (Tensor | null)[] {
+  const { e, weight, bias, C, params } = b;
   const gparts = e.empty([C * b.nparts * 2], { label: 'batchNorm2d.gradPartials' });
   const kgp = e.kernel({
     shader: SHADERS.batchnorm,
     entry: 'grad_partial',
-    bindings: ['x', 'dy', 'out', 'saved', 'partials', 'params'],
+    bindings: ['x', 'dy', 'saved', 'weight', 'bias', 'partials', 'params'],
     constants: { ...b.relu, WG: reductionThreads(e, b.chunk) },
   });
-  e.run(kgp, { x, dy, out: y, saved: stats, partials: gparts, params }, [b.nparts, C, 1]);
+  e.run(kgp, { x, dy, saved: stats, weight, bias, partials: gparts, params }, [b.nparts, C, 1]);
   const dgamma = e.empty([C], { label: 'batchNorm2d.dweight' });
   const dbeta = e.empty([C], { label: 'batchNorm2d.dbias' });
   const kgc = e.kernel({ shader: SHADERS.batchnorm, entry: 'grad_combine', bindings: ['gsum', 'dgamma', 'dbeta', 'params'] });
   e.run(kgc, { gsum: gparts, dgamma, dbeta, params }, b.perChannel);
   gparts.dispose();
   let dx: Tensor | null = null;
-  if (x.requiresGrad) {
+  if (b.x.requiresGrad) {
     dx = e.empty(x.shape, { label: 'batchNorm2d.dx' });
     const kdx = e.kernel({
       shader: SHADERS.batchnorm,
       entry: 'backward_dx',
-      bindings: ['x', 'dy', 'out', 'saved', 'weight', 'dgamma_in', 'dbeta_in', 'dx', 'params'],
+      bindings: ['x', 'dy', 'saved', 'weight', 'bias', 'dgamma_in', 'dbeta_in', 'dx', 'params'],
       constants: { ...b.relu, TRAIN: b.training ? 1 : 0, WGE, EPI },
     });
-    e.run(kdx, { x, dy, out: y, saved: stats, weight, dgamma_in: dgamma, dbeta_in: dbeta, dx, params }, b.planes);
+    e.run(kdx, { x, dy, saved: stats, weight, bias, dgamma_in: dgamma, dbeta_in: dbeta, dx, params }, b.planes);
   }
   const gw = weight.requiresGrad ? dgamma : (dgamma.dispose(), null);
   const gb = bias.requiresGrad ? dbeta : (dbeta.dispose(), null);
   return [dx, gw, gb];
 }
 
+/** y = weight * (x - mean) * invstd + bias (then max(y, 0) with ReLU) from the statistics: the forward and its recomputation. */
+function normalize(b: BnCall, x: Tensor, stats: Tensor): Tensor {
+  const { e, weight, bias } = b;
+  const y = e.empty(x.shape, { label: b.relu.RELU ? 'batchNorm2d+relu' : 'batchNorm2d' });
+  const kn = e.kernel({ shader: SHADERS.batchnorm, entry: 'normalize', bindings: ['x', 'saved', 'weight', 'bias', 'y', 'params'], constants: { ...b.relu, WGE, EPI } });
+  e.run(kn, { x, saved: stats, weight, bias, y, params: b.params }, b.planes);
+  return y;
+}
+
 /**
  * Batch normalisation of x [N, C, H, W] per channel: y = weight * (x - mean) / sqrt(var + eps) + bias, then
- * max(y, 0) when `relu` is set. Differentiable with respect to x, weight and bias.
+ * max(y, 0) when `relu` is set. Differentiable with respect to x, weight and bias. Backward reads x (saved:
+ * src/ops/saved.ts) and the statistics; y is never kept for it.
  */
 export function batchNorm2d(x: Tensor, options: BatchNorm2dOptions): Tensor {
   const op = 'batchNorm2d';
   const b = checkBatchNorm(op, x, options);
   const { e, weight, bias } = b;
+  const inputs = [x, weight, bias];
   const stats = statistics(b);
-  const y = e.empty(x.shape, { label: b.relu.RELU ? `${op}+relu` : op });
-  const kn = e.kernel({ shader: SHADERS.batchnorm, entry: 'normalize', bindings: ['x', 'saved', 'weight', 'bias', 'y', 'params'], constants: { ...b.relu, WGE, EPI } });
-  e.run(kn, { x, saved: stats, weight, bias, y, params: b.params }, b.planes);
-  const out = e.tape.record(op, [x, weight, bias], y, (dy) => batchNormBackward(b, y, stats, dy));
-  // Not recorded (no input needs a gradient, or noGrad): nothing will run backward, the statistics are not needed.
-  if (!out.requiresGrad) stats.dispose();
-  return out;
+  const savedX = e.tape.willRecord(inputs) ? save(x) : null;
+  const y = normalize(b, x, stats);
+  if (!savedX) {
+    // Not recorded (no input needs a gradient, or noGrad): nothing will run backward, the statistics are not needed.
+    stats.dispose();
+    return y;
+  }
+  recomputable(y, [savedX], ([xv]) => normalize(b, xv, stats));
+  return e.tape.record(op, inputs, y, (dy) => savedX.use((xv) => batchNormBackward(b, xv, stats, dy)), [savedX]);
 }

@@ -17,7 +17,7 @@
 // Backward:           grad_partial (chunk sums of dy and dy*xhat) -> grad_combine (dbeta, dgamma) -> backward_dx.
 //
 // The saved statistics are one [2C] buffer, [mean (C), invstd (C)] (one buffer keeps backward_dx within 8
-// storage buffers): written as `stats` by stats_combine / eval_stats, read as `saved` by the other kernels.
+// storage buffers, bias included for the ReLU mask): written as `stats` by stats_combine / eval_stats, read as `saved` by the other kernels.
 // Every entry point binds only the variables it uses (the bind group layout is reflected per entry point).
 
 struct Params {
@@ -36,7 +36,7 @@ struct Params {
   eps: f32,
 }
 
-// Fuses max(y, 0) into normalize, and masks dy by y > 0 in the backward kernels.
+// Fuses max(y, 0) into normalize, and masks dy by y > 0 in the backward kernels (y recomputed there from x).
 override RELU: bool = false;
 // backward_dx: the training formula (batch statistics depend on x) or eval (fixed running statistics).
 override TRAIN: bool = true;
@@ -51,7 +51,6 @@ override TRAIN: bool = true;
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
 @group(0) @binding(8) var<storage, read> dy: array<f32>;
 @group(0) @binding(9) var<storage, read> saved: array<f32>;
-@group(0) @binding(10) var<storage, read> out: array<f32>;
 @group(0) @binding(11) var<storage, read_write> dgamma: array<f32>;
 @group(0) @binding(12) var<storage, read_write> dbeta: array<f32>;
 @group(0) @binding(13) var<storage, read> gsum: array<f32>;
@@ -203,10 +202,12 @@ fn normalize(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) w
   }
 }
 
-// The upstream gradient, masked by the ReLU (PyTorch's relu backward: dy where out > 0).
-fn grad_in(i: u32) -> f32 {
+// The upstream gradient of channel c, masked by the ReLU (PyTorch's relu backward: dy where out > 0), with the
+// output computed again from x by normalize's own expression: no output is kept for backward.
+fn grad_in(i: u32, c: u32) -> f32 {
   if (RELU) {
-    return select(0.0, dy[i], out[i] > 0.0);
+    let out = (x[i] - saved[c]) * (weight[c] * saved[params.channels + c]) + bias[c];
+    return select(0.0, dy[i], out > 0.0);
   }
   return dy[i];
 }
@@ -223,7 +224,7 @@ fn grad_partial(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id
   var sgx = 0.0;
   for (var k = lid; k < r.y; k += WG) {
     let i = r.x + k;
-    let g = grad_in(i);
+    let g = grad_in(i, c);
     sg += g;
     sgx += g * (x[i] - mean) * invstd;
   }
@@ -280,7 +281,7 @@ fn backward_dx(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     let h = q.z + e * WGE;
     if (h < params.hw) {
       let i = q.x + h;
-      let g = grad_in(i);
+      let g = grad_in(i, c);
       if (TRAIN) {
         dx[i] = k * (g - db - (x[i] - mean) * invstd * dg);
       } else {

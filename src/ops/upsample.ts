@@ -1,11 +1,14 @@
 // upsampleNearest2d: F.interpolate(x, scale_factor=s, mode='nearest') for an integer s >= 1 (NCHW).
 // upsampleConcat: the U-Net decoder's torch.cat([upsample(x, s), skip], dim=1), with the upsample kernel writing
 // straight into its channel slice of the output (no intermediate upsampled tensor) and skip copied after it.
+// Neither backward reads an activation; under the recompute policy both save their inputs so that their output,
+// which a conv saves, is computed again instead of kept (src/ops/saved.ts).
 import { Engine } from '../engine/engine.ts';
 import { checkInputs } from './check.ts';
 import { shapeString, type Tensor } from '../engine/tensor.ts';
 import { copyIntoChannels, sliceChannels } from './concat.ts';
 import { SHADERS } from '../generated/shaders.ts';
+import { memoryPolicy, recomputable, save, type SavedTensor } from './saved.ts';
 
 function checkScale(op: string, scale: number, x: Tensor): void {
   if (typeof scale !== 'number' || !Number.isInteger(scale) || scale < 1) {
@@ -36,6 +39,15 @@ function upsampleBackward(dout: Tensor, x: Tensor, s: number, cOff: number, labe
   return dx;
 }
 
+/**
+ * The inputs saved so that the output can be recomputed (the backward itself needs none of them): only under the
+ * recompute policy and when the op is recorded; null otherwise.
+ */
+function recomputeInputs(inputs: Tensor[]): SavedTensor[] | null {
+  const e = Engine.of(inputs[0]);
+  return memoryPolicy(e).recompute && e.tape.willRecord(inputs) ? inputs.map(save) : null;
+}
+
 /** [N, C, s H, s W]: out[:, :, y, x] = x[:, :, floor(y / s), floor(x / s)]. */
 export function upsampleNearest2d(x: Tensor, scale: number): Tensor {
   const op = 'upsampleNearest2d';
@@ -43,9 +55,15 @@ export function upsampleNearest2d(x: Tensor, scale: number): Tensor {
   check4d(op, 'input', x);
   checkScale(op, scale, x);
   const [n, c, h, w] = x.shape;
-  const out = engine.empty([n, c, h * scale, w * scale], { label: op });
-  upsampleInto(x, out, scale, 0);
-  return engine.tape.record(op, [x], out, (g) => [upsampleBackward(g, x, scale, 0, `${op}.dx`)]);
+  const upsample = (xv: Tensor): Tensor => {
+    const out = engine.empty([n, c, h * scale, w * scale], { label: op });
+    upsampleInto(xv, out, scale, 0);
+    return out;
+  };
+  const out = upsample(x);
+  const saved = recomputeInputs([x]);
+  if (saved) recomputable(out, saved, ([xv]) => upsample(xv));
+  return engine.tape.record(op, [x], out, (g) => [upsampleBackward(g, x, scale, 0, `${op}.dx`)], saved ?? []);
 }
 
 /**
@@ -66,11 +84,18 @@ export function upsampleConcat(x: Tensor, skip: Tensor, scale = 2): Tensor {
         `upsampled x${scale} (same N, H and W exactly ${scale}x those of x)`,
     );
   }
-  const out = engine.empty([n, cx + cs, hs, ws], { label: op });
-  upsampleInto(x, out, scale, 0);
-  copyIntoChannels(skip, out, cx);
-  return engine.tape.record(op, [x, skip], out, (g) => [
+  const join = (xv: Tensor, skipv: Tensor): Tensor => {
+    const out = engine.empty([n, cx + cs, hs, ws], { label: op });
+    upsampleInto(xv, out, scale, 0);
+    copyIntoChannels(skipv, out, cx);
+    return out;
+  };
+  const out = join(x, skip);
+  const saved = recomputeInputs([x, skip]);
+  if (saved) recomputable(out, saved, ([xv, skipv]) => join(xv, skipv));
+  const backward = (g: Tensor) => [
     x.requiresGrad ? upsampleBackward(g, x, scale, 0, `${op}.dx`) : null,
     skip.requiresGrad ? sliceChannels(g, cx, cs, `${op}.dskip`) : null,
-  ]);
+  ];
+  return engine.tape.record(op, [x, skip], out, backward, saved ?? []);
 }

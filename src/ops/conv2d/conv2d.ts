@@ -8,6 +8,7 @@ import type { Binding, Engine } from '../../engine/engine.ts';
 import { shapeString, type Tensor } from '../../engine/tensor.ts';
 import { SHADERS } from '../../generated/shaders.ts';
 import { checkInputs } from '../check.ts';
+import { save, type SavedTensor } from '../saved.ts';
 import { conv2dTuning, type ConvOp } from './tuning.ts';
 import { convUniforms, dgradPlan, forwardPlan, geometry, planName, shapeKey, wgradPlan, type Conv2dOptions, type DispatchPlan, type Geometry } from './plan.ts';
 
@@ -101,11 +102,14 @@ function wgradRaw(e: Engine, x: Tensor, dy: Tensor, g: Geometry, withBias: boole
   return { dw, db };
 }
 
-/** The backward of conv2d: [dx, dw, db] (db only with a bias), null where an input needs no gradient. */
-function conv2dBackward(e: Engine, x: Tensor, weight: Tensor, b: Tensor | null, g: Geometry, dy: Tensor): (Tensor | null)[] {
+/**
+ * The backward of conv2d: [dx, dw, db] (db only with a bias), null where an input needs no gradient. The input's
+ * values (savedX) are read only for the weight gradient, which runs first: an input unpacked or recomputed for it
+ * is gone before dgrad allocates dx.
+ */
+function conv2dBackward(e: Engine, x: Tensor, savedX: SavedTensor | null, weight: Tensor, b: Tensor | null, g: Geometry, dy: Tensor): (Tensor | null)[] {
+  const grads = savedX ? savedX.use((xv) => wgradRaw(e, xv, dy, g, b !== null)) : null;
   const dx = x.requiresGrad ? dgradRaw(e, dy, weight, g) : null;
-  const needW = weight.requiresGrad || (b !== null && b.requiresGrad);
-  const grads = needW ? wgradRaw(e, x, dy, g, b !== null) : null;
   let dw = grads?.dw ?? null;
   if (dw && !weight.requiresGrad) {
     dw.dispose();
@@ -128,8 +132,11 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
   const e = checkInputs('conv2d', bias === null || bias === undefined ? { x, weight } : { x, weight, bias });
   const b = bias ?? null;
   const g = geometry(x, weight, b, options ?? {});
+  const inputs = b ? [x, weight, b] : [x, weight];
+  const needW = weight.requiresGrad || (b !== null && b.requiresGrad);
+  const savedX = needW && e.tape.willRecord(inputs) ? save(x) : null;
   const out = forwardRaw(e, x, weight, b, g);
-  return e.tape.record('conv2d', b ? [x, weight, b] : [x, weight], out, (dy) => conv2dBackward(e, x, weight, b, g, dy));
+  return e.tape.record('conv2d', inputs, out, (dy) => conv2dBackward(e, x, savedX, weight, b, g, dy), savedX ? [savedX] : []);
 }
 
 function checkDy(dy: Tensor, g: Geometry): void {

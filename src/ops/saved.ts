@@ -1,0 +1,160 @@
+// Activations saved for backward (PyTorch's saved-tensor hooks, as a policy instead of hooks). An op never keeps a
+// forward tensor in its backward closure: it saves it, and the engine's memory policy decides how it is kept:
+//   f32 (default)   a reference: the tensor is held (Tensor.hold), so the model may dispose it at its last use in
+//                   the forward pass and the buffer lives on only as long as a backward needs it;
+//   f16             packed as f16 pairs in u32 words (pack_f16.wgsl, core WGSL, every adapter): half the bytes, the
+//                   f32 tensor freed at its last forward use; backward unpacks it (f32 arithmetic throughout);
+//   recompute       a tensor whose op declared a recipe (BN+ReLU, ReLU, upsample-concat: cheap elementwise work) is
+//                   not kept at all: backward runs the recipe again from what the recipe's op saved itself.
+// Saving the same tensor twice shares one copy. Each SavedTensor is one tape node's hold (freed with the node).
+// Gradients never pass through f16 here: only activations are rounded, once, so no loss scaling is needed.
+import { Engine } from '../engine/engine.ts';
+import type { SavedActivation } from '../engine/tape.ts';
+import { shapeString, type Shape, type Tensor } from '../engine/tensor.ts';
+import { SHADERS } from '../generated/shaders.ts';
+
+/** How the activations a training step keeps for backward are stored. */
+export type ActivationStorage = 'f32' | 'f16';
+
+export interface MemoryPolicy {
+  storage: ActivationStorage;
+  /** Recompute the cheap ops' outputs in backward instead of keeping them. */
+  recompute: boolean;
+}
+
+export const DEFAULT_MEMORY_POLICY: Readonly<MemoryPolicy> = { storage: 'f32', recompute: false };
+
+const policies = new WeakMap<Engine, MemoryPolicy>();
+
+/** The engine's memory policy (a mutable object: set its fields before a step; one per engine). */
+export function memoryPolicy(engine: Engine): MemoryPolicy {
+  let p = policies.get(engine);
+  if (!p) policies.set(engine, (p = { ...DEFAULT_MEMORY_POLICY }));
+  return p;
+}
+
+/** Where a saved activation's values live; shared by every SavedTensor of the same tensor. */
+interface Store {
+  refs: number;
+  /** Runs fn on the values as an f32 tensor of the saved shape. */
+  use<T>(fn: (t: Tensor) => T): T;
+  release(): void;
+}
+
+/** How to compute a tensor again from saved inputs (registered by its op, run by a backward that needs it). */
+interface Recipe {
+  inputs: readonly SavedTensor[];
+  run: (inputs: readonly Tensor[]) => Tensor;
+}
+
+const stores = new WeakMap<Tensor, Store>();
+const recipes = new WeakMap<Tensor, Recipe>();
+
+/** One tape node's hold on a saved activation. */
+export class SavedTensor implements SavedActivation {
+  private freed = false;
+
+  constructor(
+    private readonly store: Store,
+    readonly label: string,
+  ) {}
+
+  /**
+   * Runs fn on the saved values as an f32 tensor: the tensor itself, or one unpacked or recomputed for fn and
+   * disposed after it (work fn recorded that reads it runs before the buffer is reused).
+   */
+  use<T>(fn: (t: Tensor) => T): T {
+    if (this.freed) throw new Error(`saved activation "${this.label}" was used after its tape node let it go`);
+    return this.store.use(fn);
+  }
+
+  free(): void {
+    if (this.freed) throw new Error(`saved activation "${this.label}" freed twice`);
+    this.freed = true;
+    if (--this.store.refs === 0) this.store.release();
+  }
+}
+
+/** Runs fn on every saved activation at once (a backward that reads several). */
+function useAll<T>(saved: readonly SavedTensor[], fn: (ts: Tensor[]) => T, done: Tensor[] = []): T {
+  if (done.length === saved.length) return fn(done);
+  return saved[done.length].use((t) => useAll(saved, fn, [...done, t]));
+}
+
+function keptStore(t: Tensor): Store {
+  const owner = t.base ?? t;
+  owner.hold();
+  return { refs: 0, use: (fn) => fn(t), release: () => owner.unhold() };
+}
+
+/** Records packing t into f16 pairs; the words live until the last SavedTensor of t is freed. */
+function packedStore(e: Engine, t: Tensor): Store {
+  const words = e.empty([Math.ceil(t.size / 2)], { dtype: 'i32', label: `${t.label}.f16x2` });
+  const pack = e.kernel({ shader: SHADERS.pack_f16, entry: 'pack', bindings: ['x', 'packed', 'params'] });
+  e.run(pack, { x: t, packed: words, params: { n: t.size } }, e.grid1d(words.size, pack));
+  const shape = t.shape;
+  return {
+    refs: 0,
+    use: (fn) => {
+      const out = unpackF16(words, shape, `${t.label}.unpacked`);
+      try {
+        return fn(out);
+      } finally {
+        out.dispose();
+      }
+    },
+    release: () => words.dispose(),
+  };
+}
+
+function recomputedStore(recipe: Recipe): Store {
+  return {
+    refs: 0,
+    use: (fn) => {
+      const t = useAll(recipe.inputs, recipe.run);
+      try {
+        return fn(t);
+      } finally {
+        t.dispose();
+      }
+    },
+    release: () => {},
+  };
+}
+
+/** An f32 tensor of `shape` from f16 pairs (the inverse of the pack, up to f16 rounding). */
+export function unpackF16(words: Tensor, shape: Shape, label: string): Tensor {
+  const e = Engine.of(words);
+  const out = e.empty(shape, { label });
+  if (words.size !== Math.ceil(out.size / 2)) throw new Error(`unpackF16: ${words.size} words cannot hold ${shapeString(shape)}`);
+  const unpack = e.kernel({ shader: SHADERS.pack_f16, entry: 'unpack', bindings: ['words', 'out', 'params'] });
+  e.run(unpack, { words, out, params: { n: out.size } }, e.grid1d(words.size, unpack));
+  return out;
+}
+
+/**
+ * Saves t for a backward closure under the engine's memory policy; the caller puts the result in its tape node's
+ * saved list. Tensors that need no gradient (the input images) are kept by reference: their owner keeps them anyway.
+ */
+export function save(t: Tensor): SavedTensor {
+  const e = Engine.of(t);
+  let store = stores.get(t);
+  if (!store || store.refs === 0) {
+    const policy = memoryPolicy(e);
+    const recipe = policy.recompute ? recipes.get(t) : undefined;
+    store = recipe ? recomputedStore(recipe) : policy.storage === 'f16' && t.requiresGrad ? packedStore(e, t) : keptStore(t);
+    stores.set(t, store);
+  }
+  store.refs++;
+  return new SavedTensor(store, t.label);
+}
+
+/**
+ * Declares how to compute t again (under the recompute policy): from `inputs`, saved by t's op and held by its tape
+ * node, which outlives every consumer of t in backward (consumers come later on the tape, so their closures run
+ * first). The recipe must give the same values as the forward did (the same kernels on the same inputs); the
+ * parameters it reads are unchanged until the optimizer step, which follows the backward.
+ */
+export function recomputable(t: Tensor, inputs: readonly SavedTensor[], run: Recipe['run']): void {
+  if (memoryPolicy(Engine.of(t)).recompute) recipes.set(t, { inputs, run });
+}

@@ -1,6 +1,8 @@
 // Command-line options of `npm run bench` (bench/run.ts). Pure: no GPU, no browser, so the unit test can check it.
 import { parseArgs } from 'node:util';
 import { MODEL_PRESETS, type ModelPreset } from '../src/nn/unet.ts';
+import { TRAINING } from '../src/chh/config.ts';
+import { ACTIVATION_STORAGES, type ActivationStorage } from '../src/ops/saved.ts';
 
 export interface BenchConfig {
   runtime: 'browser' | 'node';
@@ -31,6 +33,8 @@ export interface BenchConfig {
   soak: number;
   /** Tune the model's conv shapes first (src/chh/tune.ts); in Node the winners are saved to the autotune cache. */
   tune: boolean;
+  /** How our training step keeps activations for backward (src/ops/saved.ts). */
+  precision: ActivationStorage;
   out: string;
   /** BENCHMARKS.md to update, or null (--no-md). */
   md: string | null;
@@ -54,6 +58,7 @@ export const BENCH_USAGE = `npm run bench -- [options]
   --no-torch               skip the native PyTorch reference
   --soak N                 also run N training steps and report live GPU bytes at the start and the end
   --tune                   first tune the conv kernels for the model's shapes (as chh tune; saved to the autotune cache)
+  --precision f32|f16      how our training step keeps activations for backward (default f32; bench/memory.ts compares them)
   --out FILE               JSON results (default bench/results/latest.json)
   --md FILE | --no-md      markdown file whose benchmark section is rewritten (default BENCHMARKS.md)`;
 
@@ -102,6 +107,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchConfig | null {
       torch: { type: 'boolean', default: true },
       soak: { type: 'string', default: '0' },
       tune: { type: 'boolean', default: false },
+      precision: { type: 'string', default: TRAINING.precision.default },
       out: { type: 'string', default: 'bench/results/latest.json' },
       md: { type: 'string', default: 'BENCHMARKS.md' },
     },
@@ -113,6 +119,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchConfig | null {
   const preset = values.preset!;
   if (!Object.hasOwn(MODEL_PRESETS, preset)) throw new Error(`--preset must be one of ${Object.keys(MODEL_PRESETS).join(', ')}, got ${JSON.stringify(preset)}`);
   const mdOff = argv.includes('--no-md');
+  const precision = values.precision as ActivationStorage;
+  if (!ACTIVATION_STORAGES.includes(precision)) throw new Error(`--precision must be one of ${ACTIVATION_STORAGES.join(', ')}, got ${JSON.stringify(values.precision)}`);
   return {
     runtime,
     h,
@@ -131,6 +139,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchConfig | null {
     torch: values.torch!,
     soak: positiveInt('soak', values.soak, 0),
     tune: values.tune!,
+    precision,
     out: values.out!,
     md: mdOff ? null : values.md!,
     command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),

@@ -3,6 +3,7 @@
 // the rest (the activations a step keeps for backward, and backward's working buffers), its ratio to the f32 run,
 // the step's time, and the layers that held the most at the peak.
 //   npx tsx bench/memory.ts [--size HxW] [--batch N] [--model paper|small|tiny] [--reps R] [--dry] [--out FILE]
+//                           [--policies f32,f32+recompute,f16,f16+recompute] (the order they run in; repeats allowed)
 // --dry traces the steps instead of running them (engine.traceKernels: every tensor allocated as in a real step,
 // nothing computed), so sizes too slow to run on a CPU adapter get their exact memory figures; no times then.
 import { parseArgs } from 'node:util';
@@ -24,8 +25,8 @@ export interface PolicyMemory {
   persistent_bytes: number;
   /** peak - persistent: what the step itself added at its peak. */
   activation_bytes: number;
-  /** activation_bytes over the f32 policy's. */
-  activation_ratio: number;
+  /** activation_bytes over that of the first f32 policy without recompute measured before it (null: none yet). */
+  activation_ratio: number | null;
   step_ms: number[];
   /** The largest holders at the peak (layers; persistent buffers by label). */
   holders: Holder[];
@@ -38,8 +39,19 @@ export const POLICIES: readonly MemoryPolicy[] = [
   { storage: 'f16', recompute: true },
 ];
 
-/** One model, one Adam, every policy in turn: a warm-up step (compiles), then `reps` measured steps each. */
-export async function measurePolicies(engine: Engine, preset: ModelPreset, h: number, w: number, n: number, reps: number, dry = false): Promise<PolicyMemory[]> {
+const policyName = (p: MemoryPolicy): string => `${p.storage}${p.recompute ? '+recompute' : ''}`;
+
+/** Policies by name ("f16+recompute"), in the order given. */
+export function parsePolicies(list: string): MemoryPolicy[] {
+  return list.split(',').map((name) => {
+    const p = POLICIES.find((q) => policyName(q) === name);
+    if (!p) throw new Error(`--policies: "${name}" is not one of ${POLICIES.map(policyName).join(', ')}`);
+    return p;
+  });
+}
+
+/** One model, one Adam, each policy in turn: a warm-up step (compiles), then `reps` measured steps each. */
+export async function measurePolicies(engine: Engine, preset: ModelPreset, h: number, w: number, n: number, reps: number, dry = false, policies = POLICIES): Promise<PolicyMemory[]> {
   engine.pool.trackOwners();
   const config = MODEL_PRESETS[preset];
   const model = new ResnetUnet(config);
@@ -56,8 +68,9 @@ export async function measurePolicies(engine: Engine, preset: ModelPreset, h: nu
   };
   const step = dry ? () => void engine.traceKernels(record) : record;
   const out: PolicyMemory[] = [];
+  const policyBefore = { ...memoryPolicy(engine) };
   try {
-    for (const policy of POLICIES) {
+    for (const policy of policies) {
       Object.assign(memoryPolicy(engine), policy);
       step(); // compiles what this policy adds; Adam's state exists from the first step on
       await engine.sync();
@@ -72,18 +85,21 @@ export async function measurePolicies(engine: Engine, preset: ModelPreset, h: nu
       }
       const peak = engine.memory().peakLiveBytes;
       const activation = peak - persistent;
+      const isReference = (p: MemoryPolicy) => p.storage === 'f32' && !p.recompute;
+      const reference = out.find((m) => isReference(m.policy));
       out.push({
         policy: { ...policy },
         peak_live_bytes: peak,
         persistent_bytes: persistent,
         activation_bytes: activation,
-        activation_ratio: out.length ? activation / out[0].activation_bytes : 1,
+        activation_ratio: reference ? activation / reference.activation_bytes : isReference(policy) ? 1 : null,
         step_ms: times,
         holders: engine.pool.holders().slice(0, 8),
       });
       log(out[out.length - 1]);
     }
   } finally {
+    Object.assign(memoryPolicy(engine), policyBefore);
     adam.dispose();
     for (const t of [images, targets, temperatures]) t.dispose();
     state.dispose();
@@ -92,10 +108,10 @@ export async function measurePolicies(engine: Engine, preset: ModelPreset, h: nu
 }
 
 function log(m: PolicyMemory): void {
-  const name = `${m.policy.storage}${m.policy.recompute ? ' + recompute' : ''}`;
+  const name = policyName(m.policy);
   console.log(
-    `${name.padEnd(15)} peak ${fmtBytes(m.peak_live_bytes)}, persistent ${fmtBytes(m.persistent_bytes)}, activations ${fmtBytes(m.activation_bytes)} ` +
-      `(${m.activation_ratio.toFixed(3)}x f32's)${m.step_ms.length ? `, step ${m.step_ms.join('/')} ms` : ''}`,
+    `${name.padEnd(15)} peak ${fmtBytes(m.peak_live_bytes)}, persistent ${fmtBytes(m.persistent_bytes)}, activations ${fmtBytes(m.activation_bytes)}` +
+      `${m.activation_ratio === null ? '' : ` (${m.activation_ratio.toFixed(3)}x f32's)`}${m.step_ms.length ? `, step ${m.step_ms.join('/')} ms` : ''}`,
   );
   console.log(`  held at the peak: ${m.holders.map((h) => `${h.owner} ${fmtBytes(h.bytes)}`).join(', ')}`);
 }
@@ -108,6 +124,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       model: { type: 'string', default: 'paper' },
       reps: { type: 'string', default: '1' },
       dry: { type: 'boolean', default: false },
+      policies: { type: 'string', default: POLICIES.map(policyName).join(',') },
       out: { type: 'string' },
     },
   });
@@ -115,7 +132,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (!(values.model! in MODEL_PRESETS)) throw new Error(`--model must be one of ${Object.keys(MODEL_PRESETS).join(', ')}, got ${values.model}`);
   if (!(h > 0 && w > 0 && h % 32 === 0 && w % 32 === 0)) throw new Error(`--size must be HxW, multiples of 32, got ${values.size}`);
   const engine = await createNodeEngine();
-  const results = await measurePolicies(engine, values.model as ModelPreset, h, w, Number(values.batch), Number(values.reps), values.dry);
+  const results = await measurePolicies(engine, values.model as ModelPreset, h, w, Number(values.batch), Number(values.reps), values.dry, parsePolicies(values.policies!));
   const report = { adapter: engine.adapter, date: new Date().toISOString(), model: values.model, size: `${h}x${w}`, batch: Number(values.batch), dry: values.dry, results };
   if (values.out) await writeFileAtomic(values.out, JSON.stringify(report, null, 2));
   engine.destroy();

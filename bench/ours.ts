@@ -21,13 +21,15 @@ import { formatTuneResult, tuneModel } from '../src/chh/tune.ts';
 import type { TuneChoice } from '../src/ops/conv2d/autotune.ts';
 import { kernelCase, log, modelCase, randomData, startRun, type BenchRun, type OurCase } from './ours-timing.ts';
 import { trainingLoss } from '../src/chh/loss.ts';
+import { memoryPolicy } from '../src/ops/saved.ts';
+import type { Holder } from '../src/engine/buffer-pool.ts';
 
 // Re-exported so that bench/run.ts, bench/report.ts and the tests keep one module to import our side from.
 export { convGeometry, convGflop, convName, convShapes, convVariant, modelConvGflop, type ConvShape } from './ours-kernels.ts';
 export { stats, type OurCase, type Stats } from './ours-timing.ts';
 
 /** What our side of the benchmark needs of the command line (a type-only import: this file runs in the page). */
-export type OursConfig = Pick<BenchConfig, 'runtime' | 'h' | 'w' | 'batch' | 'preset' | 'reps' | 'kernelReps' | 'kernelTargetMs' | 'kernels' | 'model' | 'soak' | 'tune'>;
+export type OursConfig = Pick<BenchConfig, 'runtime' | 'h' | 'w' | 'batch' | 'preset' | 'reps' | 'kernelReps' | 'kernelTargetMs' | 'kernels' | 'model' | 'soak' | 'tune' | 'precision'>;
 
 export interface OursResult {
   adapter: Engine['adapter'];
@@ -35,7 +37,7 @@ export interface OursResult {
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
   parameters: number;
   cases: OurCase[];
-  memory: { peakLiveBytes: number; peakAllocatedBytes: number; liveBytesBeforeStep: number; createdBuffers: number } | null;
+  memory: { peakLiveBytes: number; peakAllocatedBytes: number; liveBytesBeforeStep: number; createdBuffers: number; holders: Holder[] } | null;
   soak: {
     steps: number;
     liveBytesStart: number;
@@ -126,7 +128,8 @@ async function modelCases(run: BenchRun, t: Training): Promise<OursResult['memor
   engine.pool.resetPeak();
   await modelCase(run, `unet.train_step.${tag}`, t.step, convGflop.trainStep);
   const m = engine.memory();
-  return { peakLiveBytes: m.peakLiveBytes, peakAllocatedBytes: m.peakAllocatedBytes, liveBytesBeforeStep: before.liveBytes, createdBuffers: m.createdBuffers };
+  const holders = engine.pool.holders().slice(0, 10);
+  return { peakLiveBytes: m.peakLiveBytes, peakAllocatedBytes: m.peakAllocatedBytes, liveBytesBeforeStep: before.liveBytes, createdBuffers: m.createdBuffers, holders };
 }
 
 /** cfg.soak training steps in a row: live bytes sampled every 10 steps show whether anything leaks. */
@@ -177,6 +180,8 @@ function timingNote(timestamps: boolean): string {
 
 async function runOn(engine: Engine, cfg: OursConfig): Promise<OursResult> {
   const model = new ResnetUnet(MODEL_PRESETS[cfg.preset]);
+  memoryPolicy(engine).storage = cfg.precision;
+  engine.pool.trackOwners(); // the step's peak per layer (memory.holders)
   log(`ours: adapter ${engine.adapter.vendor} ${engine.adapter.architecture} (${engine.adapter.runtime}), features ${[...engine.features].join(',')}`);
   const tuned = await tuneFirst(engine, model, cfg);
   const run = startRun(engine, cfg);

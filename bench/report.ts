@@ -55,7 +55,16 @@ export interface BenchResults {
   timing: string;
   parameters: number;
   cases: CaseRow[];
-  memory: { ours_peak_bytes: number | null; tfjs_peak_bytes: number | null; ours_peak_allocated_bytes: number | null; tfjs_gpu_allocated_bytes: number | null };
+  memory: {
+    ours_peak_bytes: number | null;
+    /** Live before our step: parameters, gradients, Adam's state, the batch; the rest of the peak is the step's own. */
+    ours_persistent_bytes: number | null;
+    /** Who held our peak: layers (what their forward kept and their backward made), persistent buffers by label. */
+    ours_peak_holders: { owner: string; bytes: number }[] | null;
+    tfjs_peak_bytes: number | null;
+    ours_peak_allocated_bytes: number | null;
+    tfjs_gpu_allocated_bytes: number | null;
+  };
   soak: OursResult['soak'];
   tfjs: Omit<TfjsResult, 'forward_ms' | 'train_step_ms'> | null;
   torch: TorchResult | null;
@@ -151,6 +160,8 @@ export function buildResults(input: {
     cases,
     memory: {
       ours_peak_bytes: ours.memory?.peakLiveBytes ?? null,
+      ours_persistent_bytes: ours.memory?.liveBytesBeforeStep ?? null,
+      ours_peak_holders: ours.memory?.holders ?? null,
       tfjs_peak_bytes: tfjs?.peak_bytes ?? null,
       ours_peak_allocated_bytes: ours.memory?.peakAllocatedBytes ?? null,
       tfjs_gpu_allocated_bytes: tfjs?.gpu_allocated_bytes ?? null,
@@ -197,8 +208,12 @@ export function resultsMarkdown(r: BenchResults): string {
   lines.push(
     `Peak memory over a training step: ours ${mib(r.memory.ours_peak_bytes)} (engine.memory().peakLiveBytes: live buffers, by size class), ` +
       `TF.js ${mib(r.memory.tfjs_peak_bytes)} (tf.profile peakBytes: live tensors); allocated GPU memory: ours ${mib(r.memory.ours_peak_allocated_bytes)} ` +
-      `(peak, pool included), TF.js ${mib(r.memory.tfjs_gpu_allocated_bytes)} (after the run, its pool included). Both include parameters, gradients and Adam state.`,
+      `(peak, pool included), TF.js ${mib(r.memory.tfjs_gpu_allocated_bytes)} (after the run, its pool included). Both include parameters, gradients and Adam state ` +
+      `(ours: ${mib(r.memory.ours_persistent_bytes)}, activations kept in ${r.config.precision}).`,
   );
+  if (r.memory.ours_peak_holders?.length) {
+    lines.push('', `Held at our step's peak: ${r.memory.ours_peak_holders.map((h) => `${h.owner} ${mib(h.bytes)}`).join(', ')}.`);
+  }
   if (r.torch) lines.push('', `PyTorch reference: torch ${r.torch.torch}, CPU, ${r.torch.threads} threads, same model and loss (scripts/fixtures/unet.py's modules).`);
   if (r.soak) {
     const s = r.soak;

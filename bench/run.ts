@@ -131,6 +131,7 @@ async function main(): Promise<void> {
     model: cfg.model,
     soak: cfg.soak,
     tune: cfg.tune,
+    precision: cfg.precision,
   };
   const date = new Date().toISOString();
   const loadStart = loadavg()[0];

@@ -215,6 +215,7 @@ function readSettings(): SessionSettings {
     calibrationObjective: $<HTMLSelectElement>('calibration-objective').value === 'nll' ? 'nll' : 'ece',
     heatmapEvery: Math.max(1, num('heatmap-every')),
     seed: 0,
+    precision: $<HTMLSelectElement>('precision').value === 'f16' ? 'f16' : 'f32',
   };
   const problem = settingsProblem(s);
   if (problem) throw new Error(problem);
@@ -236,6 +237,7 @@ function writeSettings(s: SessionSettings): void {
   $<HTMLInputElement>('augment').checked = s.augment;
   set('calibration-epochs', s.calibrationEpochs);
   $<HTMLSelectElement>('calibration-objective').value = s.calibrationObjective ?? 'ece';
+  $<HTMLSelectElement>('precision').value = s.precision ?? 'f32';
   set('heatmap-every', s.heatmapEvery);
   $('folder-row').hidden = s.source !== 'folder';
 }

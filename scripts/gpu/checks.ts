@@ -4,7 +4,10 @@
 //     reference, forward, dgrad and wgrad with bias, on the conv tests' odd shapes and one of 64 channels;
 //  2. per size (HxWxBATCH): the model's forward and training step with the register tiles forced, with the
 //     adapter's defaults, then tuned (the tuning's wall time; the winners saved to the autotune cache, which the
-//     benchmark run after this reads), and the tuned step's convolutions in TFLOP/s.
+//     benchmark run after this reads), and the tuned step's convolutions in TFLOP/s;
+//  3. memory (issue 13): the adapter's features and subgroup-matrix configurations (with Dawn's unsafe APIs on),
+//     and a training step at each size under every memory policy (bench/memory.ts: f32/f16 storage, recompute or
+//     not): peak live bytes, the persistent part, the layers holding the peak, and the step's time.
 // Results go to OUTDIR/checks.json, rewritten after every stage, so a run cut short keeps what it finished.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +24,8 @@ import { modelConvShapes, tuneModel } from '../../src/chh/tune.ts';
 import { EDGE_CONFIGS, cfg, convGradRef, convRef, makeData, outSize, type Config } from '../../test/helpers/conv-reference.ts';
 import { timeModel, type ModelTiming } from '../../bench/model-timing.ts';
 import { gemmGflop } from '../../bench/ours-kernels.ts';
+import { measurePolicies } from '../../bench/memory.ts';
+import { nodeGpu } from '../../src/node/gpu.ts';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { sizes: { type: 'string', default: '800x640x4,160x128x1' }, reps: { type: 'string', default: '5' } } });
 const outDir = positionals[0] ?? '.';
@@ -131,6 +136,23 @@ async function sizeStage(e: Engine, [h, w, n]: [number, number, number]): Promis
   await timed('tuned');
 }
 
+/** What the adapter offers for f16 and tensor cores, seen with Dawn's unsafe APIs allowed (as the experimental feature needs). */
+async function adapterFeatures(): Promise<void> {
+  const adapter = await (await nodeGpu({ dawnFlags: ['enable-dawn-features=allow_unsafe_apis'] })).requestAdapter();
+  const info = adapter?.info as (GPUAdapterInfo & { subgroupMatrixConfigs?: unknown }) | undefined;
+  report.unsafe_adapter = { features: adapter ? [...adapter.features] : null, subgroupMatrixConfigs: info?.subgroupMatrixConfigs ?? null };
+  console.log(`adapter features (unsafe APIs allowed): ${JSON.stringify(report.unsafe_adapter)}`);
+}
+
+async function memoryStage(e: Engine): Promise<void> {
+  const memory: Record<string, unknown> = {};
+  report.memory = memory;
+  for (const [h, w, n] of sizes) {
+    memory[`${h}x${w}x${n}`] = await measurePolicies(e, 'paper', h, w, n, reps);
+    await save();
+  }
+}
+
 const engine = await createNodeEngine({ tuneCache: null });
 report.adapter = engine.adapter;
 report.features = [...engine.features];
@@ -141,6 +163,8 @@ try {
   await correctness(engine);
   await save();
   for (const size of sizes) await sizeStage(engine, size);
+  await adapterFeatures();
+  await memoryStage(engine);
 } catch (e) {
   report.error = (e as Error).stack ?? String(e);
   console.error(e);

@@ -4,6 +4,7 @@
 # here, then
 #   1. scripts/gpu/checks.ts: the tiled kernels against the CPU reference, the model's forward and training step
 #      with register tiles, the adapter's defaults and tuned, the tuning's time (the winners go to OUTDIR/autotune.json);
+#      then the adapter's f16 and subgroup-matrix support and a step's memory under every memory policy (issue 13);
 #   2. the benchmark (bench/run.ts --runtime node, TF.js's WebGPU backend on the same Dawn GPU) at 800x640 batch 4
 #      and 160x128 batch 1 with the tuned kernels.
 # Usage: bash scripts/gpu/pack.sh here, then through the device tool: carry [".gpu"], command
@@ -16,7 +17,7 @@ export CHH_TUNE_CACHE="$out/autotune.json"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv > "$out/gpu.csv" 2>&1 || true
 
 # shellcheck disable=SC2086 # CHECKS_ARGS is a list of options
-timeout "${CHECKS_TIMEOUT:-240}" "$node" .gpu/app/scripts/gpu/checks.mjs "$out" ${CHECKS_ARGS:-} || echo "run.sh: checks exited with $?"
+timeout "${CHECKS_TIMEOUT:-300}" "$node" .gpu/app/scripts/gpu/checks.mjs "$out" ${CHECKS_ARGS:-} || echo "run.sh: checks exited with $?"
 for s in ${BENCH_SIZES:-800x640:4 160x128:1}; do
   size="${s%%:*}" batch="${s##*:}"
   timeout "${BENCH_TIMEOUT:-150}" "$node" .gpu/app/bench/run.mjs --runtime node --size "$size" --batch "$batch" --no-torch --no-md \

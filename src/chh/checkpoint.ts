@@ -29,6 +29,8 @@ export interface TrainingSettings {
   milestones: readonly number[];
   gamma: number;
   augment: boolean;
+  /** How activations were kept for backward (f16 rounds them, so it changes the result). */
+  precision: string;
 }
 
 /** The settings as the checkpoint records them: strings, compared as they are. */
@@ -46,6 +48,7 @@ function recorded(model: ResnetUnet, samples: readonly IsbiSample[], s: Training
     milestones: s.milestones.join(','),
     gamma: String(s.gamma),
     augment: s.augment ? 'on' : 'off',
+    precision: s.precision,
   };
 }
 
@@ -70,7 +73,7 @@ export async function checkpointBytes(c: CheckpointState, history: readonly Epoc
   const size = { width: c.samples[0].width, height: c.samples[0].height };
   const meta = {
     format: CHECKPOINT_FORMAT,
-    ...weightsMetadata(c.model.config, size),
+    ...weightsMetadata(c.model.config, size, c.settings.precision),
     next_epoch: String(history.length),
     optimizer: c.settings.optimizer,
     optimizer_steps: String(c.optimizer.stepCount),

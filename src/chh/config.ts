@@ -5,6 +5,7 @@ import { ERE_CUTOFF } from '../ops/ere.ts';
 import { ERE_SPLIT_THRESHOLD_MM } from './metrics/ere.ts';
 import type { ModelPreset } from '../nn/unet.ts';
 import { ISBI_PIXEL_SIZE_MM } from '../data/isbi.ts';
+import type { ActivationStorage } from '../ops/saved.ts';
 
 /** A setting: its default, and one line saying what it is (the CLI's help, npm start's help, the demo's labels). */
 export interface Setting<T> {
@@ -26,6 +27,10 @@ export const TRAINING = {
   gamma: { default: 0.1, help: 'MultiStepLR factor' },
   augment: { default: true, help: "the reference's augmentation (affine, intensity, gamma, elastic), on the GPU" },
   seed: { default: 0, help: 'seed of the weights, the data order and the augmentation' },
+  precision: {
+    default: 'f32' as ActivationStorage,
+    help: 'how a training step keeps activations for backward: f32, or f16 (about half the memory; f32 arithmetic, f32 weights)',
+  },
 } as const;
 
 /** Temperature scaling (the reference's temperature_scaling.py; why 'ece' is the default: docs/decisions.md). */
@@ -101,6 +106,8 @@ export interface RunSettings {
    */
   calibrationAugment?: boolean;
   seed: number;
+  /** How training steps keep activations for backward (absent: TRAINING.precision's default). */
+  precision?: ActivationStorage;
 }
 
 /** What each run setting is: npm start's help, the demo's labels. */
@@ -122,6 +129,7 @@ export const RUN_SETTINGS_HELP: Readonly<Record<keyof RunSettings, string>> = {
   calibrationObjective: CALIBRATION.objective.help,
   calibrationAugment: 'augment the first half while fitting the temperatures',
   seed: TRAINING.seed.help,
+  precision: TRAINING.precision.help,
 };
 
 /** The demo's originals are generated at 3x the network width (within the ISBI's 193..1935). */

@@ -18,7 +18,8 @@ import { landmarkTargets } from '../ops/targets.ts';
 import { BatchLoader, checkSamples, type Batch } from '../data/batches.ts';
 import { mixSeed } from '../engine/random.ts';
 import { full } from '../ops/fill.ts';
-import type { OptimizerName } from './config.ts';
+import { TRAINING, type OptimizerName } from './config.ts';
+import { memoryPolicy, type ActivationStorage } from '../ops/saved.ts';
 import { CHECKPOINT_FILE, checkpointBytes, restoreCheckpoint, type CheckpointState, type EpochSummary } from './checkpoint.ts';
 import { trainingLoss } from './loss.ts';
 
@@ -33,6 +34,8 @@ export interface TrainOptions {
   seed: number;
   /** Augments a batch in place of the original (GPU augmentation); null trains on the plain images. */
   augment: BatchAugmenter | null;
+  /** How each step keeps activations for backward (src/ops/saved.ts); absent: TRAINING.precision's default. */
+  precision?: ActivationStorage;
 }
 
 /**
@@ -186,7 +189,11 @@ export async function train(run: TrainRun): Promise<TrainResult> {
   checkRun(run);
   const { engine, model, state, samples, options, store } = run;
   const optimizer = options.optimizer === 'adam' ? new Adam(state.params, { lr: options.lr }) : new SGD(state.params, { lr: options.lr, momentum: 0.9 });
-  const settings = { ...options, augment: options.augment !== null };
+  const precision = options.precision ?? TRAINING.precision.default;
+  const settings = { ...options, augment: options.augment !== null, precision };
+  const policy = memoryPolicy(engine);
+  const storageBefore = policy.storage;
+  policy.storage = precision;
   const checkpoint: CheckpointState = { model, state, optimizer, samples, settings };
   const temperatures = engine.untracked(() => full(engine, [model.config.landmarks], 1, { label: 'temperatures (fixed at 1 while training)' }));
   const loader = new BatchLoader(engine, samples, { batchSize: options.batch, shuffle: true, seed: options.seed });
@@ -217,6 +224,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
       run.onEpoch?.(summary);
     }
   } finally {
+    policy.storage = storageBefore;
     optimizer.dispose();
     temperatures.dispose();
     loader.dispose();

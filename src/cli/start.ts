@@ -6,7 +6,8 @@ import { join, resolve } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { createNodeEngine } from '../node/gpu.ts';
 import { MODEL_PRESETS, type ModelPreset } from '../nn/unet.ts';
-import { CALIBRATION_OBJECTIVES, RUNS, RUN_SETTINGS_HELP, type RunSettings } from '../chh/config.ts';
+import { CALIBRATION_OBJECTIVES, RUNS, RUN_SETTINGS_HELP, TRAINING, type RunSettings } from '../chh/config.ts';
+import { ACTIVATION_STORAGES } from '../ops/saved.ts';
 import { runPipeline, type PipelineResult } from '../pipeline/pipeline.ts';
 import type { PipelineEvent } from '../pipeline/steps.ts';
 import type { BrowserPipelineResult } from '../pipeline/run-in-page.ts';
@@ -32,6 +33,7 @@ const OPTIONS = {
   test: runOption('testImages'),
   'synth-width': runOption('originalWidth'),
   'calibration-objective': opt.choice(CALIBRATION_OBJECTIVES, `${RUN_SETTINGS_HELP.calibrationObjective} (default ${RUNS.quick.calibrationObjective})`),
+  precision: opt.choice(ACTIVATION_STORAGES, `${RUN_SETTINGS_HELP.precision} (default ${TRAINING.precision.default})`),
 };
 
 function help(): string {
@@ -51,6 +53,7 @@ function runSettings(argv: string[]): { settings: RunSettings; runtime: 'browser
   if (v.test !== undefined) s.testImages = v.test;
   if (v['synth-width'] !== undefined) s.originalWidth = v['synth-width'];
   if (v['calibration-objective'] !== undefined) s.calibrationObjective = v['calibration-objective'];
+  if (v.precision !== undefined) s.precision = v.precision;
   return { settings: s, runtime: v.runtime, out: v.out, full: v.full };
 }
 

@@ -123,6 +123,19 @@ export class Engine implements TensorEngine {
     return t;
   }
 
+  /**
+   * t's buffer as a new tensor of `shape` (the first shapeSize(shape) elements), which now owns it; t is disposed.
+   * How a kernel's output with a tail (a weight gradient with the bias gradient after it) becomes the weight
+   * gradient without a copy or a second buffer.
+   */
+  adopt(t: Tensor, shape: Shape, label: string): Tensor {
+    checkShape(shape, label);
+    if (shapeSize(shape) > t.size) throw new Error(`${label}: ${shapeString(shape)} does not fit in "${t.label}" of ${t.size} elements`);
+    const out = new Tensor(this, t.detachBuffer(), shape, t.dtype, false, label);
+    this.scopes.track(out);
+    return out;
+  }
+
   /** A tensor holding a copy of `data`. Float32Array (or numbers) make f32 tensors, Int32Array makes i32. */
   tensor(data: Float32Array | Int32Array | readonly number[], shape: Shape, options: TensorOptions = {}): Tensor {
     const label = options.label ?? 'tensor';

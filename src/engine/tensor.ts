@@ -129,6 +129,17 @@ export class Tensor {
     if (--this.holds === 0 && this.ownerDisposed) this.releaseBuffer();
   }
 
+  /**
+   * Gives up the buffer without releasing it (the engine's adopt() hands it to a new tensor); the tensor is
+   * disposed from then on. Refused for views and held tensors, whose buffer is not theirs alone to give.
+   */
+  detachBuffer(): GPUBuffer {
+    if (this.base !== null || this.holds > 0) throw new Error(`tensor "${this.label}": a view or a held tensor cannot give its buffer away`);
+    const buffer = this.buffer;
+    this.gpuBuffer = null;
+    return buffer;
+  }
+
   private releaseBuffer(): void {
     const buffer = this.gpuBuffer;
     if (buffer === null) return;

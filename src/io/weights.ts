@@ -1,5 +1,6 @@
 // Weights files: a model's state as safetensors with PyTorch names (state-dict.ts), and the metadata our files
-// carry beside it, the model configuration and the input size it was trained at. Both are written and read here
+// carry beside it, the model configuration, the input size it was trained at and how training kept activations
+// (`precision`: f32 or f16; the weights themselves are always f32). Both are written and read here
 // only: a file converted from the authors' PyTorch checkpoint has no metadata, and gets the paper's model with the
 // file's landmark count.
 import type { Engine } from '../engine/engine.ts';
@@ -18,9 +19,11 @@ export interface InputSize {
   height: number;
 }
 
-/** The metadata entries of a weights file: the model configuration and the input size. */
-export function weightsMetadata(config: UnetConfig, inputSize: InputSize): Record<string, string> {
-  return { config: JSON.stringify(config), input_width: String(inputSize.width), input_height: String(inputSize.height) };
+/** The metadata entries of a weights file: the model configuration, the input size, and the training precision when known. */
+export function weightsMetadata(config: UnetConfig, inputSize: InputSize, precision?: string): Record<string, string> {
+  const meta: Record<string, string> = { config: JSON.stringify(config), input_width: String(inputSize.width), input_height: String(inputSize.height) };
+  if (precision) meta.precision = precision;
+  return meta;
 }
 
 const invalid = (what: string): Error => new Error(`the weights' metadata is invalid: ${what}`);
@@ -76,8 +79,8 @@ function configOf(tensors: ReadonlyMap<string, SafeTensor>, metadata: Readonly<R
  * A weights file: the model's state with PyTorch names (CHH names with `temperatures` when given, smp names
  * without) and the configuration and input size as metadata. Always f32.
  */
-export function saveWeights(model: ResnetUnet, state: ModelState, inputSize: InputSize, temperatures?: Tensor): Promise<Uint8Array> {
-  return saveSafetensors(model, state, temperatures, weightsMetadata(model.config, inputSize));
+export function saveWeights(model: ResnetUnet, state: ModelState, inputSize: InputSize, temperatures?: Tensor, precision?: string): Promise<Uint8Array> {
+  return saveSafetensors(model, state, temperatures, weightsMetadata(model.config, inputSize, precision));
 }
 
 export interface LoadedModel {
@@ -89,6 +92,8 @@ export interface LoadedModel {
   temperatures: Float32Array;
   /** The input size the model was trained at, when the file says, else null. */
   inputSize: InputSize | null;
+  /** How training kept activations (f32 or f16), when the file says, else null. */
+  precision: string | null;
   /** Frees the model's GPU memory. */
   dispose(): void;
 }
@@ -114,6 +119,7 @@ export function loadModel(engine: Engine, bytes: Uint8Array | ArrayBuffer, optio
       format: r.format,
       temperatures: r.temperatures ?? new Float32Array(config.landmarks).fill(1),
       inputSize,
+      precision: metadata.precision ?? null,
       dispose: () => state.dispose(),
     };
   } catch (e) {

@@ -7,7 +7,7 @@ import { saveWeights } from '../io/weights.ts';
 import type { ZlibCompress } from '../io/png.ts';
 import type { IsbiSample } from '../data/isbi.ts';
 import { meanRadialError, radialErrors } from '../chh/metrics/radial.ts';
-import type { RunSettings } from '../chh/config.ts';
+import { TRAINING, type RunSettings } from '../chh/config.ts';
 import type { CheckpointStore } from '../chh/train.ts';
 import type { EpochSummary } from '../chh/checkpoint.ts';
 import type { CalibrateResult } from '../chh/calibrate/calibrate.ts';
@@ -96,7 +96,7 @@ export async function runPipeline(engine: Engine, s: RunSettings, emit: Emit, st
     const t4 = performance.now();
     const baselineMreMm = meanPositionBaseline(data.train, data.test);
     const temperatures = engine.untracked(() => engine.tensor(calibration.temperatures, [s.landmarks], { label: 'temperatures' }));
-    const weights = await saveWeights(model, state, { width: s.width, height: s.height }, temperatures);
+    const weights = await saveWeights(model, state, { width: s.width, height: s.height }, temperatures, s.precision ?? TRAINING.precision.default);
     temperatures.dispose();
     const title = 'Contour-Hugging Heatmaps on WebGPU: synthetic cephalograms';
     const report = reportStep(evaluation, calibration, data.test, { title, notes: runNotes(engine, s, parameters, calibration, baselineMreMm), compress });

@@ -69,8 +69,9 @@ export async function tuneStep(engine: Engine, model: ResnetUnet, state: ModelSt
 }
 
 /** The training options of a run (Adam, the MultiStepLR factor of the config, GPU augmentation when on). */
-export function trainOptions(s: Pick<RunSettings, 'epochs' | 'batch' | 'lr' | 'milestones' | 'augment' | 'seed'>): TrainOptions {
-  return { epochs: s.epochs, batch: s.batch, lr: s.lr, optimizer: 'adam', milestones: s.milestones, gamma: TRAINING.gamma.default, seed: s.seed, augment: s.augment ? gpuAugmenter : null };
+export function trainOptions(s: Pick<RunSettings, 'epochs' | 'batch' | 'lr' | 'milestones' | 'augment' | 'seed' | 'precision'>): TrainOptions {
+  const augment = s.augment ? gpuAugmenter : null;
+  return { epochs: s.epochs, batch: s.batch, lr: s.lr, optimizer: 'adam', milestones: s.milestones, gamma: TRAINING.gamma.default, seed: s.seed, augment, precision: s.precision };
 }
 
 /** A training run (src/chh/train.ts) whose progress is also emitted as events. */

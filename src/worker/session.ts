@@ -401,7 +401,8 @@ export class TrainingSession {
     const L = model.config.landmarks;
     const temps = engine.untracked(() => engine.tensor(this.temperatures ?? new Float32Array(L).fill(1), [L], { label: 'temperatures' }));
     try {
-      return await saveWeights(model, state, this.inputSize ?? { width: this.settings.width, height: this.settings.height }, temps);
+      const size = this.inputSize ?? { width: this.settings.width, height: this.settings.height };
+      return await saveWeights(model, state, size, temps, runSettingsOf(this.settings).precision);
     } finally {
       temps.dispose();
     }

@@ -4,7 +4,8 @@
 import type { ModelPreset } from '../nn/unet.ts';
 import { pathFileSource, type PathFile } from '../io/files.ts';
 import { loadIsbiSplit, type IsbiSample, type IsbiSplit } from '../data/isbi.ts';
-import { milestonesFor, originalWidthFor, RUNS, SYNTHETIC, type CalibrationObjective, type RunSettings } from '../chh/config.ts';
+import { milestonesFor, originalWidthFor, RUNS, SYNTHETIC, TRAINING, type CalibrationObjective, type RunSettings } from '../chh/config.ts';
+import type { ActivationStorage } from '../ops/saved.ts';
 import { syntheticData, type Emit, type RunData } from '../pipeline/steps.ts';
 
 export interface SessionSettings {
@@ -26,6 +27,8 @@ export interface SessionSettings {
   /** Refresh the live heatmap every this many steps. */
   heatmapEvery: number;
   seed: number;
+  /** How training keeps activations for backward; absent in runs saved before the option: f32. */
+  precision?: ActivationStorage;
 }
 
 const demo = RUNS.demo;
@@ -45,6 +48,7 @@ export const DEFAULT_SESSION_SETTINGS: SessionSettings = {
   calibrationObjective: demo.calibrationObjective,
   heatmapEvery: 5,
   seed: demo.seed,
+  precision: TRAINING.precision.default,
 };
 
 /** What is wrong with settings (sizes, counts, the learning rate), else null. */
@@ -67,6 +71,7 @@ export function runSettingsOf(s: SessionSettings, landmarks: number = SYNTHETIC.
     trainImages: s.trainImages, calibrationImages: s.calibrationImages, testImages: s.testImages,
     epochs: s.epochs, batch: s.batch, lr: s.lr, milestones: milestonesFor(s.epochs), augment: s.augment,
     calibrationEpochs: s.calibrationEpochs, calibrationObjective: s.calibrationObjective ?? demo.calibrationObjective, seed: s.seed,
+    precision: s.precision ?? TRAINING.precision.default,
   };
 }
 

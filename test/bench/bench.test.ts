@@ -42,6 +42,12 @@ describe('bench arguments', () => {
     expect(() => parseBenchArgs(['--peak-tflops'])).toThrow();
   });
 
+  it('takes how our step keeps activations, f32 by default', () => {
+    expect(parseBenchArgs([])!.precision).toBe('f32');
+    expect(parseBenchArgs(['--precision', 'f16'])!.precision).toBe('f16');
+    expect(() => parseBenchArgs(['--precision', 'bf16'])).toThrow('--precision must be one of f32, f16, got "bf16"');
+  });
+
   it('takes a model preset by name, apart from --no-model', () => {
     expect(parseBenchArgs(['--preset', 'tiny'])).toMatchObject({ preset: 'tiny', model: true });
     expect(parseBenchArgs(['--preset=small', '--no-model'])).toMatchObject({ preset: 'small', model: false });
@@ -130,7 +136,7 @@ const ours: OursResult = {
     { name: 'unet.forward.160x128.b1', kind: 'model', ms: { median: 2000, min: 1900, max: 2100, runs: 3 }, convGflop: 8 },
     { name: 'unet.train_step.160x128.b1', kind: 'model', ms: { median: 8000, min: 7000, max: 9000, runs: 3 }, convGflop: 24 },
   ],
-  memory: { peakLiveBytes: 600 * 2 ** 20, peakAllocatedBytes: 700 * 2 ** 20, liveBytesBeforeStep: 300 * 2 ** 20, createdBuffers: 100 },
+  memory: { peakLiveBytes: 600 * 2 ** 20, peakAllocatedBytes: 700 * 2 ** 20, liveBytesBeforeStep: 300 * 2 ** 20, createdBuffers: 100, holders: [{ owner: 'decoder.blocks.4.conv2.1', bytes: 40 * 2 ** 20 }] },
   soak: { steps: 10, liveBytesStart: 1000, liveBytesEnd: 1000, liveBytesMin: 1000, liveBytesMax: 1000, samples: 2, createdBuffersStart: 5, createdBuffersEnd: 5, ms: 80000 },
   timing: 'wall clock',
   tuned: null,
@@ -172,7 +178,14 @@ describe('bench results', () => {
     expect(conv.peak_fraction).toBeUndefined(); // no --peak-tflops
     expect(r.cases.find((c) => c.name.startsWith('adam'))).not.toHaveProperty('tflops');
     expect(r.cases.find((c) => c.name.startsWith('adam'))!.gbps).toBe(0.5);
-    expect(r.memory).toEqual({ ours_peak_bytes: 600 * 2 ** 20, tfjs_peak_bytes: 900 * 2 ** 20, ours_peak_allocated_bytes: 700 * 2 ** 20, tfjs_gpu_allocated_bytes: 1000 * 2 ** 20 });
+    expect(r.memory).toEqual({
+      ours_peak_bytes: 600 * 2 ** 20,
+      ours_persistent_bytes: 300 * 2 ** 20,
+      ours_peak_holders: [{ owner: 'decoder.blocks.4.conv2.1', bytes: 40 * 2 ** 20 }],
+      tfjs_peak_bytes: 900 * 2 ** 20,
+      ours_peak_allocated_bytes: 700 * 2 ** 20,
+      tfjs_gpu_allocated_bytes: 1000 * 2 ** 20,
+    });
     expect(r.profile[0]).toEqual({ name: 'adam.24447027', est_ms_per_step: 1000 });
     expect(r.profile[1]).toEqual({ name: 'conv.fwd.64x64.k3s1.40x32', est_ms_per_step: 300 });
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
@@ -191,6 +204,8 @@ describe('bench results', () => {
     expect(md).toContain('- TF.js: 4.22.0, webgpu backend, in the same page');
     expect(md).toContain('ours 600.0 MiB');
     expect(md).toContain('TF.js 900.0 MiB');
+    expect(md).toContain('(ours: 300.0 MiB, activations kept in f32)');
+    expect(md).toContain("Held at our step's peak: decoder.blocks.4.conv2.1 40.0 MiB.");
     expect(md).toContain('live GPU bytes 1000 at the start, 1000 at the end, between 1000 and 1000 over 2 samples');
   });
 

@@ -56,23 +56,29 @@ describe('chh', () => {
     expect(existsSync(join(data, 'RawImage', 'TrainingData', '001.bmp'))).toBe(true);
 
     const run = join(dir, 'run');
-    const trainArgs = ['train', '--data', data, '--out', run, '--model', 'tiny', ...common, '--batch', '2', '--lr', '0.003'];
+    // f16 activation storage end to end: recorded in the log, the weights and the calibrated weights.
+    const trainArgs = ['train', '--data', data, '--out', run, '--model', 'tiny', ...common, '--batch', '2', '--lr', '0.003', '--precision', 'f16'];
     await ok([...trainArgs, '--epochs', '1']);
     // --tune first tunes the step's conv shapes (vitest sets CHH_TUNE_CACHE=off: nothing is saved).
     await ok([...trainArgs, '--epochs', '2', '--resume', '--tune']);
     expect(out.join('\n')).toMatch(/tuned \d+ conv shapes in [\d.]+ s/);
     expect(out.join('\n')).toMatch(/CHH_TUNE_CACHE=off, the choices hold for this run only/);
-    const log = JSON.parse(readFileSync(join(run, 'train-log.json'), 'utf8')) as { epochs: { epoch: number }[] };
+    const log = JSON.parse(readFileSync(join(run, 'train-log.json'), 'utf8')) as { epochs: { epoch: number }[]; options: { precision: string } };
     expect(log.epochs.map((e) => e.epoch)).toEqual([1, 2]); // the log of the first call, then the resumed epoch
+    expect(log.options.precision).toBe('f16');
+    expect(out.join('\n')).toMatch(/activations kept in f16/);
     const weights = join(run, 'weights.safetensors');
     const saved = parseSafetensors(readFileSync(weights));
     expect(saved.tensors.get('segmentation_head.0.bias')!.shape).toEqual([5]);
     expect(JSON.parse(saved.metadata.config).landmarks).toBe(5);
+    expect(saved.metadata.precision).toBe('f16');
+    expect(saved.tensors.get('segmentation_head.0.weight')!.dtype).toBe('F32'); // weights are always saved as f32
 
     const cal = join(dir, 'cal');
     await ok(['calibrate', '--data', data, '--weights', weights, '--out', cal, ...common, '--epochs', '2', '--batch', '2']);
     const calibrated = parseSafetensors(readFileSync(join(cal, 'calibrated.safetensors')));
     expect(calibrated.tensors.get('temperatures')!.shape).toEqual([1, 5, 1, 1]);
+    expect(calibrated.metadata.precision).toBe('f16');
     expect(out.join('\n')).toMatch(/ECE on the second half: [\d.]+ before, [\d.]+ after \(best epoch \d+; ece objective, first half not augmented\)/);
     expect(JSON.parse(readFileSync(join(cal, 'calibration.json'), 'utf8')).settings).toMatchObject({ objective: 'ece', augmented: false });
     const calNll = join(dir, 'cal-nll');

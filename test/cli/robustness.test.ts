@@ -72,6 +72,8 @@ describe('train', () => {
     await refused([...train('--epochs', '4', '--resume'), '--lr', '0.01'], /lr: the checkpoint has 0\.003, this run 0\.01/, 1);
     await refused(['train', '--data', data, '--out', run, '--model', 'tiny', '--size', '96x64', '--batch', '2', '--lr', '0.003', '--epochs', '4', '--resume'], /size: the checkpoint has 64x64, this run 96x64/, 1);
     await refused([...train('--epochs', '4', '--resume'), '--no-augment'], /augment: the checkpoint has on, this run off/, 1);
+    await refused([...train('--epochs', '4', '--resume'), '--precision', 'f16'], /precision: the checkpoint has f32, this run f16/, 1);
+    await refused([...train('--epochs', '4'), '--precision', 'bf16'], /--precision/);
     await refused(['train', '--data', data, '--out', join(dir, 'empty-run'), '--resume', ...size], /--resume: there is no checkpoint to resume from/);
   });
 

@@ -1,6 +1,6 @@
 // Engine core: tensors, memory accounting, scopes, the tape, kernel loading checks, clear errors on bad input.
 import { describe, expect, it } from 'vitest';
-import { add, mul, relu, sum, backward, sizeClass } from '../../src/index.ts';
+import { add, mul, relu, sum, backward, sizeClass, Engine } from '../../src/index.ts';
 import { SHADERS } from '../../src/generated/shaders.ts';
 import { reflectKernel } from '../../src/engine/kernel.ts';
 import { useEngine } from '../helpers/gpu.ts';
@@ -22,6 +22,19 @@ describe('tensors', () => {
     const zi = full(e, [5], 42, { dtype: 'i32' });
     expect(Array.from(await zi.read())).toEqual([42, 42, 42, 42, 42]);
     for (const t of [f, i, z, zi]) t.dispose();
+  });
+
+  it('refuses a tensor above the binding limit before allocating it, naming the layer, the bytes and the limit', () => {
+    const e = engine();
+    const { maxBufferSize, minStorageBufferOffsetAlignment, maxComputeWorkgroupsPerDimension } = e.limits;
+    const limits = { maxBufferSize, minStorageBufferOffsetAlignment, maxComputeWorkgroupsPerDimension, maxStorageBufferBindingSize: 4096 } as GPUSupportedLimits;
+    const small = new Engine(e.device, e.adapter, e.features, limits);
+    const before = e.memory().liveBuffers;
+    expect(() => small.inLayer('decoder.blocks.4.conv2.0', () => small.empty([2048], { label: 'conv2d' }))).toThrow(
+      'conv2d in layer decoder.blocks.4.conv2.0: [2048] needs 8192 bytes, above this adapter\'s maxStorageBufferBindingSize 4096',
+    );
+    expect(small.memory().liveBuffers).toBe(0);
+    expect(e.memory().liveBuffers).toBe(before);
   });
 
   it('rejects bad shapes, bad data and wrong dtypes with clear errors', () => {

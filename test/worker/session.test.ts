@@ -13,10 +13,12 @@ import type { Events, Phase } from '../../src/worker/protocol.ts';
 import { createNodeEngine } from '../../src/node/gpu.ts';
 import { generateSyntheticCase } from '../../src/data/synthetic/dataset.ts';
 import { encodeBmpGray8 } from '../../src/io/bmp.ts';
+import { parseSafetensorsHeader } from '../../src/io/safetensors.ts';
 
 const SETTINGS: SessionSettings = {
   ...DEFAULT_SESSION_SETTINGS,
   trainImages: 4, calibrationImages: 2, testImages: 1, width: 32, height: 32, model: 'tiny', batch: 2, epochs: 2, augment: false, heatmapEvery: 1000,
+  precision: 'f16', // the page's "activations" setting: kept through the resume, recorded in the weights
 };
 
 // Pause exactly after the first checkpoint (the store is written between epochs; a Pause sent by message would
@@ -96,6 +98,7 @@ describe('a training session behind the protocol, on a GPU', () => {
 
     const weights = await client.weights();
     expect(weightsSize(weights)).toMatchObject({ inputSize: { width: 32, height: 32 }, from: 'metadata' });
+    expect(parseSafetensorsHeader(weights).metadata.precision).toBe('f16');
     const loaded = await client.loadWeights(weights);
     expect(loaded).toMatchObject({ inputSize: { width: 32, height: 32 }, from: 'metadata', format: 'chh', configFromFile: true, model: { config: { landmarks: 19 } } });
     const c = generateSyntheticCase(5, 0, { width: 96 });

@@ -44,7 +44,7 @@ export const calibrateCommand = command({
     const samples = await loadSplit(data, v.split, size, v);
     const engine = await createEngine();
     try {
-      const { model, state, temperatures } = loadModel(engine, bytes);
+      const { model, state, temperatures, precision } = loadModel(engine, bytes);
       checkFits(engine, model.config, size, v.batch);
       await compileStep(engine, model, state, { ...size, infer: [v.batch] }, printEvents());
       const bar = new ProgressBar(v.epochs, 'calibrate');
@@ -62,7 +62,7 @@ export const calibrateCommand = command({
       });
       const t = engine.untracked(() => engine.tensor(result.temperatures, [result.temperatures.length], { label: 'temperatures' }));
       const file = join(out, 'calibrated.safetensors');
-      await writeFileAtomic(file, await saveWeights(model, state, size, t));
+      await writeFileAtomic(file, await saveWeights(model, state, size, t, precision ?? undefined));
       await writeFileAtomic(join(out, 'calibration.json'), JSON.stringify({ ...result, annotators: samples[0].annotatorNames }, null, 2));
       const how = `${v.objective} objective, first half ${result.settings.augmented ? 'augmented' : 'not augmented'}`;
       console.log(`ECE on the second half: ${result.eceBefore.toFixed(4)} before, ${result.eceAfter.toFixed(4)} after (best epoch ${result.bestEpoch}; ${how})`);

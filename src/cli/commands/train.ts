@@ -15,6 +15,7 @@ import { command } from '../command.ts';
 import { opt, UsageError } from '../options.ts';
 import { checkFits, createEngine, DATA_OPTIONS, loadSplit, outputFolder, readWeights, required } from '../shared.ts';
 import { existsSync } from 'node:fs';
+import { ACTIVATION_STORAGES } from '../../ops/saved.ts';
 
 const PRESETS = Object.keys(MODEL_PRESETS) as ModelPreset[];
 const OPTIMIZERS: readonly OptimizerName[] = ['adam', 'sgd'];
@@ -37,6 +38,7 @@ export const trainCommand = command({
     gamma: opt.numberFrom(TRAINING.gamma),
     'no-augment': opt.flag('train without augmentation'),
     seed: opt.intFrom(TRAINING.seed, 0),
+    precision: opt.choiceFrom(ACTIVATION_STORAGES, TRAINING.precision),
     weights: opt.string("start from these weights (.safetensors; ours, smp or CHH names, e.g. the authors' converted checkpoint)"),
     resume: opt.flag('continue from OUT/checkpoint.safetensors (the same result as an uninterrupted run; a checkpoint made with other settings is refused)'),
     tune: opt.flag('first tune the conv kernels for these shapes on this GPU (as chh tune; the winners are saved for later runs)'),
@@ -54,6 +56,7 @@ export const trainCommand = command({
       gamma: v.gamma,
       seed: v.seed,
       augment: v['no-augment'] ? null : gpuAugmenter,
+      precision: v.precision,
     };
     const out = await outputFolder(v.out);
     const checkpointFile = join(out, 'checkpoint.safetensors');
@@ -73,7 +76,8 @@ export const trainCommand = command({
       }
       console.log(
         `training ${v.model} model (${(state.params.count / 1e6).toFixed(2)} M parameters) on ${samples.length} images of ${size.width}x${size.height}, ` +
-          `${options.epochs} epochs, batch ${options.batch}, ${options.optimizer} lr ${options.lr}, augmentation ${options.augment ? 'on' : 'off'}`,
+          `${options.epochs} epochs, batch ${options.batch}, ${options.optimizer} lr ${options.lr}, augmentation ${options.augment ? 'on' : 'off'}, ` +
+          `activations kept in ${options.precision}`,
       );
       const emit = printEvents();
       const plan = { ...size, train: [options.batch], augment: options.augment !== null, optimizer: options.optimizer };
@@ -81,7 +85,7 @@ export const trainCommand = command({
       await compileStep(engine, model, state, plan, emit);
       const result = await trainStep({ engine, model, state, samples, options, store: folderStore(out), resume: v.resume, emit });
       const weightsFile = join(out, 'weights.safetensors');
-      await writeFileAtomic(weightsFile, await saveWeights(model, state, size));
+      await writeFileAtomic(weightsFile, await saveWeights(model, state, size, undefined, options.precision));
       const log = { options: { ...options, augment: Boolean(options.augment) }, size, annotators: samples[0].annotatorNames, config, epochs: result.history };
       await writeFileAtomic(join(out, 'train-log.json'), JSON.stringify(log, null, 2));
       console.log(`checkpoint: ${resolve(checkpointFile)} (saved after every epoch)`);

@@ -77,19 +77,19 @@ function wgradRaw(e: Engine, x: Tensor, dy: Tensor, g: Geometry, withBias: boole
   const partial = e.empty([plan.splits * plan.total], { label: 'conv2d.wgrad.partial' });
   dispatch(e, plan.partial, { x, dy, partial, params });
 
-  const dw = e.empty([g.Co, g.C, g.KH, g.KW], { label: 'conv2d.dw' });
+  const dwShape = [g.Co, g.C, g.KH, g.KW];
   if (plan.splits === 1) {
-    // Nothing to add up: copy the two ranges out (a buffer copy; wgrad_reduce would gather and scatter every
-    // element, 30% of the 512->512 wgrad at 5x4 on SwiftShader).
-    e.copy(partial.view(0, dw.shape), dw);
+    // Nothing to add up: the partial sums are the weight gradient (wgrad_reduce would gather and scatter every
+    // element, 30% of the 512->512 wgrad at 5x4 on SwiftShader), so the buffer becomes dw, the bias gradient
+    // copied out of its tail first: no second buffer of the weights' size at the step's peak.
     let db: Tensor | null = null;
     if (withBias) {
       db = e.empty([g.Co], { label: 'conv2d.db' });
       e.copy(partial.view(plan.biasAt, [g.Co]), db);
     }
-    partial.dispose();
-    return { dw, db };
+    return { dw: e.adopt(partial, dwShape, 'conv2d.dw'), db };
   }
+  const dw = e.empty(dwShape, { label: 'conv2d.dw' });
   // The reduction writes db only when there is a bias; a one-element stand-in keeps the binding valid.
   const db = e.empty([withBias ? g.Co : 1], { label: withBias ? 'conv2d.db' : 'conv2d.db.unused' });
   const r = e.kernel({ shader: SHADERS.conv2d, entry: 'wgrad_reduce', bindings: ['parts', 'dw', 'db', 'params'] });

@@ -25,6 +25,7 @@ export { sum, mean } from './ops/sum.ts';
 export { fill, full } from './ops/fill.ts';
 export { backward, zeroGrad } from './ops/backward.ts';
 export { checkInputs, checkSameShape, sameShape } from './ops/check.ts';
+export { memoryPolicy, save, DEFAULT_MEMORY_POLICY, ACTIVATION_STORAGES, SavedTensor, type MemoryPolicy, type ActivationStorage } from './ops/saved.ts';
 
 // Parameters and optimizers.
 export { ParameterStore, type ParameterSpec } from './nn/parameters.ts';
@@ -82,6 +83,7 @@ export {
   train, gpuAugmenter, learningRate, NonFiniteLossError,
   type TrainOptions, type TrainRun, type TrainResult, type TrainProgress, type CheckpointStore, type BatchAugmenter,
 } from './chh/train.ts';
+export { trainingLoss } from './chh/loss.ts';
 export { checkpointBytes, restoreCheckpoint, CHECKPOINT_FILE, type EpochSummary, type TrainingSettings, type CheckpointState } from './chh/checkpoint.ts';
 export {
   calibrateTemperatures,

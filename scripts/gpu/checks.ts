@@ -24,7 +24,7 @@ import { modelConvShapes, tuneModel } from '../../src/chh/tune.ts';
 import { EDGE_CONFIGS, cfg, convGradRef, convRef, makeData, outSize, type Config } from '../../test/helpers/conv-reference.ts';
 import { timeModel, type ModelTiming } from '../../bench/model-timing.ts';
 import { gemmGflop } from '../../bench/ours-kernels.ts';
-import { measurePolicies } from '../../bench/memory.ts';
+import { measurePolicies } from '../../bench/policy-memory.ts';
 import { nodeGpu } from '../../src/node/gpu.ts';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { sizes: { type: 'string', default: '800x640x4,160x128x1' }, reps: { type: 'string', default: '5' } } });

@@ -142,7 +142,7 @@ export function milestonesFor(epochs: number): number[] {
   return [Math.max(1, Math.round(epochs * 0.75))];
 }
 
-const trainingRun = { epochs: TRAINING.epochs.default, batch: TRAINING.batch.default, augment: TRAINING.augment.default, seed: TRAINING.seed.default };
+const trainingRun = { epochs: TRAINING.epochs.default, batch: TRAINING.batch.default, augment: TRAINING.augment.default, seed: TRAINING.seed.default, precision: TRAINING.precision.default };
 const calibrationRun = { calibrationEpochs: CALIBRATION.epochs.default, calibrationObjective: CALIBRATION.objective.default };
 
 /**

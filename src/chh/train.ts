@@ -19,7 +19,7 @@ import { BatchLoader, checkSamples, type Batch } from '../data/batches.ts';
 import { mixSeed } from '../engine/random.ts';
 import { full } from '../ops/fill.ts';
 import { TRAINING, type OptimizerName } from './config.ts';
-import { memoryPolicy, type ActivationStorage } from '../ops/saved.ts';
+import { ACTIVATION_STORAGES, memoryPolicy, type ActivationStorage } from '../ops/saved.ts';
 import { CHECKPOINT_FILE, checkpointBytes, restoreCheckpoint, type CheckpointState, type EpochSummary } from './checkpoint.ts';
 import { trainingLoss } from './loss.ts';
 
@@ -180,6 +180,9 @@ function checkRun(run: TrainRun): void {
   if (samples.length === 0) throw new Error('train: no training samples');
   if (!Number.isInteger(options.batch) || options.batch < 1) throw new Error(`train: batch must be a positive integer, got ${options.batch}`);
   if (!Number.isInteger(options.epochs) || options.epochs < 1) throw new Error(`train: epochs must be a positive integer, got ${options.epochs}`);
+  if (options.precision !== undefined && !ACTIVATION_STORAGES.includes(options.precision)) {
+    throw new Error(`train: precision must be one of ${ACTIVATION_STORAGES.join(', ')}, got ${JSON.stringify(options.precision)}`);
+  }
   const L = model.config.landmarks;
   const geometry = checkSamples(samples, 'train');
   if (geometry.landmarks !== L) throw new Error(`train: the model predicts ${L} landmarks but the data has ${geometry.landmarks}`);
@@ -193,7 +196,6 @@ export async function train(run: TrainRun): Promise<TrainResult> {
   const settings = { ...options, augment: options.augment !== null, precision };
   const policy = memoryPolicy(engine);
   const storageBefore = policy.storage;
-  policy.storage = precision;
   const checkpoint: CheckpointState = { model, state, optimizer, samples, settings };
   const temperatures = engine.untracked(() => full(engine, [model.config.landmarks], 1, { label: 'temperatures (fixed at 1 while training)' }));
   const loader = new BatchLoader(engine, samples, { batchSize: options.batch, shuffle: true, seed: options.seed });
@@ -203,6 +205,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
   let stoppedAt = -1;
   state.training = true;
   try {
+    policy.storage = precision;
     const bytes = run.resume ? await store.load(CHECKPOINT_FILE) : null;
     if (bytes) {
       history = restoreCheckpoint(bytes, checkpoint);

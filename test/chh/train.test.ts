@@ -116,6 +116,7 @@ describe('training', () => {
     await refuse({ milestones: [1] }, /milestones: the checkpoint has 2, this run 1/);
     await refuse({ gamma: 0.5 }, /gamma: the checkpoint has 0\.1, this run 0\.5/);
     await refuse({ augment: gpuAugmenter }, /augment: the checkpoint has off, this run on/);
+    await refuse({ precision: 'f16' }, /precision: the checkpoint has f32, this run f16/);
     await refuse({ seed: 8, optimizer: 'sgd' }, /optimizer: the checkpoint has adam, this run sgd\n {2}seed: the checkpoint has 7, this run 8/);
     await refuse({}, /training images: the checkpoint has 6 .*, this run 5/, samples.slice(1));
     const resumedAt: number[] = [];
@@ -156,6 +157,8 @@ describe('training', () => {
     await expect(train({ engine: e, model, state, samples, options: options(), store, resume: false })).rejects.toThrow(/predicts 5 landmarks but the data has 4/);
     await expect(train({ engine: e, model, state, samples: [], options: options(), store, resume: false })).rejects.toThrow(/train: no samples|no training samples/);
     await expect(train({ engine: e, model, state, samples, options: options({ batch: 0 }), store, resume: false })).rejects.toThrow(/batch must be a positive integer/);
+    const bf16 = options({ precision: 'bf16' as TrainOptions['precision'] });
+    await expect(train({ engine: e, model, state, samples, options: bf16, store, resume: false })).rejects.toThrow('train: precision must be one of f32, f16, got "bf16"');
     state.dispose();
   });
 });

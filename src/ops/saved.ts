@@ -92,39 +92,32 @@ function keptStore(t: Tensor): Store {
   return { refs: 0, use: (fn) => fn(t), release: () => owner.unhold() };
 }
 
+/** Runs fn on a tensor made for it, then disposes it. */
+function withTransient<T>(t: Tensor, fn: (t: Tensor) => T): T {
+  try {
+    return fn(t);
+  } finally {
+    t.dispose();
+  }
+}
+
 /** Records packing t into f16 pairs; the words live until the last SavedTensor of t is freed. */
-function packedStore(e: Engine, t: Tensor): Store {
-  const words = e.empty([Math.ceil(t.size / 2)], { dtype: 'i32', label: `${t.label}.f16x2` });
-  const pack = e.kernel({ shader: SHADERS.pack_f16, entry: 'pack', bindings: ['x', 'packed', 'params'] });
-  e.run(pack, { x: t, packed: words, params: { n: t.size } }, e.grid1d(words.size, pack));
-  const shape = t.shape;
-  return {
-    refs: 0,
-    use: (fn) => {
-      const out = unpackF16(words, shape, `${t.label}.unpacked`);
-      try {
-        return fn(out);
-      } finally {
-        out.dispose();
-      }
-    },
-    release: () => words.dispose(),
-  };
+function packedStore(t: Tensor): Store {
+  const words = packF16(t);
+  return { refs: 0, use: (fn) => withTransient(unpackF16(words, t.shape, `${t.label}.unpacked`), fn), release: () => words.dispose() };
 }
 
 function recomputedStore(recipe: Recipe): Store {
-  return {
-    refs: 0,
-    use: (fn) => {
-      const t = useAll(recipe.inputs, recipe.run);
-      try {
-        return fn(t);
-      } finally {
-        t.dispose();
-      }
-    },
-    release: () => {},
-  };
+  return { refs: 0, use: (fn) => withTransient(useAll(recipe.inputs, recipe.run), fn), release: () => {} };
+}
+
+/** t's values as f16 pairs in ceil(n / 2) u32 words (held in an i32 tensor), clamped to +-65504. */
+export function packF16(t: Tensor): Tensor {
+  const e = Engine.of(t);
+  const words = e.empty([Math.ceil(t.size / 2)], { dtype: 'i32', label: `${t.label}.f16x2` });
+  const pack = e.kernel({ shader: SHADERS.pack_f16, entry: 'pack', bindings: ['x', 'packed', 'params'] });
+  e.run(pack, { x: t, packed: words, params: { n: t.size } }, e.grid1d(words.size, pack));
+  return words;
 }
 
 /** An f32 tensor of `shape` from f16 pairs (the inverse of the pack, up to f16 rounding). */
@@ -147,7 +140,7 @@ export function save(t: Tensor): SavedTensor {
   if (!store || store.refs === 0) {
     const policy = memoryPolicy(e);
     const recipe = policy.recompute ? recipes.get(t) : undefined;
-    store = recipe ? recomputedStore(recipe) : policy.storage === 'f16' && t.requiresGrad ? packedStore(e, t) : keptStore(t);
+    store = recipe ? recomputedStore(recipe) : policy.storage === 'f16' && t.requiresGrad ? packedStore(t) : keptStore(t);
     stores.set(t, store);
   }
   store.refs++;

@@ -6,8 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { backward, mul, sum, type Engine, type Tensor } from '../../src/index.ts';
 import { conv2d } from '../../src/ops/conv2d/conv2d.ts';
 import { batchNorm2d } from '../../src/ops/batchnorm.ts';
-import { memoryPolicy, save, unpackF16, type MemoryPolicy } from '../../src/ops/saved.ts';
-import { SHADERS } from '../../src/generated/shaders.ts';
+import { memoryPolicy, packF16, save, unpackF16, type MemoryPolicy } from '../../src/ops/saved.ts';
 import { ResnetUnet, MODEL_PRESETS } from '../../src/nn/unet.ts';
 import { trainingLoss } from '../../src/chh/loss.ts';
 import { full } from '../../src/ops/fill.ts';
@@ -36,9 +35,7 @@ function f16(x: number): number {
 /** Packs and unpacks `data` on the GPU. */
 async function roundTrip(e: Engine, data: Float32Array): Promise<Float32Array> {
   const x = e.tensor(data, [data.length]);
-  const words = e.empty([Math.ceil(data.length / 2)], { dtype: 'i32' });
-  const k = e.kernel({ shader: SHADERS.pack_f16, entry: 'pack', bindings: ['x', 'packed', 'params'] });
-  e.run(k, { x, packed: words, params: { n: data.length } }, e.grid1d(words.size, k));
+  const words = packF16(x);
   const out = unpackF16(words, [data.length], 'out');
   const v = (await out.read()) as Float32Array;
   for (const t of [x, words, out]) t.dispose();

@@ -25,6 +25,7 @@ interface Shape {
 const SHAPES: Shape[] = [
   { name: 'N=1 64->64 3x3 s1 p1 40x32', N: 1, C: 64, Co: 64, H: 40, W: 32, k: 3, s: 1, p: 1 },
   { name: 'N=1 256->256 3x3 s1 p1 10x8', N: 1, C: 256, Co: 256, H: 10, W: 8, k: 3, s: 1, p: 1 },
+  { name: 'N=1 1->64 7x7 s2 p3 160x128 (the stem)', N: 1, C: 1, Co: 64, H: 160, W: 128, k: 7, s: 2, p: 3 },
 ];
 
 const args = process.argv.slice(2);

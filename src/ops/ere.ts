@@ -2,6 +2,7 @@
 // the predicted landmark (argmax of the heatmap), its mode probability, and the expected radial error (ERE), all
 // computed on the GPU with one workgroup per map (ere.wgsl). No autograd.
 import { checkInputs } from './check.ts';
+import { isCpuAdapter } from '../engine/device.ts';
 import { shapeString, type Tensor } from '../engine/tensor.ts';
 import { checkLogitsAndTemperatures, perItemGrid } from './softmax-nll.ts';
 import { SHADERS } from '../generated/shaders.ts';
@@ -53,6 +54,8 @@ export function expectedRadialError(
     shader: SHADERS.ere,
     entry: 'ere',
     bindings: ['logits', 'temps', 'pixel_mm', 'ere_out', 'mode_out', 'argmax_out', 'params'],
+    // One SIMD group on a CPU adapter: its tree reductions then switch no coroutines at their barriers.
+    constants: { WG: isCpuAdapter(engine.adapter) ? 4 : 256 },
   });
   engine.run(
     k,

@@ -17,3 +17,18 @@ export function useEngine(): () => Engine {
     return engine;
   };
 }
+
+/**
+ * Runs fn with the engine presenting its adapter as a GPU (not a CPU adapter), so that kernels which pick their
+ * shape by adapter class (isCpuAdapter) take their GPU path on SwiftShader too; the adapter is restored after.
+ */
+export async function asGpuAdapter<T>(e: Engine, fn: () => Promise<T>): Promise<T> {
+  const adapter = e.adapter;
+  const gpu = { ...adapter, isFallbackAdapter: false, architecture: 'test-gpu', device: '', description: '' };
+  (e as { adapter: Engine['adapter'] }).adapter = gpu;
+  try {
+    return await fn();
+  } finally {
+    (e as { adapter: Engine['adapter'] }).adapter = adapter;
+  }
+}

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { mul, sum, backward, type Tensor } from '../../src/index.ts';
 import { conv2d, conv2dKernels } from '../../src/ops/conv2d/conv2d.ts';
-import { conv2dSubgroupsSupported } from '../../src/ops/conv2d/plan.ts';
+import { conv2dSubgroupsSupported, dgradPlan, forwardPlan, geometry, wgradPlan, type ConvDevice } from '../../src/ops/conv2d/plan.ts';
 import { conv2dTuning, type ConvTile } from '../../src/ops/conv2d/tuning.ts';
 import { useEngine } from '../helpers/gpu.ts';
 import { randomArray, finiteDifferences, expectClose } from '../helpers/reference.ts';
@@ -219,6 +219,26 @@ describe('conv2d row-tiled kernels with loads shared through subgroupBroadcast (
     expect(conv2dSubgroupsSupported(fake(['subgroups'], 2))).toBe(false);
     expect(conv2dSubgroupsSupported(fake(['subgroups'], 4))).toBe(true);
     expect(conv2dSubgroupsSupported(fake(['subgroups'], 32))).toBe(true);
+  });
+  it('runs one pipeline per kernel shape at every image size (idle subgroups return), wgrad split by the busy ones', () => {
+    const device: ConvDevice = { limits: engine().limits, features: new Set(['subgroups']), adapter: { ...engine().adapter, subgroupMinSize: 4 } };
+    const t = { ...tuning(), forward: null, dgrad: null, wgrad: null, tuned: new Map(), subgroups: true, targetInvocations: null };
+    const at = (h: number, w: number) => geometry({ shape: [1, 64, h, w] }, { shape: [64, 64, 3, 3] }, null, { padding: 1 });
+    // 40x32, 20x16 and 10x8 have 160, 40 and 10 row tiles of 8 pixels: one forward_flat, dgrad_flat and wgrad_rows each.
+    const sizes = [at(40, 32), at(20, 16), at(10, 8)];
+    for (const plan of [forwardPlan, dgradPlan, (e: ConvDevice, g: ReturnType<typeof at>) => wgradPlan(e, g, t).partial] as const) {
+      const constants = sizes.map((g) => JSON.stringify(plan(device, g, t).constants));
+      expect(new Set(constants).size, constants.join(' | ')).toBe(1);
+    }
+    expect(forwardPlan(device, at(10, 8), t).constants.WGX).toBe(64);
+    // 16 input channels: 48 channel rows, 24 wgrad tiles of 2, so 24 busy invocations in each workgroup of 64; the
+    // split of K is sized by those (8 channel-tile workgroups x 24 = 192: 11 splits of the 40 rows for ~2048).
+    const narrow = wgradPlan(device, geometry({ shape: [1, 16, 40, 32] }, { shape: [64, 16, 3, 3] }, null, { padding: 1 }), t);
+    expect(narrow.partial.grid.slice(0, 2)).toEqual([1, 8]);
+    expect(narrow.splits).toBe(Math.ceil(40 / Math.ceil(40 / Math.ceil(2048 / 192))));
+    // The stem's 7x7/2: at most 32 taps x pixels unrolled (4 pixels, a window of 13), not 8 (56, a window of 21).
+    const stem = forwardPlan(device, geometry({ shape: [1, 1, 160, 128] }, { shape: [64, 1, 7, 7] }, null, { stride: 2, padding: 3 }), t);
+    expect([stem.entry, stem.constants.TN, stem.constants.WINC]).toEqual(['forward_flat', 4, 13]);
   });
   // Odd channel counts (last channel tile partly past Cout or Cin), strides, wide kernels, and images whose rows
   // end inside a tile: every lane of a subgroup must still load its share, masked lanes included.

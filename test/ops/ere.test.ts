@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { expectedRadialError } from '../../src/ops/ere.ts';
-import { useEngine } from '../helpers/gpu.ts';
+import { asGpuAdapter, useEngine } from '../helpers/gpu.ts';
 import { expectClose, randomArray } from '../helpers/reference.ts';
 import { full } from '../../src/ops/fill.ts';
 
@@ -56,7 +56,11 @@ function refEre(x: ArrayLike<number>, temps: ArrayLike<number>, pix: ArrayLike<n
   return { ere, modeProb, argmax, kept };
 }
 
-async function runGpu(x: Float32Array, shape: Shape4, temps: ArrayLike<number>, pix: ArrayLike<number>, cutoff?: number): Promise<EreResult> {
+/** The adapter class the kernel is shaped for: 'cpu' (this adapter: 4 invocations per map) or 'gpu' (256). */
+type Width = 'cpu' | 'gpu';
+
+async function runGpu(x: Float32Array, shape: Shape4, temps: ArrayLike<number>, pix: ArrayLike<number>, cutoff?: number, width: Width = 'cpu'): Promise<EreResult> {
+  if (width === 'gpu') return asGpuAdapter(engine(), () => runGpu(x, shape, temps, pix, cutoff));
   const e = engine();
   const [n, l] = shape;
   const lx = e.tensor(x, shape, { label: 'logits' });
@@ -78,7 +82,8 @@ function compare(got: EreResult, ref: EreResult, what: string): void {
   }
 }
 
-describe('expectedRadialError against an f64 reference', () => {
+// Both workgroup widths of ere.wgsl: the ties cross threads differently in each.
+describe.each<Width>(['cpu', 'gpu'])('expectedRadialError against an f64 reference (%s workgroups)', (width) => {
   const cases: { shape: Shape4; lo: number; hi: number; temps: number[]; pix: number[]; cutoff?: number }[] = [
     { shape: [1, 1, 7, 9], lo: -2, hi: 2, temps: [0.8], pix: [0.1, 0.1] },
     { shape: [3, 4, 33, 17], lo: -3, hi: 3, temps: [1, 0.5, 2.5, 0.9], pix: [0.1, 0.25, 0.3, 0.1, 0.12, 0.12] },
@@ -89,7 +94,7 @@ describe('expectedRadialError against an f64 reference', () => {
     it(`${shape.join('x')}, logits in [${lo}, ${hi}], T = ${temps.join(',')}, cutoff ${cutoff ?? 0.05}`, async () => {
       const [n, l, h, w] = shape;
       const x = randomArray(n * l * h * w, 200 + h, lo, hi);
-      const got = await runGpu(x, shape, temps, pix, cutoff);
+      const got = await runGpu(x, shape, temps, pix, cutoff, width);
       compare(got, refEre(x, temps, pix, shape, cutoff ?? 0.05), shape.join('x'));
     });
   }
@@ -103,7 +108,7 @@ describe('expectedRadialError against an f64 reference', () => {
     for (const [m, i] of [[1, 290], [1, 37], [2, 300], [2, 299], [3, 300], [3, 44]]) x[m * hw + i] = 3;
     const temps = [1, 0.7, 1.5, 2];
     const pix = [0.1, 0.2];
-    const got = await runGpu(x, shape, temps, pix);
+    const got = await runGpu(x, shape, temps, pix, undefined, width);
     const ref = refEre(x, temps, pix, shape, 0.05);
     expect(Array.from(got.argmax)).toEqual([0, 37, 299, 44]);
     compare(got, ref, 'ties');
@@ -129,7 +134,7 @@ describe('expectedRadialError against an f64 reference', () => {
       const ref = refEre(x, [1], pix, shape, cutoff);
       expect(Math.max(...ref.kept)).toBeLessThan(h * w / 10);
       expect(Math.min(...ref.kept)).toBeGreaterThan(3);
-      compare(await runGpu(x, shape, [1], pix, cutoff), ref, `peaked, cutoff ${cutoff}`);
+      compare(await runGpu(x, shape, [1], pix, cutoff, width), ref, `peaked, cutoff ${cutoff}`);
     }
   });
 
@@ -138,7 +143,7 @@ describe('expectedRadialError against an f64 reference', () => {
     const x = randomArray(30, 13, -20, 20);
     const ref = refEre(x, [1], [0.5, 0.5], shape, 0);
     expect(ref.kept[0]).toBe(30);
-    compare(await runGpu(x, shape, [1], [0.5, 0.5], 0), ref, 'cutoff 0');
+    compare(await runGpu(x, shape, [1], [0.5, 0.5], 0, width), ref, 'cutoff 0');
   });
 });
 

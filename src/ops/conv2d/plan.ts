@@ -145,12 +145,18 @@ function workgroupShape(cols: number, rows: number, tile: Pick<ConvTile, 'tm' | 
 }
 
 /**
- * Workgroup shape for the row-tiled kernels: the subgroup variant needs every invocation of a workgroup on the
- * same channel tile (WGY = 1), since a subgroup's lanes can come from anywhere in the workgroup.
+ * Workgroup shape for the row-tiled kernels, and how many of its invocations have work (`busy`). The subgroup
+ * variant needs every invocation of a workgroup on the same channel tile (WGY = 1), since a subgroup's lanes can
+ * come from anywhere in the workgroup; it always launches 64 (its subgroups without work return at once), so one
+ * pipeline serves every image size: on SwiftShader each distinct WGX cost a compile of ~0.2 s, while the idle
+ * subgroups cost nothing measurable (docs/decisions.md, "Fewer pipelines").
  */
-function rowWorkgroupShape(shader: Shader, cols: number, rows: number, tm: 4 | 8): { WGX: number; WGY: number } {
-  if (shader === SHADERS.conv2d) return workgroupShape(cols, rows, { tm, tn: 1 });
-  return { WGX: Math.min(64, Math.max(4, Math.ceil(cols / 4) * 4)), WGY: 1 };
+function rowWorkgroupShape(shader: Shader, cols: number, rows: number, tm: 4 | 8): { WGX: number; WGY: number; busy: number } {
+  if (shader === SHADERS.conv2d) {
+    const shape = workgroupShape(cols, rows, { tm, tn: 1 });
+    return { ...shape, busy: shape.WGX * shape.WGY };
+  }
+  return { WGX: 64, WGY: 1, busy: Math.min(64, Math.max(4, Math.ceil(cols / 4) * 4)) };
 }
 
 /** A short name of the kernel a plan runs: "forward_flat TM8 TN8", "wgrad_rows TM8 subgroups", "tiled_dgrad 64x64x16 r4x4". */
@@ -167,12 +173,6 @@ export function planName(e: ConvDevice, op: ConvOp, g: Geometry, tuning: Conv2dT
   if (op === 'dgrad') return describePlan(dgradPlan(e, g, tuning));
   const w = wgradPlan(e, g, tuning);
   return `${describePlan(w.partial)} splits${w.splits}`;
-}
-
-/** Invocations per workgroup of a plan (register kernels: WGX x WGY; conv2d_tiled: TX x TY). */
-export function workgroupInvocations(plan: DispatchPlan): number {
-  const c = plan.constants;
-  return plan.shader === SHADERS.conv2d_tiled ? c.TX * c.TY : c.WGX * c.WGY;
 }
 
 /** Splits `blocks` workgroups over x and y when x alone would pass the per-dimension limit. */
@@ -265,13 +265,19 @@ function sharedPlan(e: ConvDevice, entry: string, t: SharedTile, cols: number, r
   return plan;
 }
 
+/**
+ * Taps x pixels that forward_flat unrolls at most: the stem's 7x7 with 8 pixels (56) took SwiftShader 1.3-1.5 s to
+ * compile against 0.14-0.19 s with 4 (28), and ran its forward at 160x128 in 15 ms instead of 11 (docs/decisions.md).
+ */
+const MAX_FLAT_TAPS = 32;
+
 /** The forward GEMM: forward_flat where the taps fit the unrolled window, else forward_rows, or the column kernel. */
 export function forwardPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): DispatchPlan {
   const kernel = chooseKernel(e, 'forward', g, tuning);
   if (isSharedTile(kernel)) return sharedPlan(e, 'tiled_forward', checkShared(e, kernel, 'forward'), g.N * g.Ho * g.Wo, g.Co, 1);
   const tile = checkTile(kernel, 'forward');
   if (tile.rows) {
-    const { tn, chunks } = rowTile(g.Wo, tile.tn);
+    const { tn, chunks } = rowTile(g.Wo, tile.flat ? Math.min(tile.tn, Math.floor(MAX_FLAT_TAPS / g.KW)) : tile.tn);
     const tiles = g.N * g.Ho * chunks;
     const flat = tile.flat && g.KW <= 7 && (tn - 1) * g.SW + g.KW <= 24;
     const extra: Record<string, number> = flat ? { KWC: g.KW, SXC: g.SW, WINC: (tn - 1) * g.SW + g.KW } : {};
@@ -311,12 +317,15 @@ export function dgradPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): Dis
   return checkZ(e, { shader: SHADERS.conv2d, entry: 'dgrad', constants: { TM: tile.tm, TN: tile.tn, WGX, WGY }, grid: [bx, by, bz] }, g);
 }
 
-/** The wgrad partial-sum kernel and its grid over (taps, channels), without the split along K (grid z). */
-function wgradKernel(e: ConvDevice, g: Geometry, kernel: ConvKernel, tuning: Conv2dTuning): DispatchPlan {
+/**
+ * The wgrad partial-sum kernel and its grid over (taps, channels), without the split along K (grid z), and how many
+ * of a workgroup's invocations have work (the split is sized by those).
+ */
+function wgradKernel(e: ConvDevice, g: Geometry, kernel: ConvKernel, tuning: Conv2dTuning): { plan: DispatchPlan; busy: number } {
   if (isSharedTile(kernel)) {
     const plan = sharedPlan(e, 'tiled_wgrad', checkShared(e, kernel, 'wgrad'), g.C * g.KH * g.KW, g.Co, 1);
     if (plan.grid[2] !== 1) throw new Error(`conv2d: tiled_wgrad over ${g.C * g.KH * g.KW} taps needs more workgroups than the adapter's limit`);
-    return plan;
+    return { plan, busy: plan.constants.TX * plan.constants.TY };
   }
   const tile = checkTile(kernel, 'wgrad');
   const max = e.limits.maxComputeWorkgroupsPerDimension;
@@ -329,27 +338,27 @@ function wgradKernel(e: ConvDevice, g: Geometry, kernel: ConvKernel, tuning: Con
     const CR = g.C * g.KH;
     const TC = Math.max(1, Math.min(Math.floor(6 / g.KW), CR));
     const shader = rowShader(e, tuning);
-    const { WGX, WGY } = rowWorkgroupShape(shader, Math.ceil(CR / TC), g.Co, tile.tm);
+    const { WGX, WGY, busy } = rowWorkgroupShape(shader, Math.ceil(CR / TC), g.Co, tile.tm);
     const bx = Math.ceil(CR / (TC * WGX));
     const by = Math.ceil(g.Co / (WGY * tile.tm));
     check(bx, by);
-    return { shader, entry: 'wgrad_rows', constants: { TM: tile.tm, TC, KWC: g.KW, SXC: g.SW, WGX, WGY }, grid: [bx, by, 1] };
+    return { plan: { shader, entry: 'wgrad_rows', constants: { TM: tile.tm, TC, KWC: g.KW, SXC: g.SW, WGX, WGY }, grid: [bx, by, 1] }, busy };
   }
   const NT = g.C * g.KH * g.KW;
   const { WGX, WGY } = workgroupShape(NT, g.Co, tile);
   const bx = Math.ceil(NT / (WGX * tile.tn));
   const by = Math.ceil(g.Co / (WGY * tile.tm));
   check(bx, by);
-  return { shader: SHADERS.conv2d, entry: 'wgrad', constants: { TM: tile.tm, TN: tile.tn, WGX, WGY }, grid: [bx, by, 1] };
+  return { plan: { shader: SHADERS.conv2d, entry: 'wgrad', constants: { TM: tile.tm, TN: tile.tn, WGX, WGY }, grid: [bx, by, 1] }, busy: WGX * WGY };
 }
 
 /** The weight gradient: the partial-sum kernel split along K (rows n, oy) so that about targetInvocations run. */
 export function wgradPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): WgradPlan {
-  const partial = wgradKernel(e, g, chooseKernel(e, 'wgrad', g, tuning), tuning);
+  const { plan: partial, busy } = wgradKernel(e, g, chooseKernel(e, 'wgrad', g, tuning), tuning);
   const align = e.limits.minStorageBufferOffsetAlignment / 4;
   const biasAt = Math.ceil((g.Co * g.C * g.KH * g.KW) / align) * align;
   const total = biasAt + g.Co;
-  const invocations = partial.grid[0] * partial.grid[1] * workgroupInvocations(partial);
+  const invocations = partial.grid[0] * partial.grid[1] * busy;
   const target = tuning.targetInvocations ?? (isCpuAdapter(e.adapter) ? 2048 : 32768);
   const rows = g.N * g.Ho;
   let splits = Math.max(1, Math.min(rows, Math.ceil(target / invocations)));

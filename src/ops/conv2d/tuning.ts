@@ -14,7 +14,8 @@ export interface ConvTile {
   rows?: boolean;
   /**
    * With rows: every tap unrolled over a window loaded once per (channel, kernel row): `forward_flat` where the
-   * kernel is at most 7 wide and the window (tn-1)*stride + kw at most 24, `dgrad_flat` for stride 1.
+   * kernel is at most 7 wide and the window (tn-1)*stride + kw at most 24 (tn lowered so that tn*kw <= 32: the
+   * stem's 7x7 runs 4 pixels), `dgrad_flat` for stride 1.
    */
   flat?: boolean;
 }

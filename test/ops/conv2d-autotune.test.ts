@@ -5,7 +5,7 @@ import { backward, mul, sum } from '../../src/index.ts';
 import { conv2d, recordConvShapes } from '../../src/ops/conv2d/conv2d.ts';
 import { candidateKernels, tuneConv2d } from '../../src/ops/conv2d/autotune.ts';
 import { defaultKernel, forwardPlan, geometry, shapeKey, type ConvDevice, type Geometry } from '../../src/ops/conv2d/plan.ts';
-import { conv2dTuning, DEFAULT_TILES, GPU_DEFAULT_TILE, isSharedTile } from '../../src/ops/conv2d/tuning.ts';
+import { conv2dTuning, DEFAULT_TILES, GPU_DEFAULT_TILE, isSharedTile, type SharedTile } from '../../src/ops/conv2d/tuning.ts';
 import { adapterIdentity, applyTuneCache, emptyTuneCache, kernelSetChecksum, mergeTuneChoices, parseTuneCache } from '../../src/ops/conv2d/tune-cache.ts';
 import { useEngine } from '../helpers/gpu.ts';
 import { expectClose } from '../helpers/reference.ts';
@@ -49,8 +49,8 @@ describe('conv2d autotuner candidates and defaults', () => {
     expect(defaultKernel(gpu, 'forward', tiny)).toEqual(DEFAULT_TILES.forward);
     const c = candidateKernels(gpu, 'wgrad', big);
     expect(c.filter(isSharedTile).length).toBeGreaterThan(5);
-    // 64x64 with K steps of 32 needs 16.5 kB of workgroup memory: only where the adapter has it.
-    const needs = (t: { bm: number; bn: number; bk: number }) => 4 * t.bk * (t.bm + 1 + t.bn);
+    // 64x64 with K steps of 32 (or 16, double-buffered) needs 16.5 kB of workgroup memory: only where the adapter has it.
+    const needs = (t: SharedTile) => 4 * t.bk * (t.bm + 1 + t.bn) * (t.double ? 2 : 1);
     expect(c.filter(isSharedTile).every((t) => needs(t) <= 16384)).toBe(true);
     expect(candidateKernels(gpuLike(49152), 'wgrad', big).filter(isSharedTile).some((t) => needs(t) > 16384)).toBe(true);
   });
@@ -126,6 +126,10 @@ describe('the autotune cache document', () => {
     const broken = JSON.parse(JSON.stringify(cache));
     broken.adapters['gpu A'].shapes.k1.kernel = { bm: 'big' };
     expect(parseTuneCache(JSON.stringify(broken), 'x.json').warning).toMatch(/shape "k1" of adapter "gpu A" is malformed/);
+    broken.adapters['gpu A'].shapes.k1.kernel = { ...choice('k1').kernel, double: 'yes' };
+    expect(parseTuneCache(JSON.stringify(broken), 'x.json').warning).toMatch(/shape "k1" of adapter "gpu A" is malformed/);
+    const double = mergeTuneChoices(emptyTuneCache(), 'gpu A', [{ ...choice('k1'), kernel: { ...choice('k1').kernel, double: true } }]);
+    expect(parseTuneCache(JSON.stringify(double), 'x.json').cache.adapters['gpu A'].shapes.k1.kernel).toMatchObject({ double: true });
   });
 
   it('a changed kernel set drops that adapter\'s choices (and only its)', () => {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { backward, mul, sum } from '../../src/index.ts';
 import { conv2d, conv2dVariants } from '../../src/ops/conv2d/conv2d.ts';
-import { convUniforms, forwardPlan, sharedTileProblem, shapeKey, wgradPlan, type ConvDevice, type Geometry } from '../../src/ops/conv2d/plan.ts';
+import { convUniforms, describePlan, forwardPlan, sharedTileProblem, shapeKey, wgradPlan, type ConvDevice, type Geometry } from '../../src/ops/conv2d/plan.ts';
 import { conv2dTuning, type Conv2dTuning, type SharedTile } from '../../src/ops/conv2d/tuning.ts';
 import { SHADERS } from '../../src/generated/shaders.ts';
 import { useEngine } from '../helpers/gpu.ts';
@@ -46,17 +46,22 @@ const TILES: SharedTile[] = [
   { bm: 4, bn: 8, bk: 3, rm: 4, rn: 1 },
   { bm: 64, bn: 16, bk: 4, rm: 8, rn: 2 },
   { bm: 64, bn: 64, bk: 8, rm: 8, rn: 8 },
+  // Double-buffered: K blocks of 1, 3 and 8 (a single step, odd tails, several steps of a long K).
+  { bm: 16, bn: 16, bk: 8, rm: 2, rn: 2, double: true },
+  { bm: 18, bn: 12, bk: 3, rm: 3, rn: 3, double: true },
+  { bm: 4, bn: 8, bk: 1, rm: 4, rn: 1, double: true },
 ];
 
 const CONFIGS: Config[] = [
   ...EDGE_CONFIGS,
+  cfg('1x1 s1 p0, a plain GEMM', 2, 7, 5, 6, 9, 1, 1, 0, true),
   cfg('2x2 s2 p0, even kernel', 1, 3, 9, 6, 6, 2, 2, 0, true),
   cfg('3x3 s3 p0, taps that reach no pixel of a phase', 1, 2, 8, 7, 3, 3, 3, 0, true),
 ];
 
 describe('conv2d tiled kernels vs the f64 CPU reference', () => {
   for (const tile of TILES) {
-    it(`BM=${tile.bm} BN=${tile.bn} BK=${tile.bk} RM=${tile.rm} RN=${tile.rn}: forward, dgrad, wgrad and bias gradient`, async () => {
+    it(`BM=${tile.bm} BN=${tile.bn} BK=${tile.bk} RM=${tile.rm} RN=${tile.rn}${tile.double ? ' double-buffered' : ''}: forward, dgrad, wgrad and bias gradient`, async () => {
       for (const c of CONFIGS) {
         const d = makeData(c, 700);
         const g = await tiledGrads(c, d, tile);
@@ -84,15 +89,16 @@ describe('conv2d tiled kernels vs the f64 CPU reference', () => {
   });
 });
 
-function fakeDevice(maxPerDimension: number): ConvDevice {
+/** This adapter with some of its limits replaced. */
+function fakeDevice(limits: Partial<Record<'maxComputeWorkgroupsPerDimension' | 'maxComputeWorkgroupStorageSize', number>>): ConvDevice {
   const e = engine();
-  return { limits: { ...limitsOf(e.limits), maxComputeWorkgroupsPerDimension: maxPerDimension } as GPUSupportedLimits, features: e.features, adapter: e.adapter };
+  return { limits: { ...limitsOf(e.limits), ...limits } as GPUSupportedLimits, features: e.features, adapter: e.adapter };
 }
 
 /** The limits as a plain object (GPUSupportedLimits' members are getters, which a spread would not copy). */
 function limitsOf(l: GPUSupportedLimits): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const k of ['maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupStorageSize', 'minStorageBufferOffsetAlignment'] as const) out[k] = l[k];
+  for (const k of ['maxComputeWorkgroupsPerDimension', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupStorageSize', 'minStorageBufferOffsetAlignment'] as const) out[k] = l[k];
   return out;
 }
 
@@ -127,11 +133,29 @@ describe('conv2d tiled planning', () => {
     }
   });
 
+  it('compiles the kernel size into the pipeline and names double buffering', () => {
+    const t = tuning();
+    try {
+      t.forward = { ...tile, double: true };
+      const plan = forwardPlan(engine(), { ...g, KH: 1, KW: 1, PH: 0, PW: 0 }, t);
+      expect(plan.constants).toMatchObject({ KH: 1, KW: 1, DB: 2 });
+      expect(describePlan(plan)).toBe('tiled_forward 8x8x4 r2x2 db');
+      t.forward = tile;
+      expect(forwardPlan(engine(), { ...g, KH: 3, KW: 5 }, t).constants).toMatchObject({ KH: 3, KW: 5, DB: 1 });
+    } finally {
+      t.forward = null;
+    }
+  });
+
   it('names what the adapter cannot run', () => {
     expect(sharedTileProblem(engine(), { bm: 9, bn: 8, bk: 4, rm: 9, rn: 1 })).toMatch(/rm, rn in 1\.\.8/);
     expect(sharedTileProblem(engine(), { bm: 6, bn: 8, bk: 4, rm: 2, rn: 2 })).toMatch(/bm of rm\*rn/);
     expect(sharedTileProblem(engine(), { bm: 256, bn: 256, bk: 4, rm: 1, rn: 1 })).toMatch(/workgroup 256x256/);
     expect(sharedTileProblem(engine(), { bm: 64, bn: 64, bk: 1024, rm: 4, rn: 4 })).toMatch(/bytes of workgroup memory/);
+    // Double buffering doubles the bytes: 4 * 16 * (65 + 64) = 8256 fits 16 KiB once, not twice.
+    const limited = fakeDevice({ maxComputeWorkgroupStorageSize: 16384 });
+    expect(sharedTileProblem(limited, { bm: 64, bn: 64, bk: 16, rm: 4, rn: 4 })).toBeNull();
+    expect(sharedTileProblem(limited, { bm: 64, bn: 64, bk: 16, rm: 4, rn: 4, double: true })).toMatch(/16512 bytes/);
     const t = tuning();
     t.forward = { bm: 6, bn: 8, bk: 4, rm: 2, rn: 2 };
     try {
@@ -145,7 +169,7 @@ describe('conv2d tiled planning', () => {
     const c = cfg('3x3 s1 p1 with bias', 2, 5, 7, 9, 6, 3, 1, 1, true);
     const d = makeData(c, 720);
     const t = { ...tuning(), forward: tile };
-    const plan = forwardPlan(fakeDevice(4), g, t);
+    const plan = forwardPlan(fakeDevice({ maxComputeWorkgroupsPerDimension: 4 }), g, t);
     expect(plan.grid).toEqual([4, 1, 4]); // 126 pixels in 16 blocks of 8: 4 along x, 4 along z
     const e = engine();
     const out = e.scope(() => {

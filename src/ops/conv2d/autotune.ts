@@ -39,6 +39,12 @@ const SHARED_CANDIDATES: readonly SharedTile[] = [
   { bm: 128, bn: 32, bk: 16, rm: 8, rn: 2 },
   { bm: 32, bn: 32, bk: 16, rm: 2, rn: 2 },
   { bm: 16, bn: 64, bk: 16, rm: 2, rn: 4 },
+  // Double-buffered (twice the workgroup memory: the first three fit the 16 KiB every adapter has).
+  { bm: 64, bn: 64, bk: 8, rm: 4, rn: 4, double: true },
+  { bm: 128, bn: 64, bk: 8, rm: 8, rn: 4, double: true },
+  { bm: 64, bn: 128, bk: 8, rm: 4, rn: 8, double: true },
+  { bm: 128, bn: 128, bk: 8, rm: 8, rn: 8, double: true },
+  { bm: 64, bn: 64, bk: 16, rm: 4, rn: 4, double: true },
 ];
 
 export interface TuneOptions {

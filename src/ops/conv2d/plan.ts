@@ -162,7 +162,7 @@ function rowWorkgroupShape(shader: Shader, cols: number, rows: number, tm: 4 | 8
 /** A short name of the kernel a plan runs: "forward_flat TM8 TN8", "wgrad_rows TM8 subgroups", "tiled_dgrad 64x64x16 r4x4". */
 export function describePlan(plan: DispatchPlan): string {
   const c = plan.constants;
-  if (plan.shader === SHADERS.conv2d_tiled) return `${plan.entry} ${c.BM}x${c.BN}x${c.BK} r${c.RM}x${c.RN}`;
+  if (plan.shader === SHADERS.conv2d_tiled) return `${plan.entry} ${c.BM}x${c.BN}x${c.BK} r${c.RM}x${c.RN}${c.DB === 2 ? ' db' : ''}`;
   const tile = plan.entry.startsWith('wgrad_rows') ? `TM${c.TM} TC${c.TC}` : `TM${c.TM} TN${c.TN}`;
   return `${plan.entry} ${tile}${plan.shader === SHADERS.conv2d_subgroups ? ' subgroups' : ''}`;
 }
@@ -242,7 +242,7 @@ export function sharedTileProblem(e: ConvDevice, t: SharedTile): string | null {
   if (tx * ty > l.maxComputeInvocationsPerWorkgroup || tx > l.maxComputeWorkgroupSizeX || ty > l.maxComputeWorkgroupSizeY) {
     return `its workgroup ${tx}x${ty} is above the adapter's limits`;
   }
-  const bytes = 4 * t.bk * (t.bm + 1 + t.bn); // As is padded by one row (conv2d_tiled.wgsl.in)
+  const bytes = 4 * t.bk * (t.bm + 1 + t.bn) * (t.double ? 2 : 1); // As is padded by one row (conv2d_tiled.wgsl.in)
   if (bytes > l.maxComputeWorkgroupStorageSize) return `its ${bytes} bytes of workgroup memory are above the adapter's ${l.maxComputeWorkgroupStorageSize}`;
   return null;
 }
@@ -253,11 +253,14 @@ function checkShared(e: ConvDevice, t: SharedTile, which: string): SharedTile {
   return t;
 }
 
-/** A conv2d_tiled dispatch: `cols` columns of the output matrix in blocks of bn along x (folded into z past the limit), `rows` in blocks of bm along y. */
-function sharedPlan(e: ConvDevice, entry: string, t: SharedTile, cols: number, rows: number, zTimes: number): DispatchPlan {
+/**
+ * A conv2d_tiled dispatch: `cols` columns of the output matrix in blocks of bn along x (folded into z past the
+ * limit), `rows` in blocks of bm along y; the kernel's size is a constant of the pipeline (1x1: a plain GEMM).
+ */
+function sharedPlan(e: ConvDevice, entry: string, t: SharedTile, g: Geometry, cols: number, rows: number, zTimes: number): DispatchPlan {
   const [bx, fz] = fold(e, Math.ceil(cols / t.bn));
   const by = Math.ceil(rows / t.bm);
-  const constants = { BM: t.bm, BN: t.bn, BK: t.bk, RM: t.rm, RN: t.rn, TX: t.bn / t.rn, TY: t.bm / t.rm };
+  const constants = { BM: t.bm, BN: t.bn, BK: t.bk, RM: t.rm, RN: t.rn, TX: t.bn / t.rn, TY: t.bm / t.rm, DB: t.double ? 2 : 1, KH: g.KH, KW: g.KW };
   const plan: DispatchPlan = { shader: SHADERS.conv2d_tiled, entry, constants, grid: [bx, by, fz * zTimes] };
   if (by > e.limits.maxComputeWorkgroupsPerDimension || plan.grid[2] > e.limits.maxComputeWorkgroupsPerDimension) {
     throw new Error(`conv2d: ${entry} needs a ${plan.grid.join('x')} grid, above the adapter's per-dimension limit`);
@@ -274,7 +277,7 @@ const MAX_FLAT_TAPS = 32;
 /** The forward GEMM: forward_flat where the taps fit the unrolled window, else forward_rows, or the column kernel. */
 export function forwardPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): DispatchPlan {
   const kernel = chooseKernel(e, 'forward', g, tuning);
-  if (isSharedTile(kernel)) return sharedPlan(e, 'tiled_forward', checkShared(e, kernel, 'forward'), g.N * g.Ho * g.Wo, g.Co, 1);
+  if (isSharedTile(kernel)) return sharedPlan(e, 'tiled_forward', checkShared(e, kernel, 'forward'), g, g.N * g.Ho * g.Wo, g.Co, 1);
   const tile = checkTile(kernel, 'forward');
   if (tile.rows) {
     // The cap only where forward_flat can run (kernels up to 7 wide): forward_rows keeps its own tn.
@@ -297,7 +300,7 @@ export function dgradPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): Dis
   if (isSharedTile(kernel)) {
     // The widest stride phase has ceil(H/SH) x ceil(W/SW) pixels; z carries the SH*SW phases.
     const Pq = g.N * Math.ceil(g.H / g.SH) * Math.ceil(g.W / g.SW);
-    return sharedPlan(e, 'tiled_dgrad', checkShared(e, kernel, 'dgrad'), Pq, g.C, g.SH * g.SW);
+    return sharedPlan(e, 'tiled_dgrad', checkShared(e, kernel, 'dgrad'), g, Pq, g.C, g.SH * g.SW);
   }
   const tile = checkTile(kernel, 'dgrad');
   if (tile.rows && tile.flat && g.SH === 1 && g.SW === 1 && g.KW <= 7 && rowTile(g.W, tile.tn).tn + g.KW - 1 <= 24) {
@@ -324,7 +327,7 @@ export function dgradPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): Dis
  */
 function wgradKernel(e: ConvDevice, g: Geometry, kernel: ConvKernel, tuning: Conv2dTuning): { plan: DispatchPlan; busy: number } {
   if (isSharedTile(kernel)) {
-    const plan = sharedPlan(e, 'tiled_wgrad', checkShared(e, kernel, 'wgrad'), g.C * g.KH * g.KW, g.Co, 1);
+    const plan = sharedPlan(e, 'tiled_wgrad', checkShared(e, kernel, 'wgrad'), g, g.C * g.KH * g.KW, g.Co, 1);
     if (plan.grid[2] !== 1) throw new Error(`conv2d: tiled_wgrad over ${g.C * g.KH * g.KW} taps needs more workgroups than the adapter's limit`);
     return { plan, busy: plan.constants.TX * plan.constants.TY };
   }

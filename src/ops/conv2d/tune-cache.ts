@@ -58,7 +58,8 @@ function validShape(v: unknown): v is TunedShape {
   if (!isObject(v) || !isObject(v.kernel) || typeof v.variant !== 'string') return false;
   const k = v.kernel;
   const nums = 'bm' in k ? [k.bm, k.bn, k.bk, k.rm, k.rn] : [k.tm, k.tn];
-  return nums.every((n) => typeof n === 'number') && typeof v.ms === 'number' && typeof v.defaultMs === 'number';
+  const flags = 'bm' in k ? [k.double] : [k.rows, k.flat];
+  return nums.every((n) => typeof n === 'number') && flags.every((f) => f === undefined || typeof f === 'boolean') && typeof v.ms === 'number' && typeof v.defaultMs === 'number';
 }
 
 /** Why a parsed document is not a tune cache, or null. */

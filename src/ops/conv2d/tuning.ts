@@ -24,7 +24,8 @@ export interface ConvTile {
  * Workgroup-memory tile of conv2d_tiled.wgsl.in, the family shaped for GPUs: a workgroup computes bm x bn of the
  * output matrix (channels x pixels, or channels x taps for wgrad) in K steps of bk, each invocation an rm x rn
  * register sub-tile (1..8 each), so a workgroup has (bm/rm) x (bn/rn) invocations; bm must be a multiple of rm*rn
- * (the loads of B give each invocation one column).
+ * (the loads of B give each invocation one column). `double` keeps two K blocks in workgroup memory (twice the
+ * bytes): the next one loads while the current one is multiplied, one barrier per K step instead of two.
  */
 export interface SharedTile {
   bm: number;
@@ -32,6 +33,7 @@ export interface SharedTile {
   bk: number;
   rm: number;
   rn: number;
+  double?: boolean;
 }
 
 /** The kernel of one GEMM: a register tile (conv2d.wgsl.in) or a workgroup-memory tile (conv2d_tiled.wgsl.in). */

@@ -4,14 +4,14 @@
 // Training: per-channel batch mean and biased variance over N*H*W normalise x; the running statistics are updated
 // in place on the GPU: running = (1 - momentum) * running + momentum * batch (the unbiased variance, n/(n-1), for
 // running_var). Eval: the running statistics normalise x and nothing is updated.
-// Kernels: batchnorm.wgsl.
+// Kernels: batchnorm.wgsl.in (batchnorm_f16x: backward reading x as the f16 pairs the f16 memory policy saved).
 import { checkInputs } from './check.ts';
 import { shapeString, type Tensor } from '../engine/tensor.ts';
 import type { Engine } from '../engine/engine.ts';
 import { isCpuAdapter } from '../engine/device.ts';
 import type { UniformValues } from '../engine/kernel.ts';
 import { SHADERS } from '../generated/shaders.ts';
-import { recomputable, save } from './saved.ts';
+import { recomputable, save, type StoredValues } from './saved.ts';
 
 export interface BatchNorm2dOptions {
   /** gamma, [C] (a parameter). */
@@ -136,15 +136,18 @@ function statistics(b: BnCall): Tensor {
 }
 
 /**
- * The gradients [dx, dweight, dbias] from the saved input x. With ReLU the kernels mask dy by the output computed
+ * The gradients [dx, dweight, dbias] from the saved input x (f32, or the f16 pairs it was saved as). With ReLU the kernels mask dy by the output computed
  * again from x, the statistics, weight and bias by the forward's own expression: exactly PyTorch's relu backward
  * (dy where out > 0) with no output kept for it.
  */
-function batchNormBackward(b: BnCall, x: Tensor, stats: Tensor, dy: Tensor): (Tensor | null)[] {
+function batchNormBackward(b: BnCall, saved: StoredValues, stats: Tensor, dy: Tensor): (Tensor | null)[] {
   const { e, weight, bias, C, params } = b;
+  const x = saved.tensor;
+  // The f16 pairs are read as they are: no unpacked copy of x (the largest at 800x640 is 250 MiB).
+  const shader = saved.packed ? SHADERS.batchnorm_f16x : SHADERS.batchnorm;
   const gparts = e.empty([C * b.nparts * 2], { label: 'batchNorm2d.gradPartials' });
   const kgp = e.kernel({
-    shader: SHADERS.batchnorm,
+    shader,
     entry: 'grad_partial',
     bindings: ['x', 'dy', 'saved', 'weight', 'bias', 'partials', 'params'],
     constants: { ...b.relu, WG: reductionThreads(e, b.chunk) },
@@ -157,9 +160,9 @@ function batchNormBackward(b: BnCall, x: Tensor, stats: Tensor, dy: Tensor): (Te
   gparts.dispose();
   let dx: Tensor | null = null;
   if (b.x.requiresGrad) {
-    dx = e.empty(x.shape, { label: 'batchNorm2d.dx' });
+    dx = e.empty(b.x.shape, { label: 'batchNorm2d.dx' });
     const kdx = e.kernel({
-      shader: SHADERS.batchnorm,
+      shader,
       entry: 'backward_dx',
       bindings: ['x', 'dy', 'saved', 'weight', 'bias', 'dgamma_in', 'dbeta_in', 'dx', 'params'],
       constants: { ...b.relu, TRAIN: b.training ? 1 : 0, WGE, EPI },
@@ -199,5 +202,5 @@ export function batchNorm2d(x: Tensor, options: BatchNorm2dOptions): Tensor {
     return y;
   }
   recomputable(y, [savedX], ([xv]) => normalize(b, xv, stats));
-  return e.tape.record(op, inputs, y, (dy) => savedX.use((xv) => batchNormBackward(b, xv, stats, dy)), [savedX]);
+  return e.tape.record(op, inputs, y, (dy) => savedX.useStored((xv) => batchNormBackward(b, xv, stats, dy)), [savedX]);
 }

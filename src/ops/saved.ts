@@ -43,7 +43,15 @@ interface Store {
   refs: number;
   /** Runs fn on the values as an f32 tensor of the saved shape. */
   use<T>(fn: (t: Tensor) => T): T;
+  /** The f16 pairs, where the store packed them. */
+  packed?: Tensor;
   release(): void;
+}
+
+/** Saved values as a kernel reads them: an f32 tensor, or (packed) f16 pairs in u32 words (pack_f16.wgsl). */
+export interface StoredValues {
+  tensor: Tensor;
+  packed: boolean;
 }
 
 /** How to compute a tensor again from saved inputs (registered by its op, run by a backward that needs it). */
@@ -71,6 +79,16 @@ export class SavedTensor implements SavedActivation {
   use<T>(fn: (t: Tensor) => T): T {
     if (this.freed) throw new Error(`saved activation "${this.label}" was used after its tape node let it go`);
     return this.store.use(fn);
+  }
+
+  /**
+   * Runs fn on the values as they are stored: the f16 pairs themselves where the policy packed them (for a kernel
+   * that reads them directly, with no unpacked copy), else as use() gives them.
+   */
+  useStored<T>(fn: (v: StoredValues) => T): T {
+    const packed = this.store.packed;
+    if (packed && !this.freed) return fn({ tensor: packed, packed: true });
+    return this.use((tensor) => fn({ tensor, packed: false }));
   }
 
   free(): void {
@@ -104,7 +122,7 @@ function withTransient<T>(t: Tensor, fn: (t: Tensor) => T): T {
 /** Records packing t into f16 pairs; the words live until the last SavedTensor of t is freed. */
 function packedStore(t: Tensor): Store {
   const words = packF16(t);
-  return { refs: 0, use: (fn) => withTransient(unpackF16(words, t.shape, `${t.label}.unpacked`), fn), release: () => words.dispose() };
+  return { refs: 0, packed: words, use: (fn) => withTransient(unpackF16(words, t.shape, `${t.label}.unpacked`), fn), release: () => words.dispose() };
 }
 
 function recomputedStore(recipe: Recipe): Store {

@@ -154,6 +154,30 @@ describe('batchNorm2d with f16-stored input', () => {
   });
 });
 
+describe('batchNorm2d backward reading the f16 pairs directly', () => {
+  it('runs batchnorm_f16x on the pairs (no unpacked copy), exact on an odd element count', async () => {
+    const shape: [number, number, number, number] = [1, 3, 5, 7]; // 105 elements: the last word's high half is padding
+    const x16 = Float32Array.from(randomArray(105, 21, -2, 2), f16);
+    const r = randomArray(105, 22, -1, 1);
+    const exact32 = await bnGrads(x16, shape, r, { storage: 'f32', recompute: false });
+    const direct16 = await bnGrads(x16, shape, r, { storage: 'f16', recompute: false });
+    direct16.forEach((g, i) => expect(g, `gradient ${i}`).toEqual(exact32[i]));
+
+    const e = engine();
+    setPolicy({ storage: 'f16', recompute: false });
+    const C = shape[1];
+    const xt = e.tensor(x16, shape, { requiresGrad: true });
+    const [weight, bias] = [full(e, [C], 1, { requiresGrad: true }), e.zeros([C], { requiresGrad: true })];
+    const [runningMean, runningVar] = [e.zeros([C]), full(e, [C], 1)];
+    const names = e.traceKernels(() => {
+      backward(sum(batchNorm2d(xt, { weight, bias, runningMean, runningVar, training: true, relu: true })));
+    }).map((k) => k.name);
+    for (const t of [xt, weight, bias, runningMean, runningVar, xt.grad, weight.grad, bias.grad]) t?.dispose();
+    expect(names).toEqual(expect.arrayContaining(['pack_f16.pack', 'batchnorm_f16x.grad_partial', 'batchnorm_f16x.backward_dx']));
+    expect(names.filter((n) => n.startsWith('pack_f16.unpack') || n === 'batchnorm.grad_partial')).toEqual([]);
+  });
+});
+
 describe('the whole model under each memory policy', () => {
   const config = { ...MODEL_PRESETS.tiny, landmarks: 3 };
   const [n, h, w] = [2, 64, 64];

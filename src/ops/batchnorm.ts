@@ -136,9 +136,9 @@ function statistics(b: BnCall): Tensor {
 }
 
 /**
- * The gradients [dx, dweight, dbias] from the saved input x (f32, or the f16 pairs it was saved as). With ReLU the kernels mask dy by the output computed
- * again from x, the statistics, weight and bias by the forward's own expression: exactly PyTorch's relu backward
- * (dy where out > 0) with no output kept for it.
+ * The gradients [dx, dweight, dbias] from the saved input x (f32, or the f16 pairs it was saved as). With ReLU
+ * the kernels mask dy by the output computed again from x, the statistics, weight and bias by the forward's own
+ * expression: exactly PyTorch's relu backward (dy where out > 0) with no output kept for it.
  */
 function batchNormBackward(b: BnCall, saved: StoredValues, stats: Tensor, dy: Tensor): (Tensor | null)[] {
   const { e, weight, bias, C, params } = b;

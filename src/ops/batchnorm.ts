@@ -4,14 +4,15 @@
 // Training: per-channel batch mean and biased variance over N*H*W normalise x; the running statistics are updated
 // in place on the GPU: running = (1 - momentum) * running + momentum * batch (the unbiased variance, n/(n-1), for
 // running_var). Eval: the running statistics normalise x and nothing is updated.
-// Kernels: batchnorm.wgsl.in (batchnorm_f16x: backward reading x as the f16 pairs the f16 memory policy saved).
+// Kernels: batchnorm.wgsl.in (batchnorm_f16x: backward and the recomputed output reading x as the f16 pairs the f16
+// memory policy saved).
 import { checkInputs } from './check.ts';
 import { shapeString, type Tensor } from '../engine/tensor.ts';
 import type { Engine } from '../engine/engine.ts';
 import { isCpuAdapter } from '../engine/device.ts';
 import type { UniformValues } from '../engine/kernel.ts';
 import { SHADERS } from '../generated/shaders.ts';
-import { recomputable, save, type StoredValues } from './saved.ts';
+import { recomputableFromStored, save, type StoredValues } from './saved.ts';
 
 export interface BatchNorm2dOptions {
   /** gamma, [C] (a parameter). */
@@ -174,11 +175,15 @@ function batchNormBackward(b: BnCall, saved: StoredValues, stats: Tensor, dy: Te
   return [dx, gw, gb];
 }
 
-/** y = weight * (x - mean) * invstd + bias (then max(y, 0) with ReLU) from the statistics: the forward and its recomputation. */
-function normalize(b: BnCall, x: Tensor, stats: Tensor): Tensor {
+/**
+ * y = weight * (x - mean) * invstd + bias (then max(y, 0) with ReLU) from the statistics: the forward, and its
+ * recomputation from x as saved (the f16 pairs read directly).
+ */
+function normalize(b: BnCall, saved: StoredValues, stats: Tensor): Tensor {
   const { e, weight, bias } = b;
-  const y = e.empty(x.shape, { label: b.relu.RELU ? 'batchNorm2d+relu' : 'batchNorm2d' });
-  const kn = e.kernel({ shader: SHADERS.batchnorm, entry: 'normalize', bindings: ['x', 'saved', 'weight', 'bias', 'y', 'params'], constants: { ...b.relu, WGE, EPI } });
+  const x = saved.tensor;
+  const y = e.empty(b.x.shape, { label: b.relu.RELU ? 'batchNorm2d+relu' : 'batchNorm2d' });
+  const kn = e.kernel({ shader: saved.packed ? SHADERS.batchnorm_f16x : SHADERS.batchnorm, entry: 'normalize', bindings: ['x', 'saved', 'weight', 'bias', 'y', 'params'], constants: { ...b.relu, WGE, EPI } });
   e.run(kn, { x, saved: stats, weight, bias, y, params: b.params }, b.planes);
   return y;
 }
@@ -195,12 +200,12 @@ export function batchNorm2d(x: Tensor, options: BatchNorm2dOptions): Tensor {
   const inputs = [x, weight, bias];
   const stats = statistics(b);
   const savedX = e.tape.willRecord(inputs) ? save(x) : null;
-  const y = normalize(b, x, stats);
+  const y = normalize(b, { tensor: x, packed: false }, stats);
   if (!savedX) {
     // Not recorded (no input needs a gradient, or noGrad): nothing will run backward, the statistics are not needed.
     stats.dispose();
     return y;
   }
-  recomputable(y, [savedX], ([xv]) => normalize(b, xv, stats));
+  recomputableFromStored(y, savedX, (xv) => normalize(b, xv, stats));
   return e.tape.record(op, inputs, y, (dy) => savedX.useStored((xv) => batchNormBackward(b, xv, stats, dy)), [savedX]);
 }

@@ -3,7 +3,8 @@
 //   f32 (default)   a reference: the tensor is held (Tensor.hold), so the model may dispose it at its last use in
 //                   the forward pass and the buffer lives on only as long as a backward needs it;
 //   f16             packed as f16 pairs in u32 words (pack_f16.wgsl, core WGSL, every adapter): half the bytes, the
-//                   f32 tensor freed at its last forward use; backward unpacks it (f32 arithmetic throughout);
+//                   f32 tensor freed at its last forward use; backward unpacks it, or reads the pairs directly
+//                   where its kernel can (useStored: batchnorm's backward and recomputation); f32 arithmetic;
 //   recompute       a tensor whose op declared a recipe (BN+ReLU, ReLU, upsample-concat: cheap elementwise work) is
 //                   not kept at all: backward runs the recipe again from what the recipe's op saved itself.
 // Saving the same tensor twice shares one copy. Each SavedTensor is one tape node's hold (freed with the node).
@@ -54,11 +55,8 @@ export interface StoredValues {
   packed: boolean;
 }
 
-/** How to compute a tensor again from saved inputs (registered by its op, run by a backward that needs it). */
-interface Recipe {
-  inputs: readonly SavedTensor[];
-  run: (inputs: readonly Tensor[]) => Tensor;
-}
+/** Computes a tensor again from saved inputs (registered by its op, run by a backward that needs it). */
+type Recipe = () => Tensor;
 
 const stores = new WeakMap<Tensor, Store>();
 const recipes = new WeakMap<Tensor, Recipe>();
@@ -125,8 +123,8 @@ function packedStore(t: Tensor): Store {
   return { refs: 0, packed: words, use: (fn) => withTransient(unpackF16(words, t.shape, `${t.label}.unpacked`), fn), release: () => words.dispose() };
 }
 
-function recomputedStore(recipe: Recipe): Store {
-  return { refs: 0, use: (fn) => withTransient(useAll(recipe.inputs, recipe.run), fn), release: () => {} };
+function recomputedStore(recompute: Recipe): Store {
+  return { refs: 0, use: (fn) => withTransient(recompute(), fn), release: () => {} };
 }
 
 /** t's values as f16 pairs in ceil(n / 2) u32 words (held in an i32 tensor), clamped to +-65504. */
@@ -171,6 +169,14 @@ export function save(t: Tensor): SavedTensor {
  * first). The recipe must give the same values as the forward did (the same kernels on the same inputs); the
  * parameters it reads are unchanged until the optimizer step, which follows the backward.
  */
-export function recomputable(t: Tensor, inputs: readonly SavedTensor[], run: Recipe['run']): void {
-  if (memoryPolicy(Engine.of(t)).recompute) recipes.set(t, { inputs, run });
+export function recomputable(t: Tensor, inputs: readonly SavedTensor[], run: (inputs: readonly Tensor[]) => Tensor): void {
+  if (memoryPolicy(Engine.of(t)).recompute) recipes.set(t, () => useAll(inputs, run));
+}
+
+/**
+ * recomputable for an op whose kernel reads its one saved input as it is stored (useStored: f32, or the f16
+ * pairs, with no unpacked copy while it recomputes).
+ */
+export function recomputableFromStored(t: Tensor, input: SavedTensor, run: (input: StoredValues) => Tensor): void {
+  if (memoryPolicy(Engine.of(t)).recompute) recipes.set(t, () => input.useStored(run));
 }

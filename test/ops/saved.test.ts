@@ -154,27 +154,42 @@ describe('batchNorm2d with f16-stored input', () => {
   });
 });
 
-describe('batchNorm2d backward reading the f16 pairs directly', () => {
-  it('runs batchnorm_f16x on the pairs (no unpacked copy), exact on an odd element count', async () => {
-    const shape: [number, number, number, number] = [1, 3, 5, 7]; // 105 elements: the last word's high half is padding
-    const x16 = Float32Array.from(randomArray(105, 21, -2, 2), f16);
-    const r = randomArray(105, 22, -1, 1);
-    const exact32 = await bnGrads(x16, shape, r, { storage: 'f32', recompute: false });
-    const direct16 = await bnGrads(x16, shape, r, { storage: 'f16', recompute: false });
-    direct16.forEach((g, i) => expect(g, `gradient ${i}`).toEqual(exact32[i]));
+describe('batchNorm2d reading the f16 pairs directly', () => {
+  const shape: [number, number, number, number] = [1, 3, 5, 7]; // 105 elements: the last word's high half is padding
+  const x16 = Float32Array.from(randomArray(105, 21, -2, 2), f16);
+  const w = randomArray(4 * 3 * 9, 23, -0.5, 0.5);
 
+  /** Gradients of x, BN's weight and bias and the conv's weight of sum(conv2d(relu(bn(x)))), and the kernels a step runs. */
+  async function bnConvStep(policy: MemoryPolicy): Promise<{ grads: Float32Array[]; kernels: string[] }> {
     const e = engine();
-    setPolicy({ storage: 'f16', recompute: false });
-    const C = shape[1];
+    setPolicy(policy);
     const xt = e.tensor(x16, shape, { requiresGrad: true });
-    const [weight, bias] = [full(e, [C], 1, { requiresGrad: true }), e.zeros([C], { requiresGrad: true })];
-    const [runningMean, runningVar] = [e.zeros([C]), full(e, [C], 1)];
-    const names = e.traceKernels(() => {
-      backward(sum(batchNorm2d(xt, { weight, bias, runningMean, runningVar, training: true, relu: true })));
-    }).map((k) => k.name);
-    for (const t of [xt, weight, bias, runningMean, runningVar, xt.grad, weight.grad, bias.grad]) t?.dispose();
-    expect(names).toEqual(expect.arrayContaining(['pack_f16.pack', 'batchnorm_f16x.grad_partial', 'batchnorm_f16x.backward_dx']));
-    expect(names.filter((n) => n.startsWith('pack_f16.unpack') || n === 'batchnorm.grad_partial')).toEqual([]);
+    const weight = full(e, [3], 1.25, { requiresGrad: true });
+    const bias = full(e, [3], 0.1, { requiresGrad: true });
+    const cw = e.tensor(w, [4, 3, 3, 3], { requiresGrad: true });
+    const [runningMean, runningVar] = [e.zeros([3]), full(e, [3], 1)];
+    const step = () => backward(sum(conv2d(batchNorm2d(xt, { weight, bias, runningMean, runningVar, training: true, relu: true }), cw, null, { padding: 1 })));
+    const kernels = e.traceKernels(step).map((k) => k.name);
+    for (const t of [xt, weight, bias, cw]) t.grad?.dispose(), (t.grad = null);
+    e.scope(step);
+    const params = [xt, weight, bias, cw];
+    const grads = (await Promise.all(params.map((t) => t.grad!.read()))) as Float32Array[];
+    for (const t of [...params, ...params.map((p) => p.grad!), runningMean, runningVar]) t.dispose();
+    return { grads, kernels };
+  }
+
+  it('backward and the recomputed output read the pairs (no unpacked copy), exact on an odd element count', async () => {
+    const exact32 = await bnGrads(x16, shape, randomArray(105, 22, -1, 1), { storage: 'f32', recompute: false });
+    const direct16 = await bnGrads(x16, shape, randomArray(105, 22, -1, 1), { storage: 'f16', recompute: false });
+    direct16.forEach((g, i) => expect(g, `BN gradient ${i}`).toEqual(exact32[i]));
+
+    const f32 = await bnConvStep({ storage: 'f32', recompute: true });
+    const f16 = await bnConvStep({ storage: 'f16', recompute: true });
+    f16.grads.forEach((g, i) => expect(g, `BN+conv gradient ${i}`).toEqual(f32.grads[i]));
+    // The forward's normalize reads f32 x (batchnorm.normalize); its recomputation in backward reads the pairs.
+    expect(f16.kernels).toEqual(expect.arrayContaining(['pack_f16.pack', 'batchnorm_f16x.normalize', 'batchnorm_f16x.grad_partial', 'batchnorm_f16x.backward_dx']));
+    expect(f16.kernels.filter((n) => n.startsWith('pack_f16.unpack') || n === 'batchnorm.grad_partial' || n === 'batchnorm.backward_dx')).toEqual([]);
+    expect(f32.kernels.filter((n) => n.startsWith('batchnorm_f16x') || n.startsWith('pack_f16'))).toEqual([]);
   });
 });
 

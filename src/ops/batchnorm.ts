@@ -10,7 +10,7 @@ import { checkInputs } from './check.ts';
 import { shapeString, type Tensor } from '../engine/tensor.ts';
 import type { Engine } from '../engine/engine.ts';
 import { isCpuAdapter } from '../engine/device.ts';
-import type { UniformValues } from '../engine/kernel.ts';
+import type { Shader, UniformValues } from '../engine/kernel.ts';
 import { SHADERS } from '../generated/shaders.ts';
 import { recomputableFromStored, save, type StoredValues } from './saved.ts';
 
@@ -136,6 +136,11 @@ function statistics(b: BnCall): Tensor {
   return stats;
 }
 
+/** The variant of the kernels that reads x as saved: the f16 pairs as they are, with no unpacked copy (250 MiB at 800x640). */
+function shaderReading(saved: StoredValues): Shader {
+  return saved.packed ? SHADERS.batchnorm_f16x : SHADERS.batchnorm;
+}
+
 /**
  * The gradients [dx, dweight, dbias] from the saved input x (f32, or the f16 pairs it was saved as). With ReLU
  * the kernels mask dy by the output computed again from x, the statistics, weight and bias by the forward's own
@@ -144,8 +149,7 @@ function statistics(b: BnCall): Tensor {
 function batchNormBackward(b: BnCall, saved: StoredValues, stats: Tensor, dy: Tensor): (Tensor | null)[] {
   const { e, weight, bias, C, params } = b;
   const x = saved.tensor;
-  // The f16 pairs are read as they are: no unpacked copy of x (the largest at 800x640 is 250 MiB).
-  const shader = saved.packed ? SHADERS.batchnorm_f16x : SHADERS.batchnorm;
+  const shader = shaderReading(saved);
   const gparts = e.empty([C * b.nparts * 2], { label: 'batchNorm2d.gradPartials' });
   const kgp = e.kernel({
     shader,
@@ -183,7 +187,7 @@ function normalize(b: BnCall, saved: StoredValues, stats: Tensor): Tensor {
   const { e, weight, bias } = b;
   const x = saved.tensor;
   const y = e.empty(b.x.shape, { label: b.relu.RELU ? 'batchNorm2d+relu' : 'batchNorm2d' });
-  const kn = e.kernel({ shader: saved.packed ? SHADERS.batchnorm_f16x : SHADERS.batchnorm, entry: 'normalize', bindings: ['x', 'saved', 'weight', 'bias', 'y', 'params'], constants: { ...b.relu, WGE, EPI } });
+  const kn = e.kernel({ shader: shaderReading(saved), entry: 'normalize', bindings: ['x', 'saved', 'weight', 'bias', 'y', 'params'], constants: { ...b.relu, WGE, EPI } });
   e.run(kn, { x, saved: stats, weight, bias, y, params: b.params }, b.planes);
   return y;
 }

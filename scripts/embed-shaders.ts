@@ -35,6 +35,19 @@ function wgslFiles(dir: string): string[] {
   return out.sort();
 }
 
+/**
+ * The entry points of a variant: reflected from its code, or, for a variant with the flag `reflect=OTHER`, those of
+ * the variant OTHER declared before it (wgsl_reflect cannot parse every WGSL extension, e.g. subgroup matrices; the
+ * variant must bind what OTHER binds).
+ */
+function entriesOf(v: { name: string; flags: ReadonlySet<string> }, code: string, done: ReadonlyMap<string, EmbeddedShader>, file: string): Record<string, ShaderEntry> {
+  const from = [...v.flags].find((f) => f.startsWith('reflect='))?.slice('reflect='.length);
+  if (from === undefined) return reflectShader(v.name, code);
+  const other = done.get(from);
+  if (!other) throw new Error(`${file}: variant ${v.name} reflects as ${from}, which is not a variant declared before it`);
+  return other.entries;
+}
+
 /** Every shader under src/, templates expanded; names are unique (a clash is an error naming both files). */
 export function collectShaders(): EmbeddedShader[] {
   const shaders = new Map<string, EmbeddedShader>();
@@ -48,7 +61,7 @@ export function collectShaders(): EmbeddedShader[] {
       const other = shaders.get(v.name);
       if (other) throw new Error(`shader name "${v.name}" comes from both ${other.file} and ${file}: rename one`);
       const code = isTemplate ? expandTemplate(source, v.flags, file) : source;
-      shaders.set(v.name, { name: v.name, file, code, entries: reflectShader(v.name, code) });
+      shaders.set(v.name, { name: v.name, file, code, entries: entriesOf(v, code, shaders, file) });
     }
   }
   return [...shaders.values()].sort((a, b) => a.name.localeCompare(b.name));

@@ -12,6 +12,22 @@ export interface AdapterDescription {
   runtime: 'browser' | 'node';
   /** Smallest subgroup size the adapter may use (GPUAdapterInfo.subgroupMinSize; undefined where not reported). */
   subgroupMinSize?: number;
+  /** Largest subgroup size (GPUAdapterInfo.subgroupMaxSize; undefined where not reported). */
+  subgroupMaxSize?: number;
+  /**
+   * The subgroup-matrix shapes and types of `chromium-experimental-subgroup-matrix` (GPUAdapterInfo.
+   * subgroupMatrixConfigs), where the device has the feature; else empty.
+   */
+  subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
+}
+
+/** One supported subgroup-matrix multiply: M x K times K x N, componentType operands, resultComponentType result. */
+export interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
 }
 
 export interface GpuContext {
@@ -41,8 +57,18 @@ export function isCpuAdapter(adapter: AdapterDescription): boolean {
   return adapter.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${adapter.architecture} ${adapter.device} ${adapter.description}`);
 }
 
+/** The tensor-core feature (Dawn's experiment: in Node it needs the allow_unsafe_apis toggle, in Chrome --enable-unsafe-webgpu). */
+export const SUBGROUP_MATRIX_FEATURE = 'chromium-experimental-subgroup-matrix';
+
 /** Optional features we use when the adapter offers them. */
-export const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups'];
+export const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups', SUBGROUP_MATRIX_FEATURE as GPUFeatureName];
+
+/** The adapter's subgroup-matrix configurations, as plain objects (none where the feature was not granted). */
+function matrixConfigs(info: GPUAdapterInfo, granted: readonly string[]): SubgroupMatrixConfig[] {
+  const list = (info as GPUAdapterInfo & { subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[] }).subgroupMatrixConfigs;
+  if (!granted.includes(SUBGROUP_MATRIX_FEATURE) || !list) return [];
+  return [...list].map(({ componentType, resultComponentType, M, N, K }) => ({ componentType, resultComponentType, M, N, K }));
+}
 
 /** The GPU object to use, and which runtime it belongs to, with an error that says what to do where there is none. */
 function chooseGpu(options: DeviceOptions): { gpu: GPU; runtime: 'browser' | 'node' } {
@@ -100,6 +126,8 @@ export async function requestGpu(options: DeviceOptions = {}): Promise<GpuContex
       isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter),
       runtime,
       ...(typeof info.subgroupMinSize === 'number' ? { subgroupMinSize: info.subgroupMinSize } : {}),
+      ...(typeof info.subgroupMaxSize === 'number' ? { subgroupMaxSize: info.subgroupMaxSize } : {}),
+      subgroupMatrixConfigs: matrixConfigs(info, features),
     },
   };
 }

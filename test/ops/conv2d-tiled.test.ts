@@ -1,41 +1,21 @@
 // conv2d's workgroup-memory tiled kernels (conv2d_tiled.wgsl.in): forward, dgrad by stride phase and split-K wgrad
 // against the f64 CPU reference on odd shapes, for several tiles; planning (tuned choices, limits, folding).
 import { describe, expect, it } from 'vitest';
-import { backward, mul, sum } from '../../src/index.ts';
-import { conv2d, conv2dVariants } from '../../src/ops/conv2d/conv2d.ts';
+import { conv2dVariants } from '../../src/ops/conv2d/conv2d.ts';
 import { convUniforms, describePlan, forwardPlan, sharedTileProblem, shapeKey, wgradPlan, type ConvDevice, type Geometry } from '../../src/ops/conv2d/plan.ts';
 import { conv2dTuning, type Conv2dTuning, type SharedTile } from '../../src/ops/conv2d/tuning.ts';
 import { SHADERS } from '../../src/generated/shaders.ts';
 import { useEngine } from '../helpers/gpu.ts';
 import { expectClose } from '../helpers/reference.ts';
-import { EDGE_CONFIGS, cfg, convGradRef, convRef, makeData, outSize, type Config, type Data } from '../helpers/conv-reference.ts';
+import { EDGE_CONFIGS, cfg, convGradRef, convRef, makeData, type Config, type Data } from '../helpers/conv-reference.ts';
+import { convGradsWith, type ConvGrads } from '../helpers/conv-grads.ts';
 
 const engine = useEngine();
 const tuning = () => conv2dTuning(engine());
 
 /** Output, dx, dw and db of sum(conv(x) * r) from the GPU's autograd, with every GEMM on `tile`. */
-async function tiledGrads(c: Config, d: Data, tile: SharedTile, extra: Partial<Conv2dTuning> = {}): Promise<Record<'y' | 'dx' | 'dw' | 'db', Float32Array | null>> {
-  const t = tuning();
-  const saved = { ...t };
-  Object.assign(t, { forward: tile, dgrad: tile, wgrad: tile, ...extra });
-  const e = engine();
-  try {
-    const [Ho, Wo] = outSize(c);
-    const x = e.tensor(d.x, [c.N, c.C, c.H, c.W], { requiresGrad: true });
-    const w = e.tensor(d.w, [c.Co, c.C, c.kh, c.kw], { requiresGrad: true });
-    const b = d.b ? e.tensor(d.b, [c.Co], { requiresGrad: true }) : null;
-    const y = e.scope(() => {
-      const out = conv2d(x, w, b, { stride: c.stride, padding: c.padding });
-      backward(sum(mul(out, e.tensor(d.r, [c.N, c.Co, Ho, Wo]))));
-      return out;
-    });
-    const read = async (v: { read(): Promise<ArrayLike<number>> } | null | undefined) => (v ? ((await v.read()) as Float32Array) : null);
-    const out = { y: await read(y), dx: await read(x.grad), dw: await read(w.grad), db: await read(b?.grad) };
-    for (const v of [y, x.grad, w.grad, b?.grad, x, w, b]) v?.dispose();
-    return out;
-  } finally {
-    Object.assign(t, saved);
-  }
+function tiledGrads(c: Config, d: Data, tile: SharedTile, extra: Partial<Conv2dTuning> = {}): Promise<ConvGrads> {
+  return convGradsWith(engine(), c, d, { forward: tile, dgrad: tile, wgrad: tile, ...extra });
 }
 
 const TILES: SharedTile[] = [

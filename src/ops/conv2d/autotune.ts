@@ -47,6 +47,21 @@ const SHARED_CANDIDATES: readonly SharedTile[] = [
   { bm: 64, bn: 64, bk: 16, rm: 4, rn: 4, double: true },
 ];
 
+/**
+ * Subgroup-matrix tiles (tensor cores), tried on the GEMMs conv2dTuning.f16Ops allows f16 operands, where the adapter
+ * runs them natively (sharedTileProblem: the feature, an f16 -> f32 config of the side, one subgroup size, the limits).
+ */
+const MATRIX_CANDIDATES: readonly SharedTile[] = [
+  { bm: 64, bn: 64, bk: 32, rm: 2, rn: 2, matrix: 16 },
+  { bm: 128, bn: 64, bk: 32, rm: 4, rn: 2, matrix: 16 },
+  { bm: 64, bn: 128, bk: 32, rm: 2, rn: 4, matrix: 16 },
+  { bm: 128, bn: 128, bk: 16, rm: 4, rn: 2, matrix: 16 },
+  { bm: 64, bn: 64, bk: 16, rm: 2, rn: 2, matrix: 16, double: true },
+  { bm: 32, bn: 64, bk: 32, rm: 2, rn: 2, matrix: 16 },
+  { bm: 64, bn: 64, bk: 32, rm: 2, rn: 2, matrix: 8 },
+  { bm: 32, bn: 32, bk: 32, rm: 2, rn: 2, matrix: 8 },
+];
+
 export interface TuneOptions {
   /** Timed spans per candidate (default 3; the fastest counts). */
   reps?: number;
@@ -78,9 +93,10 @@ function sameKernel(a: ConvKernel, b: ConvKernel): boolean {
 }
 
 /** The kernels worth timing for one GEMM on this adapter, the default first. */
-export function candidateKernels(e: ConvDevice, op: ConvOp, g: Geometry): ConvKernel[] {
+export function candidateKernels(e: ConvDevice, op: ConvOp, g: Geometry, f16Ops: ReadonlySet<ConvOp> = new Set()): ConvKernel[] {
   const list: ConvKernel[] = [defaultKernel(e, op, g)];
-  const shared = isCpuAdapter(e.adapter) ? [] : SHARED_CANDIDATES.filter((t) => sharedTileProblem(e, t) === null);
+  const tiles = f16Ops.has(op) ? [...SHARED_CANDIDATES, ...MATRIX_CANDIDATES] : SHARED_CANDIDATES;
+  const shared = isCpuAdapter(e.adapter) ? [] : tiles.filter((t) => sharedTileProblem(e, t) === null);
   for (const k of [...REGISTER_CANDIDATES[op], ...shared]) if (!list.some((l) => sameKernel(l, k))) list.push(k);
   return list;
 }
@@ -174,7 +190,7 @@ async function tuneShape(e: Engine, shape: ConvShape, candidates: readonly ConvK
 /** The candidates of a shape, one per distinct plan (two tiles can plan alike, e.g. row tiles balanced to one width). */
 function distinctCandidates(e: Engine, shape: ConvShape): ConvKernel[] {
   const seen = new Set<string>();
-  return candidateKernels(e, shape.op, shape.geometry).filter((k) => {
+  return candidateKernels(e, shape.op, shape.geometry, conv2dTuning(e).f16Ops).filter((k) => {
     const name = variantName(e, shape.op, shape.geometry, k);
     if (seen.has(name)) return false;
     seen.add(name);

@@ -28,7 +28,7 @@ const recorders = new WeakMap<Engine, Map<string, ConvShape>>();
 function note(e: Engine, op: ConvOp, g: Geometry): void {
   const shapes = recorders.get(e);
   if (!shapes) return;
-  const key = shapeKey(op, g);
+  const key = shapeKey(op, g, conv2dTuning(e));
   const seen = shapes.get(key);
   if (seen) seen.count++;
   else shapes.set(key, { key, op, geometry: g, count: 1 });

@@ -1,12 +1,14 @@
 // How one conv2d GEMM runs on an adapter: the geometry of the call, then which entry point of conv2d.wgsl.in, with
 // which tile and workgroup shape (override constants) and how many workgroups. Pure functions of the geometry,
 // the adapter's limits and features, and the engine's Conv2dTuning; conv2d.ts records what they plan.
-import type { Engine } from '../../engine/engine.ts';
 import { isCpuAdapter } from '../../engine/device.ts';
 import { shapeString, type Tensor } from '../../engine/tensor.ts';
 import type { Shader } from '../../engine/kernel.ts';
 import { SHADERS } from '../../generated/shaders.ts';
-import { DEFAULT_TILES, GPU_DEFAULT_TILE, isSharedTile, type Conv2dTuning, type ConvKernel, type ConvOp, type ConvTile, type SharedTile } from './tuning.ts';
+import { DEFAULT_TILES, GPU_DEFAULT_TILE, isSharedTile, type Conv2dTuning, type ConvDevice, type ConvKernel, type ConvOp, type ConvTile, type SharedTile } from './tuning.ts';
+import { isMatrixShader, matrixDescription, matrixTileKernel, matrixTileProblem } from './matrix-tile.ts';
+
+export type { ConvDevice } from './tuning.ts';
 
 export interface Conv2dOptions {
   /** Stride, one number for both axes or [sh, sw]. Default 1. */
@@ -32,8 +34,6 @@ export interface Geometry {
   Wo: number;
 }
 
-/** What plan.ts needs of an engine. */
-export type ConvDevice = Pick<Engine, 'limits' | 'features' | 'adapter'>;
 
 /** One dispatch: a kernel (shader, entry point, override constants) and its workgroup counts. */
 export interface DispatchPlan {
@@ -162,6 +162,7 @@ function rowWorkgroupShape(shader: Shader, cols: number, rows: number, tm: 4 | 8
 /** A short name of the kernel a plan runs: "forward_flat TM8 TN8", "wgrad_rows TM8 subgroups", "tiled_dgrad 64x64x16 r4x4". */
 export function describePlan(plan: DispatchPlan): string {
   const c = plan.constants;
+  if (isMatrixShader(plan.shader)) return matrixDescription(plan.entry, plan.shader, c);
   if (plan.shader === SHADERS.conv2d_tiled) return `${plan.entry} ${c.BM}x${c.BN}x${c.BK} r${c.RM}x${c.RN}${c.DB === 2 ? ' db' : ''}`;
   const tile = plan.entry.startsWith('wgrad_rows') ? `TM${c.TM} TC${c.TC}` : `TM${c.TM} TN${c.TN}`;
   return `${plan.entry} ${tile}${plan.shader === SHADERS.conv2d_subgroups ? ' subgroups' : ''}`;
@@ -204,10 +205,14 @@ function checkZ(e: ConvDevice, plan: DispatchPlan, g: Geometry): DispatchPlan {
   return plan;
 }
 
-/** The key of one GEMM's shape in Conv2dTuning.tuned and the autotune cache: the op, the dtype and the exact geometry. */
-export function shapeKey(op: ConvOp, g: Geometry): string {
+/**
+ * The key of one GEMM's shape in Conv2dTuning.tuned and the autotune cache: the op, the dtype of its operands (f16
+ * where tuning.f16Ops allows rounding them: subgroup-matrix tiles may win) and the exact geometry.
+ */
+export function shapeKey(op: ConvOp, g: Geometry, tuning?: Pick<Conv2dTuning, 'f16Ops'>): string {
   const { N, C, H, W, Co, KH, KW, SH, SW, PH, PW } = g;
-  return `${op} f32 ${N}x${C}x${H}x${W} w${Co}x${KH}x${KW} s${SH}x${SW} p${PH}x${PW}`;
+  const dtype = tuning?.f16Ops.has(op) ? 'f16' : 'f32';
+  return `${op} ${dtype} ${N}x${C}x${H}x${W} w${Co}x${KH}x${KW} s${SH}x${SW} p${PH}x${PW}`;
 }
 
 /** The GEMM of one op: M rows (output channels; input channels for dgrad) x N columns x a reduction of K. */
@@ -228,13 +233,14 @@ export function defaultKernel(e: ConvDevice, op: ConvOp, g: Geometry): ConvKerne
 
 /** The kernel of one GEMM: the engine's explicit choice, else the tuned one for this shape, else the default. */
 export function chooseKernel(e: ConvDevice, op: ConvOp, g: Geometry, tuning: Conv2dTuning): ConvKernel {
-  return tuning[op] ?? tuning.tuned.get(shapeKey(op, g)) ?? defaultKernel(e, op, g);
+  return tuning[op] ?? tuning.tuned.get(shapeKey(op, g, tuning)) ?? defaultKernel(e, op, g);
 }
 
-/** Why the adapter cannot run this workgroup-memory tile, or null. */
-export function sharedTileProblem(e: ConvDevice, t: SharedTile): string | null {
+/** Why the adapter cannot run this workgroup-memory tile (a subgroup-matrix one: natively, or in the emulation), or null. */
+export function sharedTileProblem(e: ConvDevice, t: SharedTile, emulateMatrices = false): string | null {
   const ints = [t.bm, t.bn, t.bk, t.rm, t.rn].every((v) => Number.isInteger(v) && v >= 1);
   if (!ints || t.rm > 8 || t.rn > 8) return 'bm, bn, bk must be positive integers and rm, rn in 1..8';
+  if (t.matrix !== undefined) return matrixTileProblem(e, t, emulateMatrices);
   if (t.bn % t.rn !== 0 || t.bm % (t.rm * t.rn) !== 0) return 'bn must be a multiple of rn and bm of rm*rn';
   const tx = t.bn / t.rn;
   const ty = t.bm / t.rm;
@@ -247,8 +253,8 @@ export function sharedTileProblem(e: ConvDevice, t: SharedTile): string | null {
   return null;
 }
 
-function checkShared(e: ConvDevice, t: SharedTile, which: string): SharedTile {
-  const problem = sharedTileProblem(e, t);
+function checkShared(e: ConvDevice, t: SharedTile, which: string, tuning: Conv2dTuning): SharedTile {
+  const problem = sharedTileProblem(e, t, tuning.emulateMatrices);
   if (problem) throw new Error(`conv2d: conv2dTuning.${which} ${JSON.stringify(t)} cannot run: ${problem}`);
   return t;
 }
@@ -257,11 +263,18 @@ function checkShared(e: ConvDevice, t: SharedTile, which: string): SharedTile {
  * A conv2d_tiled dispatch: `cols` columns of the output matrix in blocks of bn along x (folded into z past the
  * limit), `rows` in blocks of bm along y; the kernel's size is a constant of the pipeline (1x1: a plain GEMM).
  */
-function sharedPlan(e: ConvDevice, entry: string, t: SharedTile, g: Geometry, cols: number, rows: number, zTimes: number): DispatchPlan {
+function sharedPlan(e: ConvDevice, entry: string, t: SharedTile, g: Geometry, cols: number, rows: number, zTimes: number, tuning: Conv2dTuning): DispatchPlan {
   const [bx, fz] = fold(e, Math.ceil(cols / t.bn));
   const by = Math.ceil(rows / t.bm);
-  const constants = { BM: t.bm, BN: t.bn, BK: t.bk, RM: t.rm, RN: t.rn, TX: t.bn / t.rn, TY: t.bm / t.rm, DB: t.double ? 2 : 1, KH: g.KH, KW: g.KW };
-  const plan: DispatchPlan = { shader: SHADERS.conv2d_tiled, entry, constants, grid: [bx, by, fz * zTimes] };
+  const constants: Record<string, number> = { BM: t.bm, BN: t.bn, BK: t.bk, RM: t.rm, RN: t.rn, TX: t.bn / t.rn, TY: t.bm / t.rm, DB: t.double ? 2 : 1, KH: g.KH, KW: g.KW };
+  let shader = SHADERS.conv2d_tiled;
+  if (t.matrix !== undefined) {
+    const m = matrixTileKernel(e, t, tuning.emulateMatrices);
+    if (typeof m === 'string') throw new Error(`conv2d: ${entry} with ${JSON.stringify(t)}: ${m}`);
+    Object.assign(constants, { TX: m.threads, TY: 1, SGS: m.subgroup, AS: m.as });
+    shader = m.shader;
+  }
+  const plan: DispatchPlan = { shader, entry, constants, grid: [bx, by, fz * zTimes] };
   if (by > e.limits.maxComputeWorkgroupsPerDimension || plan.grid[2] > e.limits.maxComputeWorkgroupsPerDimension) {
     throw new Error(`conv2d: ${entry} needs a ${plan.grid.join('x')} grid, above the adapter's per-dimension limit`);
   }
@@ -277,7 +290,7 @@ const MAX_FLAT_TAPS = 32;
 /** The forward GEMM: forward_flat where the taps fit the unrolled window, else forward_rows, or the column kernel. */
 export function forwardPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): DispatchPlan {
   const kernel = chooseKernel(e, 'forward', g, tuning);
-  if (isSharedTile(kernel)) return sharedPlan(e, 'tiled_forward', checkShared(e, kernel, 'forward'), g, g.N * g.Ho * g.Wo, g.Co, 1);
+  if (isSharedTile(kernel)) return sharedPlan(e, 'tiled_forward', checkShared(e, kernel, 'forward', tuning), g, g.N * g.Ho * g.Wo, g.Co, 1, tuning);
   const tile = checkTile(kernel, 'forward');
   if (tile.rows) {
     // The cap only where forward_flat can run (kernels up to 7 wide): forward_rows keeps its own tn.
@@ -300,7 +313,7 @@ export function dgradPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): Dis
   if (isSharedTile(kernel)) {
     // The widest stride phase has ceil(H/SH) x ceil(W/SW) pixels; z carries the SH*SW phases.
     const Pq = g.N * Math.ceil(g.H / g.SH) * Math.ceil(g.W / g.SW);
-    return sharedPlan(e, 'tiled_dgrad', checkShared(e, kernel, 'dgrad'), g, Pq, g.C, g.SH * g.SW);
+    return sharedPlan(e, 'tiled_dgrad', checkShared(e, kernel, 'dgrad', tuning), g, Pq, g.C, g.SH * g.SW, tuning);
   }
   const tile = checkTile(kernel, 'dgrad');
   if (tile.rows && tile.flat && g.SH === 1 && g.SW === 1 && g.KW <= 7 && rowTile(g.W, tile.tn).tn + g.KW - 1 <= 24) {
@@ -327,7 +340,7 @@ export function dgradPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): Dis
  */
 function wgradKernel(e: ConvDevice, g: Geometry, kernel: ConvKernel, tuning: Conv2dTuning): { plan: DispatchPlan; busy: number } {
   if (isSharedTile(kernel)) {
-    const plan = sharedPlan(e, 'tiled_wgrad', checkShared(e, kernel, 'wgrad'), g, g.C * g.KH * g.KW, g.Co, 1);
+    const plan = sharedPlan(e, 'tiled_wgrad', checkShared(e, kernel, 'wgrad', tuning), g, g.C * g.KH * g.KW, g.Co, 1, tuning);
     if (plan.grid[2] !== 1) throw new Error(`conv2d: tiled_wgrad over ${g.C * g.KH * g.KW} taps needs more workgroups than the adapter's limit`);
     return { plan, busy: plan.constants.TX * plan.constants.TY };
   }

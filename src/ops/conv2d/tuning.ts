@@ -34,6 +34,12 @@ export interface SharedTile {
   rm: number;
   rn: number;
   double?: boolean;
+  /**
+   * Tensor cores: the side (8 or 16) of the f16 x f16 -> f32 subgroup matrices the blocks are multiplied on
+   * (conv2d_mma8 / conv2d_mma16). Then each subgroup owns rm x rn of those matrices (1..4 each, at most 8), the
+   * workgroup is a subgroup per rm*matrix x rn*matrix part of the tile, and the operands are rounded to f16.
+   */
+  matrix?: 8 | 16;
 }
 
 /** The kernel of one GEMM: a register tile (conv2d.wgsl.in) or a workgroup-memory tile (conv2d_tiled.wgsl.in). */
@@ -45,6 +51,9 @@ export function isSharedTile(k: ConvKernel): k is SharedTile {
 
 /** The three GEMMs of a convolution. */
 export type ConvOp = 'forward' | 'dgrad' | 'wgrad';
+
+/** What plan.ts needs of an engine. */
+export type ConvDevice = Pick<Engine, 'limits' | 'features' | 'adapter'>;
 
 export interface Conv2dTuning {
   /**
@@ -73,6 +82,18 @@ export interface Conv2dTuning {
    * where the adapter cannot), false never.
    */
   subgroups: boolean | null;
+  /**
+   * The GEMMs whose operands may be rounded to f16 (for tensor cores): the autotuner offers subgroup-matrix tiles
+   * for these where the adapter has them, and their shapes are tuned under their own key (shapeKey's dtype f16).
+   * Default none. The gradients' GEMMs round dy too: without loss scaling, only small models' gradients stay in
+   * f16's range (docs/decisions.md).
+   */
+  f16Ops: ReadonlySet<ConvOp>;
+  /**
+   * Run subgroup-matrix tiles on conv2d_mma_emulated, on any adapter (each invocation computes its subgroup's
+   * matrices whole): for testing the tiling where the adapter has no subgroup matrices. Default false.
+   */
+  emulateMatrices: boolean;
 }
 
 /** The default tiles: row-tiled 8x8 with the taps unrolled for forward and dgrad, row-tiled TM=8 for wgrad. */
@@ -89,7 +110,7 @@ export const DEFAULT_TILES: { readonly forward: ConvTile; readonly dgrad: ConvTi
 export const GPU_DEFAULT_TILE: SharedTile = { bm: 64, bn: 64, bk: 16, rm: 4, rn: 4 };
 
 function defaultTuning(): Conv2dTuning {
-  return { forward: null, dgrad: null, wgrad: null, tuned: new Map(), targetInvocations: null, maxPartialBytes: 64 << 20, subgroups: null };
+  return { forward: null, dgrad: null, wgrad: null, tuned: new Map(), targetInvocations: null, maxPartialBytes: 64 << 20, subgroups: null, f16Ops: new Set(), emulateMatrices: false };
 }
 
 const tunings = new WeakMap<Engine, Conv2dTuning>();

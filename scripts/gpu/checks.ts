@@ -5,6 +5,7 @@
 //  2. per size (HxWxBATCH): the model's forward and training step with the register tiles forced, with the
 //     adapter's defaults, then tuned (the tuning's wall time; the winners saved to the autotune cache, which the
 //     benchmark run after this reads), and the tuned step's convolutions in TFLOP/s;
+//  0. tensor cores (issue 13): the subgroup-matrix tiles the adapter runs natively, against the reference;
 //  3. memory (issue 13): the adapter's features and subgroup-matrix configurations (with Dawn's unsafe APIs on),
 //     and a training step at each size under every memory policy (bench/memory.ts: f32/f16 storage, recompute or
 //     not): peak live bytes, the persistent part, the layers holding the peak, and the step's time.
@@ -17,6 +18,7 @@ import { writeFileAtomic } from '../../src/node/atomic.ts';
 import { saveTuneChoices, tuneCachePath } from '../../src/node/tune-store.ts';
 import { backward, mul, sum } from '../../src/index.ts';
 import { conv2d } from '../../src/ops/conv2d/conv2d.ts';
+import { sharedTileProblem } from '../../src/ops/conv2d/plan.ts';
 import { candidateKernels, type TuneChoice } from '../../src/ops/conv2d/autotune.ts';
 import { conv2dTuning, DEFAULT_TILES, GPU_DEFAULT_TILE, isSharedTile, type SharedTile } from '../../src/ops/conv2d/tuning.ts';
 import { ResnetUnet, RESNET34_UNET } from '../../src/nn/unet.ts';
@@ -144,6 +146,38 @@ async function adapterFeatures(): Promise<void> {
   console.log(`adapter features (unsafe APIs allowed): ${JSON.stringify(report.unsafe_adapter)}`);
 }
 
+/**
+ * Tensor cores (issue 13): every subgroup-matrix tile the adapter runs natively, against the f64 reference (forward,
+ * dgrad, wgrad; operands rounded to f16, so within 5e-3), on an engine of its own with Dawn's unsafe APIs allowed
+ * (the experimental feature needs them; a pipeline Dawn rejects fails that engine only).
+ */
+async function tensorCores(): Promise<void> {
+  const e = await createNodeEngine({ tuneCache: null, dawnFlags: ['enable-dawn-features=allow_unsafe_apis'] });
+  const out: Record<string, unknown> = { features: [...e.features], configs: e.adapter.subgroupMatrixConfigs ?? [], subgroupSizes: [e.adapter.subgroupMinSize, e.adapter.subgroupMaxSize] };
+  report.tensor_cores = out;
+  try {
+    const g = { N: 4, C: 64, H: 200, W: 160, Co: 64, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, Ho: 200, Wo: 160 };
+    const tiles = candidateKernels(e, 'forward', g, new Set(['forward'])).filter((k): k is SharedTile => isSharedTile(k) && k.matrix !== undefined);
+    if (tiles.length === 0) out.skipped = sharedTileProblem(e, { bm: 64, bn: 64, bk: 32, rm: 2, rn: 2, matrix: 16 });
+    const results: { tile: SharedTile; config: string; errors: Record<string, number> | string }[] = [];
+    out.results = results;
+    for (const tile of tiles) {
+      for (const c of CONFIGS) {
+        results.push({ tile, config: c.name, errors: await checkTile(e, c, tile).catch((err: Error) => err.message) });
+        await save();
+      }
+    }
+    const ok = results.filter((r) => typeof r.errors !== 'string' && Object.values(r.errors).every((v) => v <= 5e-3));
+    out.passed = ok.length;
+    console.log(`tensor cores: ${tiles.length} tiles, ${ok.length}/${results.length} cases within 5e-3${tiles.length ? '' : ` (${String(out.skipped)})`}`);
+  } catch (err) {
+    out.error = (err as Error).stack ?? String(err);
+  } finally {
+    e.destroy();
+    await save();
+  }
+}
+
 async function memoryStage(e: Engine): Promise<void> {
   const memory: Record<string, unknown> = {};
   report.memory = memory;
@@ -160,6 +194,7 @@ report.limits = { workgroupStorage: engine.limits.maxComputeWorkgroupStorageSize
 report.sizes = {};
 await save();
 try {
+  await tensorCores();
   await correctness(engine);
   await save();
   for (const size of sizes) await sizeStage(engine, size);

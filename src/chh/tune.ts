@@ -151,5 +151,19 @@ function formatTuneChoices(choices: readonly TuneChoice[]): string {
   });
   const total = choices.reduce((s, c) => s + c.ms, 0);
   const totalDefault = choices.reduce((s, c) => s + c.defaultMs, 0);
-  return `${rows.join('\n')}\n  all ${choices.length} GEMMs: ${total.toFixed(2)} ms tuned, ${totalDefault.toFixed(2)} ms with the defaults (x${(totalDefault / total).toFixed(2)})`;
+  const summary = `  all ${choices.length} GEMMs: ${total.toFixed(2)} ms tuned, ${totalDefault.toFixed(2)} ms with the defaults (x${(totalDefault / total).toFixed(2)})`;
+  return [...rows, summary, ...refusals(choices)].join('\n');
+}
+
+/** The candidates the device refused to compile, once per variant (the same refusal tends to repeat on every shape). */
+function refusals(choices: readonly TuneChoice[]): string[] {
+  const byVariant = new Map<string, { reason: string; shapes: number }>();
+  for (const c of choices) {
+    for (const r of c.refused) {
+      const seen = byVariant.get(r.variant);
+      if (seen) seen.shapes++;
+      else byVariant.set(r.variant, { reason: r.reason.split('\n')[0], shapes: 1 });
+    }
+  }
+  return [...byVariant].map(([variant, r]) => `  refused by the device on ${r.shapes} shape(s): ${variant}: ${r.reason}`);
 }

@@ -306,6 +306,18 @@ export class Engine implements TensorEngine {
     return n;
   }
 
+  /**
+   * Compiles these kernels where the device accepts them and returns, for each it refuses, the device's message:
+   * the refusal is captured (error scopes), so the engine stays usable. For kernels only some adapters may accept.
+   */
+  async probeKernels(kernels: Iterable<Kernel>): Promise<Map<Kernel, string>> {
+    this.checkHealthy('probeKernels');
+    this.lastOp = 'probeKernels';
+    const refused = await this.kernels.probe(kernels);
+    this.checkHealthy('probeKernels');
+    return refused;
+  }
+
   /** How many kernels this engine made, and how many are compiled (diagnostics, tests). */
   kernelCounts(): { kernels: number; compiled: number } {
     return this.kernels.counts();

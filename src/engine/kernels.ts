@@ -56,6 +56,33 @@ export class KernelCache {
     return todo.length;
   }
 
+  /**
+   * Compiles each kernel inside its own error scopes (validation and internal), so that a pipeline this device
+   * refuses is reported instead of failing the device: what a kernel only some adapters accept (an experimental
+   * extension) needs before it is offered. Every call is issued synchronously, one scope pair around each, so the
+   * scopes never catch one another's errors. Resolves to the refusals, kernel by kernel.
+   */
+  async probe(kernels: Iterable<Kernel>): Promise<Map<Kernel, string>> {
+    const tries = [...new Set(kernels)].filter((k) => !k.pipeline).map((k) => {
+      this.device.pushErrorScope('internal');
+      this.device.pushErrorScope('validation');
+      const compiled = compilePipelineAsync(this.device, k, this.module(k.spec.shader)).then(
+        () => null,
+        (e: unknown) => (e instanceof Error ? e.message : String(e)),
+      );
+      const validation = this.device.popErrorScope();
+      const internal = this.device.popErrorScope();
+      return Promise.all([validation, internal, compiled]).then(([v, i, c]) => [k, v?.message ?? i?.message ?? c] as const);
+    });
+    const refused = new Map<Kernel, string>();
+    for (const [k, message] of await Promise.all(tries)) {
+      if (message === null) continue;
+      k.pipeline = null; // a pipeline made while an error was captured is not one to run
+      refused.set(k, message);
+    }
+    return refused;
+  }
+
   /** How many kernels were made, and how many of them are compiled. */
   counts(): { kernels: number; compiled: number } {
     let compiled = 0;

@@ -2,7 +2,7 @@
 // are dropped for the defaults, faster ones kept, and tuneModel leaves the engine running what it reports.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.ts';
-import { checkInModel, modelConvShapes, tuneModel } from '../../src/chh/tune.ts';
+import { checkInModel, formatTuneResult, modelConvShapes, tuneModel } from '../../src/chh/tune.ts';
 import { MODEL_PRESETS, ResnetUnet } from '../../src/nn/unet.ts';
 import { candidateKernels, type TuneChoice } from '../../src/ops/conv2d/autotune.ts';
 import { conv2dTuning, type ConvKernel } from '../../src/ops/conv2d/tuning.ts';
@@ -25,7 +25,7 @@ function choices(pick: (defaults: ConvKernel) => { kernel: ConvKernel; defaultKe
   try {
     return modelConvShapes(engine, model, state, plan).map((s) => {
       const k = pick(candidateKernels(engine, s.op, s.geometry)[0]);
-      return { key: s.key, op: s.op, ...k, variant: 'winner', defaultVariant: 'default', isDefault: false, ms: 1, defaultMs: 2, timings: [] };
+      return { key: s.key, op: s.op, ...k, variant: 'winner', defaultVariant: 'default', isDefault: false, ms: 1, defaultMs: 2, timings: [], refused: [] };
     });
   } finally {
     state.dispose();
@@ -73,4 +73,13 @@ describe('the whole-model check of tuned choices', () => {
       conv2dTuning(engine).tuned.clear();
     }
   }, 240_000);
+
+  it('prints what the device refused, once per variant', () => {
+    const refused = [{ variant: 'tiled_forward 64x64x32 m16 2x2', reason: 'Error while parsing WGSL: extension not allowed\n more detail' }];
+    const one = { key: 'forward f32 a', op: 'forward' as const, kernel: SLOW, defaultKernel: SLOW, variant: 'forward TM4 TN1', defaultVariant: 'forward TM4 TN1', isDefault: true, ms: 1, defaultMs: 1, timings: [], refused };
+    const text = formatTuneResult({ choices: [one, { ...one, key: 'forward f32 b' }], check: null });
+    expect(text).toContain('refused by the device on 2 shape(s): tiled_forward 64x64x32 m16 2x2: Error while parsing WGSL: extension not allowed');
+    expect(text).not.toContain('more detail');
+    expect(formatTuneResult({ choices: [{ ...one, refused: [] }], check: null })).not.toContain('refused');
+  });
 });

@@ -22,7 +22,7 @@ async function engine(tuneCache: string | null): Promise<Engine> {
   return e;
 }
 
-const choice = (key: string): TuneChoice => ({ key, op: 'dgrad', kernel: { tm: 4, tn: 8, rows: true, flat: true }, defaultKernel: { tm: 8, tn: 8, rows: true, flat: true }, variant: 'dgrad_flat TM4 TN8', defaultVariant: 'dgrad_flat TM8 TN8', isDefault: false, ms: 1.5, defaultMs: 2, timings: [] });
+const choice = (key: string): TuneChoice => ({ key, op: 'dgrad', kernel: { tm: 4, tn: 8, rows: true, flat: true }, defaultKernel: { tm: 8, tn: 8, rows: true, flat: true }, variant: 'dgrad_flat TM4 TN8', defaultVariant: 'dgrad_flat TM8 TN8', isDefault: false, ms: 1.5, defaultMs: 2, timings: [], refused: [] });
 
 describe('the autotune cache file', () => {
   it('is where CHH_TUNE_CACHE says, else in the user cache folder; off means none', () => {

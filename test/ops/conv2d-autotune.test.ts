@@ -113,7 +113,7 @@ describe('conv2d autotuner on this adapter', () => {
 });
 
 describe('the autotune cache document', () => {
-  const choice = (key: string) => ({ key, op: 'forward' as const, kernel: { bm: 16, bn: 16, bk: 8, rm: 2, rn: 2 }, defaultKernel: { tm: 8 as const, tn: 8, rows: true, flat: true }, variant: 'tiled_forward 16x16x8 r2x2', defaultVariant: 'forward_flat TM8 TN8', isDefault: false, ms: 1, defaultMs: 2, timings: [] });
+  const choice = (key: string) => ({ key, op: 'forward' as const, kernel: { bm: 16, bn: 16, bk: 8, rm: 2, rn: 2 }, defaultKernel: { tm: 8 as const, tn: 8, rows: true, flat: true }, variant: 'tiled_forward 16x16x8 r2x2', defaultVariant: 'forward_flat TM8 TN8', isDefault: false, ms: 1, defaultMs: 2, timings: [], refused: [] });
 
   it('round-trips, and names what is wrong with a corrupt or foreign document', () => {
     const cache = mergeTuneChoices(emptyTuneCache(), 'gpu A', [choice('k1')]);

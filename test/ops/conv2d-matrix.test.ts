@@ -121,6 +121,25 @@ describe('conv2d subgroup-matrix planning', () => {
     expect(matrices(engine(), ['forward']).length).toBe(0);
   });
 
+  it('probes pipelines in error scopes: refused ones are reported, the engine stays usable', async () => {
+    const e = engine();
+    const bindings = ['x', 'weight', 'bias', 'out', 'params'];
+    const kernel = (plan: { shader: typeof SHADERS.conv2d_tiled; entry: string; constants?: Readonly<Record<string, number>> }) => e.kernel({ ...plan, bindings });
+    const native = kernel(forwardPlan(tensorCoreDevice(), g, { ...conv2dTuning(e), forward: tile }));
+    const f32Tile = forwardPlan(e, g, { ...conv2dTuning(e), forward: { bm: 16, bn: 16, bk: 8, rm: 2, rn: 2 } });
+    const accepted = kernel(f32Tile);
+    // 129 * 64 * 2 + 64 * 128 * 2 f32 = 131 KiB of workgroup memory: past every adapter's limit, refused at pipeline creation.
+    const tooBig = kernel({ ...f32Tile, constants: { ...f32Tile.constants, BM: 128, BN: 128, BK: 64, DB: 2, AS: 129 } });
+    const refused = await e.probeKernels([native, accepted, tooBig]);
+    expect([...refused.keys()]).toEqual([native, tooBig]);
+    expect(refused.get(native)).toMatch(/chromium_experimental_subgroup_matrix|f16/);
+    expect(accepted.pipeline).not.toBeNull();
+    expect(native.pipeline).toBeNull();
+    const t = e.tensor([1, 2, 3], [3]);
+    expect([...(await t.read())]).toEqual([1, 2, 3]); // no failure was left pending on the engine
+    t.dispose();
+  });
+
   it('the native WGSL parses (this adapter refuses only its extensions)', async () => {
     const device = engine().device;
     for (const shader of [SHADERS.conv2d_mma8, SHADERS.conv2d_mma16]) {

@@ -86,6 +86,8 @@ export interface TuneChoice {
   defaultMs: number;
   /** Every candidate timed (those with the same plan once): its name and milliseconds (Infinity where it stopped early). */
   timings: { variant: string; ms: number }[];
+  /** Candidates the device refused to compile (subgroup-matrix tiles on a driver that rejects them), with its message. */
+  refused: { variant: string; reason: string }[];
 }
 
 function sameKernel(a: ConvKernel, b: ConvKernel): boolean {
@@ -159,7 +161,7 @@ async function timeKernel(e: Engine, op: ConvOp, kernel: ConvKernel, run: () => 
 }
 
 /** Times every candidate of one shape; returns the choice (the default unless beaten by the margin). */
-async function tuneShape(e: Engine, shape: ConvShape, candidates: readonly ConvKernel[], timer: GpuTimer | null, reps: number, margin: number): Promise<TuneChoice> {
+async function tuneShape(e: Engine, shape: ConvShape, candidates: readonly ConvKernel[], timer: GpuTimer | null, reps: number, margin: number): Promise<Omit<TuneChoice, 'refused'>> {
   const { op, geometry: g } = shape;
   const { run, inputs } = gemmRunner(e, op, g);
   const timings: { variant: string; ms: number }[] = [];
@@ -209,6 +211,28 @@ function candidatePipelines(e: Engine, shapes: readonly ConvShape[], candidates:
 }
 
 /**
+ * The candidates whose pipelines the device accepts. Subgroup-matrix tiles are compiled first in error scopes
+ * (engine.probeKernels): the extension is experimental, and a driver that rejects one of its pipelines must cost
+ * that candidate, not the engine. Every other kernel is core WGSL this adapter's limits were checked against.
+ */
+async function acceptedCandidates(e: Engine, shapes: readonly ConvShape[], candidates: ConvKernel[][]): Promise<TuneChoice['refused'][]> {
+  const probes = shapes.flatMap((s, i) =>
+    candidates[i]
+      .filter((k) => isSharedTile(k) && k.matrix !== undefined)
+      .map((k) => ({ i, k, kernels: e.traceKernels(() => withKernel(e, s.op, k, gemmRunner(e, s.op, s.geometry).run)) })),
+  );
+  const refusedKernels = await e.probeKernels(probes.flatMap((p) => p.kernels));
+  const refused: TuneChoice['refused'][] = shapes.map(() => []);
+  for (const { i, k, kernels } of probes) {
+    const reason = kernels.map((kernel) => refusedKernels.get(kernel)).find((r) => r !== undefined);
+    if (reason === undefined) continue;
+    refused[i].push({ variant: variantName(e, shapes[i].op, shapes[i].geometry, k), reason });
+    candidates[i] = candidates[i].filter((c) => c !== k);
+  }
+  return refused;
+}
+
+/**
  * Tunes these GEMM shapes on the engine: conv2dTuning(engine).tuned gets each winner (a shared tile or register
  * tile; plan.ts uses it from the next conv2d call on). Returns what won, shape by shape.
  */
@@ -217,12 +241,13 @@ export async function tuneConv2d(e: Engine, shapes: readonly ConvShape[], option
   const margin = options.margin ?? 0.03;
   if (!Number.isInteger(reps) || reps < 1) throw new Error(`tuneConv2d: reps must be a positive integer, got ${reps}`);
   const candidates = shapes.map((s) => distinctCandidates(e, s));
+  const refused = await acceptedCandidates(e, shapes, candidates);
   await e.compileKernels(candidatePipelines(e, shapes, candidates));
   const timer = GpuTimer.supported(e) ? new GpuTimer(e, Math.max(3, reps)) : null;
   const choices: TuneChoice[] = [];
   try {
     for (let i = 0; i < shapes.length; i++) {
-      const choice = await tuneShape(e, shapes[i], candidates[i], timer, reps, margin);
+      const choice = { ...(await tuneShape(e, shapes[i], candidates[i], timer, reps, margin)), refused: refused[i] };
       conv2dTuning(e).tuned.set(choice.key, choice.kernel);
       choices.push(choice);
       options.onProgress?.({ done: i + 1, total: shapes.length, shape: shapes[i].key });

@@ -3,7 +3,7 @@
 // so a training step runs without a CPU round trip until something is read back.
 import { isCpuAdapter, requestGpu, type AdapterDescription, type DeviceOptions } from './device.ts';
 import { BufferPool, type MemoryStats } from './buffer-pool.ts';
-import type { Kernel, KernelSpec } from './kernel.ts';
+import { foldedGrid, type Kernel, type KernelSpec } from './kernel.ts';
 import { BindGroups, type Binding } from './bindings.ts';
 import { KernelCache, type CompileProgress } from './kernels.ts';
 import { Tensor, checkShape, shapeSize, shapeString, type DType, type Shape, type TensorEngine } from './tensor.ts';
@@ -325,11 +325,7 @@ export class Engine implements TensorEngine {
 
   /** Workgroup counts covering n invocations of a 1-D kernel, folded into y when x would exceed the limit. */
   grid1d(n: number, kernel: Kernel): [number, number, number] {
-    const groups = Math.ceil(n / kernel.workgroupSize[0]);
-    const maxX = this.limits.maxComputeWorkgroupsPerDimension;
-    if (groups <= maxX) return [groups, 1, 1];
-    const y = Math.ceil(groups / maxX);
-    return [Math.ceil(groups / y), y, 1];
+    return foldedGrid(Math.ceil(n / kernel.workgroupSize[0]), this.limits.maxComputeWorkgroupsPerDimension);
   }
 
   /** Records one dispatch of `kernel` with its bindings given by WGSL variable name. */

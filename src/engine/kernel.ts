@@ -155,3 +155,10 @@ export function packUniform(kernel: string, b: KernelBinding, values: UniformVal
   }
   return buf;
 }
+
+/** `groups` workgroups in x, folded into y where x would exceed maxX (the kernel recovers the flat index). */
+export function foldedGrid(groups: number, maxX: number): [number, number, number] {
+  if (groups <= maxX) return [groups, 1, 1];
+  const y = Math.ceil(groups / maxX);
+  return [Math.ceil(groups / y), y, 1];
+}

@@ -7,17 +7,14 @@
 import { checkInputs } from './check.ts';
 import { Tensor, shapeString } from '../engine/tensor.ts';
 import type { Engine } from '../engine/engine.ts';
-import type { Kernel } from '../engine/kernel.ts';
+import { foldedGrid, type Kernel } from '../engine/kernel.ts';
 import { SHADERS } from '../generated/shaders.ts';
 
 const OP = 'softmaxNll';
 
 /** Workgroup counts for one workgroup per item, folded into y past the per-dimension limit. */
 export function perItemGrid(engine: Engine, items: number): [number, number, number] {
-  const maxX = engine.limits.maxComputeWorkgroupsPerDimension;
-  if (items <= maxX) return [items, 1, 1];
-  const y = Math.ceil(items / maxX);
-  return [Math.ceil(items / y), y, 1];
+  return foldedGrid(items, engine.limits.maxComputeWorkgroupsPerDimension);
 }
 
 /**

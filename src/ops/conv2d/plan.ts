@@ -3,7 +3,7 @@
 // the adapter's limits and features, and the engine's Conv2dTuning; conv2d.ts records what they plan.
 import { isCpuAdapter } from '../../engine/device.ts';
 import { shapeString, type Tensor } from '../../engine/tensor.ts';
-import type { Shader } from '../../engine/kernel.ts';
+import { foldedGrid, type Shader } from '../../engine/kernel.ts';
 import { SHADERS } from '../../generated/shaders.ts';
 import { DEFAULT_TILES, GPU_DEFAULT_TILE, isSharedTile, type Conv2dTuning, type ConvDevice, type ConvKernel, type ConvOp, type ConvTile, type SharedTile } from './tuning.ts';
 import { isMatrixShader, matrixDescription, matrixTileKernel, matrixTileProblem } from './matrix-tile.ts';
@@ -178,10 +178,8 @@ export function planName(e: ConvDevice, op: ConvOp, g: Geometry, tuning: Conv2dT
 
 /** Splits `blocks` workgroups over x and y when x alone would pass the per-dimension limit. */
 function fold(e: ConvDevice, blocks: number): [number, number] {
-  const max = e.limits.maxComputeWorkgroupsPerDimension;
-  if (blocks <= max) return [blocks, 1];
-  const y = Math.ceil(blocks / max);
-  return [Math.ceil(blocks / y), y];
+  const [x, y] = foldedGrid(blocks, e.limits.maxComputeWorkgroupsPerDimension);
+  return [x, y];
 }
 
 /** Pixels per row tile: at most tn, balanced so that a row of `cols` splits into equal chunks (5 -> 5, 10 -> 5+5). */

@@ -21,7 +21,8 @@ import { formatTuneResult, tuneModel } from '../src/chh/tune.ts';
 import type { TuneChoice } from '../src/ops/conv2d/autotune.ts';
 import { kernelCase, log, modelCase, randomData, startRun, type BenchRun, type OurCase } from './ours-timing.ts';
 import { trainingLoss } from '../src/chh/loss.ts';
-import { memoryPolicy } from '../src/ops/saved.ts';
+import { LossScaler } from '../src/nn/loss-scale.ts';
+import { gradientsMayRoundToF16, usePrecision } from '../src/chh/precision.ts';
 import type { Holder } from '../src/engine/buffer-pool.ts';
 
 // Re-exported so that bench/run.ts, bench/report.ts and the tests keep one module to import our side from.
@@ -84,6 +85,8 @@ interface Training {
   model: ResnetUnet;
   state: ReturnType<ResnetUnet['allocate']>;
   adam: Adam;
+  /** Where the step's gradients may round to f16 (--precision f16), as train() scales the loss. */
+  scaler: LossScaler | null;
   images: Tensor;
   step: () => void;
 }
@@ -97,15 +100,17 @@ function prepareTraining(run: BenchRun, model: ResnetUnet): Training {
   const images = engine.untracked(() => engine.tensor(randomData(n * h * w, 255).map((v) => v + 127.5), [n, 1, h, w], { label: 'images' }));
   const targets = engine.untracked(() => engine.tensor(Int32Array.from({ length: n * L }, (_, i) => (i * 7919) % (h * w)), [n, L], { label: 'targets' }));
   const temperatures = engine.untracked(() => full(engine, [L], 1, { label: 'temperatures' }));
+  const scaler = gradientsMayRoundToF16(engine) ? new LossScaler(engine) : null;
   const step = () => {
+    scaler?.beginStep();
     engine.scope(() => {
       const loss = trainingLoss(model, state, images, temperatures, targets);
-      backward(loss);
+      backward(loss, { seed: scaler?.scale });
     });
-    adam.step();
+    adam.step(scaler);
     adam.zeroGrad();
   };
-  return { model, state, adam, images, step };
+  return { model, state, adam, scaler, images, step };
 }
 
 /** Adam over every parameter (one dispatch over the flat buffer); gradients from one real step. */
@@ -180,7 +185,7 @@ function timingNote(timestamps: boolean): string {
 
 async function runOn(engine: Engine, cfg: OursConfig): Promise<OursResult> {
   const model = new ResnetUnet(MODEL_PRESETS[cfg.preset]);
-  memoryPolicy(engine).storage = cfg.precision;
+  usePrecision(engine, cfg.precision); // f16: storage, the GEMMs' f16 operands where tuned, loss scaling
   engine.pool.trackOwners(); // the step's peak per layer (memory.holders)
   log(`ours: adapter ${engine.adapter.vendor} ${engine.adapter.architecture} (${engine.adapter.runtime}), features ${[...engine.features].join(',')}`);
   const tuned = await tuneFirst(engine, model, cfg);

@@ -23,7 +23,8 @@ export { scale } from './ops/scale.ts';
 export { relu } from './ops/relu.ts';
 export { sum, mean } from './ops/sum.ts';
 export { fill, full } from './ops/fill.ts';
-export { backward, zeroGrad } from './ops/backward.ts';
+export { backward, zeroGrad, type BackwardOptions } from './ops/backward.ts';
+export { f16RangeFlag } from './ops/f16-range.ts';
 export { checkInputs, checkSameShape, sameShape } from './ops/check.ts';
 export { memoryPolicy, save, DEFAULT_MEMORY_POLICY, ACTIVATION_STORAGES, SavedTensor, type MemoryPolicy, type ActivationStorage } from './ops/saved.ts';
 
@@ -32,6 +33,7 @@ export { ParameterStore, type ParameterSpec } from './nn/parameters.ts';
 export { Optimizer } from './nn/optimizer.ts';
 export { SGD, type SgdOptions } from './nn/sgd.ts';
 export { Adam, type AdamOptions } from './nn/adam.ts';
+export { LossScaler, LOSS_SCALING, type LossScalerOptions, type LossScaleStatus } from './nn/loss-scale.ts';
 
 // Model ops.
 export { conv2d, conv2dKernels, conv2dVariants } from './ops/conv2d/conv2d.ts';
@@ -83,6 +85,7 @@ export {
   train, gpuAugmenter, learningRate, NonFiniteLossError,
   type TrainOptions, type TrainRun, type TrainResult, type TrainProgress, type CheckpointStore, type BatchAugmenter,
 } from './chh/train.ts';
+export { usePrecision, gradientsMayRoundToF16 } from './chh/precision.ts';
 export { trainingLoss } from './chh/loss.ts';
 export { checkpointBytes, restoreCheckpoint, CHECKPOINT_FILE, type EpochSummary, type TrainingSettings, type CheckpointState } from './chh/checkpoint.ts';
 export {

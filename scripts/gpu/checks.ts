@@ -5,7 +5,8 @@
 //  2. per size (HxWxBATCH): the model's forward and training step with the register tiles forced, with the
 //     adapter's defaults, then tuned (the tuning's wall time; the winners saved to the autotune cache, which the
 //     benchmark run after this reads), and the tuned step's convolutions in TFLOP/s;
-//  0. tensor cores (issue 13): the subgroup-matrix tiles the adapter runs natively, against the reference;
+//  0. tensor cores (issue 13): the subgroup-matrix tiles the adapter runs natively, against the reference, and
+//     loss scaling's f16 range flag on one of them;
 //  3. memory (issue 13): the adapter's features and subgroup-matrix configurations (with Dawn's unsafe APIs on),
 //     and a training step at each size under every memory policy (bench/memory.ts: f32/f16 storage, recompute or
 //     not): peak live bytes, the persistent part, the layers holding the peak, and the step's time.
@@ -18,6 +19,7 @@ import { writeFileAtomic } from '../../src/node/atomic.ts';
 import { saveTuneChoices, tuneCachePath } from '../../src/node/tune-store.ts';
 import { backward, mul, sum } from '../../src/index.ts';
 import { conv2d } from '../../src/ops/conv2d/conv2d.ts';
+import { f16RangeFlag } from '../../src/ops/f16-range.ts';
 import { sharedTileProblem } from '../../src/ops/conv2d/plan.ts';
 import { candidateKernels, type TuneChoice } from '../../src/ops/conv2d/autotune.ts';
 import { conv2dTuning, DEFAULT_TILES, GPU_DEFAULT_TILE, isSharedTile, type SharedTile } from '../../src/ops/conv2d/tuning.ts';
@@ -169,12 +171,33 @@ async function tensorCores(): Promise<void> {
     }
     const ok = results.filter((r) => typeof r.errors !== 'string' && Object.values(r.errors).every((v) => v <= 5e-3));
     out.passed = ok.length;
+    if (tiles.length) out.overflow_flag = await overflowFlag(e, tiles[0]);
     console.log(`tensor cores: ${tiles.length} tiles, ${ok.length}/${results.length} cases within 5e-3${tiles.length ? '' : ` (${String(out.skipped)})`}`);
   } catch (err) {
     out.error = (err as Error).stack ?? String(err);
   } finally {
     e.destroy();
     await save();
+  }
+}
+
+/** Loss scaling's f16 range flag on a native tile: clear after in-range operands, set after one of 70000 (expected 0, 1). */
+async function overflowFlag(e: Engine, tile: SharedTile): Promise<{ in_range: number; beyond: number }> {
+  const t = conv2dTuning(e);
+  Object.assign(t, { forward: tile });
+  const w = e.tensor(Array.from({ length: 16 * 16 * 9 }, (_, i) => ((i % 7) - 3) / 8), [16, 16, 3, 3]);
+  const flagAfter = async (big: number): Promise<number> => {
+    e.clear(f16RangeFlag(e));
+    const x = e.tensor(Array.from({ length: 16 * 64 }, (_, i) => (i === 100 ? big : i / 1000)), [1, 16, 8, 8]);
+    e.noGrad(() => conv2d(x, w, null, { padding: 1 })).dispose();
+    x.dispose();
+    return (await f16RangeFlag(e).read())[0];
+  };
+  try {
+    return { in_range: await flagAfter(1), beyond: await flagAfter(70000) };
+  } finally {
+    w.dispose();
+    Object.assign(t, { forward: null });
   }
 }
 

@@ -8,7 +8,10 @@
 #   2. the time to the first training step of the paper model (bench/first-step.ts, compiled ahead and compiled when
 #      first used: issue 14's question whether a GPU driver's parallel compile makes the ahead-of-time path win);
 #   3. the benchmark (bench/run.ts --runtime node, TF.js's WebGPU backend on the same Dawn GPU) at 800x640 batch 4
-#      and 160x128 batch 1 with the tuned kernels.
+#      and 160x128 batch 1 with the tuned kernels;
+#   4. our side of the benchmark at --precision f16 --tune at 800x640 batch 4 (BENCH_F16_SIZES), with Dawn's unsafe
+#      APIs on (CHH_DAWN_FLAGS), so that the tuner may pick subgroup-matrix tiles (tensor cores) and the step scales
+#      its loss (issue 13).
 # Usage: bash scripts/gpu/pack.sh here, then through the device tool: carry [".gpu"], command
 # `bash scripts/gpu/run.sh $OUT` (about 7 minutes on an H200; a run cut short keeps what it wrote: every stage
 # rewrites its JSON). Environment: CHECKS_ARGS (e.g. "--sizes 160x128x1 --reps 3"), FIRST_STEP_SIZE ("WxH:BATCH",
@@ -33,5 +36,12 @@ for s in ${BENCH_SIZES:-800x640:4 160x128:1}; do
   size="${s%%:*}" batch="${s##*:}"
   timeout "${BENCH_TIMEOUT:-150}" "$node" .gpu/app/bench/run.mjs --runtime node --size "$size" --batch "$batch" --no-torch --no-md \
     --peak-tflops "${PEAK_TFLOPS:-67}" --out "$out/bench-$size-b$batch.json" || echo "run.sh: bench $size b$batch exited with $?"
+done
+for s in ${BENCH_F16_SIZES:-800x640:4}; do
+  size="${s%%:*}" batch="${s##*:}"
+  CHH_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis CHH_TUNE_CACHE="$out/autotune-f16.json" \
+    timeout "${BENCH_TIMEOUT:-150}" "$node" .gpu/app/bench/run.mjs --runtime node --size "$size" --batch "$batch" --no-torch --no-tfjs \
+    --no-md --precision f16 --tune --peak-tflops "${PEAK_TFLOPS:-67}" --out "$out/bench-f16-$size-b$batch.json" ||
+    echo "run.sh: bench f16 $size b$batch exited with $?"
 done
 echo "run.sh: done $(date -u +%FT%TZ)"

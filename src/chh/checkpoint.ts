@@ -7,10 +7,13 @@ import { CHECKPOINT_FORMAT, OPTIMIZER_PREFIX, weightsMetadata } from '../io/weig
 import type { ResnetUnet } from '../nn/unet.ts';
 import type { ModelState } from '../nn/module.ts';
 import type { Optimizer } from '../nn/optimizer.ts';
+import type { LossScaler } from '../nn/loss-scale.ts';
 import type { IsbiSample } from '../data/isbi.ts';
 import { fnv1a64 } from '../engine/hash.ts';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+/** The loss scaler's words (src/nn/loss-scale.ts), beside the optimizer's state. */
+const LOSS_SCALER_TENSOR = `${OPTIMIZER_PREFIX}loss_scaler`;
 
 /** One finished epoch. */
 export interface EpochSummary {
@@ -18,6 +21,16 @@ export interface EpochSummary {
   meanLoss: number;
   lr: number;
   seconds: number;
+  /** With loss scaling (gradients through f16): the scale at the epoch's end, and the steps it skipped. */
+  lossScale?: number;
+  skippedSteps?: number;
+}
+
+/** The epoch's loss scaling for a log line ('' without it): ", loss scale 32768, 1 step skipped (f16 overflow)". */
+export function scalingNote(e: EpochSummary): string {
+  if (e.lossScale === undefined) return '';
+  const skipped = e.skippedSteps ? `, ${e.skippedSteps} step${e.skippedSteps === 1 ? '' : 's'} skipped (f16 overflow)` : '';
+  return `, loss scale ${e.lossScale}${skipped}`;
 }
 
 /** What a training run's result depends on, besides the number of epochs (which a resumed run may extend). */
@@ -56,6 +69,8 @@ export interface CheckpointState {
   model: ResnetUnet;
   state: ModelState;
   optimizer: Optimizer;
+  /** The loss scaler's state is saved with the optimizer's (absent or null: training without loss scaling). */
+  scaler?: LossScaler | null;
   samples: readonly IsbiSample[];
   settings: TrainingSettings;
 }
@@ -70,6 +85,7 @@ export async function checkpointBytes(c: CheckpointState, history: readonly Epoc
       tensors.set(`${OPTIMIZER_PREFIX}${s}.${k}`, { dtype: 'F32', shape: [data.length], data });
     }
   }
+  if (c.scaler) tensors.set(LOSS_SCALER_TENSOR, { dtype: 'F32', shape: [c.scaler.state.size], data: (await c.scaler.state.read()) as Float32Array });
   const size = { width: c.samples[0].width, height: c.samples[0].height };
   const meta = {
     format: CHECKPOINT_FORMAT,
@@ -112,6 +128,11 @@ export function restoreCheckpoint(bytes: Uint8Array, c: CheckpointState): EpochS
       c.state.engine.write(t, Float32Array.from(saved.data as ArrayLike<number>));
     }),
   );
+  if (c.scaler) {
+    const saved = optimizerState.get(LOSS_SCALER_TENSOR);
+    if (!saved) throw new Error('resume: the checkpoint has no loss scaler state');
+    c.scaler.load(Float32Array.from(saved.data as ArrayLike<number>));
+  }
   c.optimizer.stepCount = Number(metadata.optimizer_steps);
   const next = Number(metadata.next_epoch);
   const history = metadata.history ? (JSON.parse(metadata.history) as EpochSummary[]) : [];

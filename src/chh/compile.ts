@@ -19,6 +19,9 @@ import { full } from '../ops/fill.ts';
 import { REFERENCE_AUGMENTATION, sampleAugmentParams } from '../data/augmentation.ts';
 import type { OptimizerName } from './config.ts';
 import { trainingLoss } from './loss.ts';
+import { LossScaler } from '../nn/loss-scale.ts';
+import { gradientsMayRoundToF16, inPrecision } from './precision.ts';
+import type { ActivationStorage } from '../ops/saved.ts';
 
 export interface CompilePlan {
   width: number;
@@ -28,6 +31,8 @@ export interface CompilePlan {
   augment?: boolean;
   /** The training step's optimizer (default Adam). */
   optimizer?: OptimizerName;
+  /** The training steps' precision (src/chh/precision.ts); absent: as the engine is set up. */
+  precision?: ActivationStorage;
   /** Batch sizes of inference (evaluation, temperature scaling, prediction). */
   infer?: readonly number[];
   onProgress?: (p: CompileProgress) => void;
@@ -40,6 +45,7 @@ function traceTraining(engine: Engine, model: ResnetUnet, state: ModelState, bat
   const tracked = new Map(state.batchesTracked);
   const wasTraining = state.training;
   const optimizer = plan.optimizer === 'sgd' ? new SGD(state.params, { lr: 1e-3, momentum: 0.9 }) : new Adam(state.params);
+  const scaler = gradientsMayRoundToF16(engine) ? new LossScaler(engine) : null; // as train() would make
   try {
     return engine.traceKernels(() => {
       state.training = true;
@@ -53,12 +59,14 @@ function traceTraining(engine: Engine, model: ResnetUnet, state: ModelState, bat
         targets = landmarkTargets(out.landmarks!, batch, L, height, width);
       }
       const temperatures = full(engine, [L], 1);
-      backward(trainingLoss(model, state, images, temperatures, targets));
-      optimizer.step();
+      scaler?.beginStep();
+      backward(trainingLoss(model, state, images, temperatures, targets), { seed: scaler?.scale });
+      optimizer.step(scaler);
       optimizer.zeroGrad();
     });
   } finally {
     optimizer.dispose();
+    scaler?.dispose();
     state.training = wasTraining;
     state.batchesTracked.clear();
     for (const [k, v] of tracked) state.batchesTracked.set(k, v);
@@ -87,7 +95,7 @@ function traceInference(engine: Engine, model: ResnetUnet, state: ModelState, ba
 /** Every kernel the plan's steps use, from dry runs (nothing is dispatched; the model's state is left as it was). */
 export function traceModel(engine: Engine, model: ResnetUnet, state: ModelState, plan: CompilePlan): Set<Kernel> {
   const kernels = new Set<Kernel>();
-  for (const b of new Set(plan.train ?? [])) for (const k of traceTraining(engine, model, state, b, plan)) kernels.add(k);
+  for (const b of new Set(plan.train ?? [])) for (const k of inPrecision(engine, plan.precision, () => traceTraining(engine, model, state, b, plan))) kernels.add(k);
   for (const b of new Set(plan.infer ?? [])) for (const k of traceInference(engine, model, state, b, plan)) kernels.add(k);
   return kernels;
 }

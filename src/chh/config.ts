@@ -29,7 +29,8 @@ export const TRAINING = {
   seed: { default: 0, help: 'seed of the weights, the data order and the augmentation' },
   precision: {
     default: 'f32' as ActivationStorage,
-    help: 'how a training step keeps activations for backward: f32, or f16 (about half the memory; f32 arithmetic, f32 weights)',
+    help:
+      'f32, or f16: activations kept for backward in f16 (about half the memory), the conv GEMMs allowed f16 operands (tensor cores where chh tune picks them) with the loss scaled; f32 weights and optimizer state',
   },
 } as const;
 

@@ -19,7 +19,9 @@ import { BatchLoader, checkSamples, type Batch } from '../data/batches.ts';
 import { mixSeed } from '../engine/random.ts';
 import { full } from '../ops/fill.ts';
 import { TRAINING, type OptimizerName } from './config.ts';
-import { ACTIVATION_STORAGES, memoryPolicy, type ActivationStorage } from '../ops/saved.ts';
+import { ACTIVATION_STORAGES, type ActivationStorage } from '../ops/saved.ts';
+import { LossScaler } from '../nn/loss-scale.ts';
+import { gradientsMayRoundToF16, usePrecision } from './precision.ts';
 import { CHECKPOINT_FILE, checkpointBytes, restoreCheckpoint, type CheckpointState, type EpochSummary } from './checkpoint.ts';
 import { trainingLoss } from './loss.ts';
 
@@ -108,10 +110,12 @@ export interface TrainResult {
   stopped: boolean;
 }
 
-/** What one training call works with: the run, its optimizer, loader and fixed temperatures. */
+/** What one training call works with: the run, its optimizer, loss scaler, loader and fixed temperatures. */
 interface Training {
   run: TrainRun;
   optimizer: Adam | SGD;
+  /** Where the gradients may pass through f16 (src/chh/precision.ts). */
+  scaler: LossScaler | null;
   loader: BatchLoader;
   temperatures: Tensor;
 }
@@ -121,6 +125,7 @@ function recordStep(t: Training, batch: Batch, epoch: number): Tensor {
   const { engine, model, state, options } = t.run;
   const L = model.config.landmarks;
   const [, , height, width] = batch.images.shape;
+  t.scaler?.beginStep();
   const lossTensor = engine.scope(() => {
     let images = batch.images;
     let targets: Tensor | Int32Array = batch.targets;
@@ -131,10 +136,10 @@ function recordStep(t: Training, batch: Batch, epoch: number): Tensor {
       targets = landmarkTargets(augmented.landmarks, batch.size, L, height, width);
     }
     const loss = trainingLoss(model, state, images, t.temperatures, targets);
-    backward(loss);
+    backward(loss, { seed: t.scaler?.scale });
     return loss;
   });
-  t.optimizer.step();
+  t.optimizer.step(t.scaler);
   t.optimizer.zeroGrad();
   return lossTensor;
 }
@@ -175,6 +180,24 @@ async function runEpoch(t: Training, epoch: number): Promise<number | null> {
   return stopped ? null : lossSum / stepsPerEpoch;
 }
 
+/**
+ * The epoch's loss scaling: the scale at its end and the steps it skipped. An epoch that skipped every step means
+ * that the forward pass itself overflows f16, which no loss scale mends: that is an error, not a slow epoch.
+ */
+async function scalingOf(t: Training, history: readonly EpochSummary[]): Promise<Pick<EpochSummary, 'lossScale' | 'skippedSteps'>> {
+  if (!t.scaler) return {};
+  const status = await t.scaler.status();
+  const skippedBefore = history.reduce((sum, e) => sum + (e.skippedSteps ?? 0), 0);
+  const skippedSteps = status.skippedSteps - skippedBefore;
+  if (skippedSteps >= t.loader.length) {
+    throw new Error(
+      `train: every step of this epoch overflowed f16 (loss scale now ${status.scale}), so none reached the weights: ` +
+        'a value beyond f16\'s range (65504) is in the forward pass; train with --precision f32',
+    );
+  }
+  return { lossScale: status.scale, skippedSteps };
+}
+
 function checkRun(run: TrainRun): void {
   const { samples, options, model } = run;
   if (samples.length === 0) throw new Error('train: no training samples');
@@ -194,18 +217,17 @@ export async function train(run: TrainRun): Promise<TrainResult> {
   const optimizer = options.optimizer === 'adam' ? new Adam(state.params, { lr: options.lr }) : new SGD(state.params, { lr: options.lr, momentum: 0.9 });
   const precision = options.precision ?? TRAINING.precision.default;
   const settings = { ...options, augment: options.augment !== null, precision };
-  const policy = memoryPolicy(engine);
-  const storageBefore = policy.storage;
-  const checkpoint: CheckpointState = { model, state, optimizer, samples, settings };
+  const restorePrecision = usePrecision(engine, precision);
+  const scaler = gradientsMayRoundToF16(engine) ? new LossScaler(engine) : null;
+  const checkpoint: CheckpointState = { model, state, optimizer, scaler, samples, settings };
   const temperatures = engine.untracked(() => full(engine, [model.config.landmarks], 1, { label: 'temperatures (fixed at 1 while training)' }));
   const loader = new BatchLoader(engine, samples, { batchSize: options.batch, shuffle: true, seed: options.seed });
-  const t: Training = { run, optimizer, loader, temperatures };
+  const t: Training = { run, optimizer, scaler, loader, temperatures };
   const epochs: EpochSummary[] = [];
   let history: EpochSummary[] = [];
   let stoppedAt = -1;
   state.training = true;
   try {
-    policy.storage = precision;
     const bytes = run.resume ? await store.load(CHECKPOINT_FILE) : null;
     if (bytes) {
       history = restoreCheckpoint(bytes, checkpoint);
@@ -220,14 +242,15 @@ export async function train(run: TrainRun): Promise<TrainResult> {
         stoppedAt = epoch;
         break;
       }
-      const summary = { epoch: epoch + 1, meanLoss, lr: optimizer.lr, seconds: (performance.now() - t0) / 1000 };
+      const summary: EpochSummary = { epoch: epoch + 1, meanLoss, lr: optimizer.lr, seconds: (performance.now() - t0) / 1000, ...(await scalingOf(t, history)) };
       history = [...history, summary];
       await store.save(CHECKPOINT_FILE, await checkpointBytes(checkpoint, history));
       epochs.push(summary);
       run.onEpoch?.(summary);
     }
   } finally {
-    policy.storage = storageBefore;
+    restorePrecision();
+    scaler?.dispose();
     optimizer.dispose();
     temperatures.dispose();
     loader.dispose();

@@ -13,6 +13,7 @@ import { conv2dTuning } from '../ops/conv2d/tuning.ts';
 import { full } from '../ops/fill.ts';
 import { traceModel, type CompilePlan } from './compile.ts';
 import { trainingLoss } from './loss.ts';
+import { inPrecision } from './precision.ts';
 
 /** The conv GEMM shapes of the plan's steps (training: forward, dgrad, wgrad; inference: forward), each once. */
 export function modelConvShapes(engine: Engine, model: ResnetUnet, state: ModelState, plan: CompilePlan): ConvShape[] {
@@ -111,7 +112,7 @@ function planSteps(engine: Engine, model: ResnetUnet, plan: CompilePlan): { time
     for (const b of new Set(plan.train ?? [])) {
       state.training = true;
       const { images, targets } = inputs.get(b)!;
-      engine.scope(() => backward(trainingLoss(model, state, images, temperatures, targets)));
+      inPrecision(engine, plan.precision, () => engine.scope(() => backward(trainingLoss(model, state, images, temperatures, targets))));
     }
     for (const b of new Set(plan.infer ?? [])) {
       state.training = false;

@@ -1,9 +1,10 @@
 // Adam with PyTorch's semantics (torch.optim.Adam, no amsgrad), one fused dispatch per slot that reads each
-// parameter once. Kernel: adam.wgsl.
+// parameter once; with a loss scaler, the scaled update (adam.wgsl's step_scaled). Kernel: adam.wgsl.
 import type { Tensor } from '../engine/tensor.ts';
 import { SHADERS } from '../generated/shaders.ts';
 import { Optimizer } from './optimizer.ts';
 import type { ParameterStore } from './parameters.ts';
+import type { LossScaler } from './loss-scale.ts';
 
 export interface AdamOptions {
   lr?: number;
@@ -33,29 +34,23 @@ export class Adam extends Optimizer {
     ];
   }
 
-  protected update(param: Tensor, grad: Tensor, [expAvg, expAvgSq]: Tensor[]): void {
+  protected update(param: Tensor, grad: Tensor, [expAvg, expAvgSq]: Tensor[], scaler: LossScaler | null): void {
     const e = this.engine;
-    const k = e.kernel({ shader: SHADERS.adam, entry: 'step', bindings: ['param', 'grad', 'exp_avg', 'exp_avg_sq', 'params'] });
     const t = this.stepCount;
-    e.run(
-      k,
-      {
-        param,
-        grad,
-        exp_avg: expAvg,
-        exp_avg_sq: expAvgSq,
-        params: {
-          n: param.size,
-          lr: this.lr,
-          beta1: this.beta1,
-          beta2: this.beta2,
-          eps: this.eps,
-          weight_decay: this.weightDecay,
-          bias_correction1: 1 - this.beta1 ** t,
-          bias_correction2_sqrt: Math.sqrt(1 - this.beta2 ** t),
-        },
-      },
-      e.grid1d(param.size, k),
-    );
+    const params = {
+      n: param.size,
+      lr: this.lr,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      eps: this.eps,
+      weight_decay: this.weightDecay,
+      // With a scaler the kernel computes these from the scaler's count of steps taken.
+      bias_correction1: 1 - this.beta1 ** t,
+      bias_correction2_sqrt: Math.sqrt(1 - this.beta2 ** t),
+    };
+    const bindings = { param, grad, exp_avg: expAvg, exp_avg_sq: expAvgSq, params };
+    const all = scaler ? { ...bindings, scaler: scaler.state, f16_overflow: scaler.overflowFlag } : bindings;
+    const k = e.kernel({ shader: SHADERS.adam, entry: scaler ? 'step_scaled' : 'step', bindings: Object.keys(all) });
+    e.run(k, all, e.grid1d(param.size, k));
   }
 }

@@ -1,6 +1,9 @@
 // Adam, PyTorch semantics (torch.optim.Adam, amsgrad off): g += wd * p; m = b1 m + (1-b1) g;
 // v = b2 v + (1-b2) g^2; p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
-// The bias corrections are computed on the CPU in double precision, as PyTorch does in Python.
+// `step`: the bias corrections are computed on the CPU in double precision, as PyTorch does in Python.
+// `step_scaled` (loss scaling, src/nn/loss-scale.ts): the gradient is divided by the loss scale, the update is
+// skipped when the step overflowed f16, and t is the loss scaler's count of steps taken (skipped steps do not count,
+// as with PyTorch's GradScaler), so the bias corrections are computed here, in f32.
 // One dispatch updates a whole flat parameter buffer.
 struct Params {
   n: u32,
@@ -12,25 +15,52 @@ struct Params {
   bias_correction1: f32,
   bias_correction2_sqrt: f32,
 }
+/** The loss scaler's state (loss_scale.wgsl declares it whole). */
+struct ScalerState {
+  scale: f32,
+  inv_scale: f32,
+  good_steps: u32,
+  steps: u32,
+  skipped: u32,
+}
 @group(0) @binding(0) var<storage, read_write> param: array<f32>;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read_write> exp_avg: array<f32>;
 @group(0) @binding(3) var<storage, read_write> exp_avg_sq: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(5) var<storage, read> scaler: ScalerState;
+@group(0) @binding(6) var<storage, read> f16_overflow: array<u32>;
 
-@compute @workgroup_size(256)
-fn step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= params.n) {
-    return;
-  }
+fn index(gid: vec3u, nwg: vec3u) -> u32 {
+  return gid.x + gid.y * nwg.x * 256u;
+}
+
+fn update(i: u32, gradient: f32, bias_correction1: f32, bias_correction2_sqrt: f32) {
   // Each array is read once (p, not param[i] twice): on a CPU driver every load here is a 4-lane gather.
   let p = param[i];
-  let g = grad[i] + params.weight_decay * p;
+  let g = gradient + params.weight_decay * p;
   let m = params.beta1 * exp_avg[i] + (1.0 - params.beta1) * g;
   let v = params.beta2 * exp_avg_sq[i] + (1.0 - params.beta2) * g * g;
   exp_avg[i] = m;
   exp_avg_sq[i] = v;
-  let denom = sqrt(v) / params.bias_correction2_sqrt + params.eps;
-  param[i] = p - (params.lr / params.bias_correction1) * m / denom;
+  let denom = sqrt(v) / bias_correction2_sqrt + params.eps;
+  param[i] = p - (params.lr / bias_correction1) * m / denom;
+}
+
+@compute @workgroup_size(256)
+fn step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = index(gid, nwg);
+  if (i < params.n) {
+    update(i, grad[i], params.bias_correction1, params.bias_correction2_sqrt);
+  }
+}
+
+@compute @workgroup_size(256)
+fn step_scaled(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = index(gid, nwg);
+  if (i >= params.n || f16_overflow[0] != 0u) {
+    return;
+  }
+  let t = f32(scaler.steps + 1u);
+  update(i, grad[i] * scaler.inv_scale, 1.0 - pow(params.beta1, t), sqrt(1.0 - pow(params.beta2, t)));
 }

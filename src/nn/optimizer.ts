@@ -5,6 +5,7 @@ import { Engine } from '../engine/engine.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { zeroGrad } from '../ops/backward.ts';
 import { ParameterStore } from './parameters.ts';
+import type { LossScaler } from './loss-scale.ts';
 
 interface Slot {
   param: Tensor;
@@ -37,14 +38,20 @@ export abstract class Optimizer {
     if (!(lr > 0) || !Number.isFinite(lr)) throw new Error(`optimizer: lr must be a positive number, got ${lr}`);
   }
 
-  step(): void {
+  /**
+   * Updates the parameters from their gradients. With a loss scaler, the gradients are those of the scaled loss:
+   * the update divides by the scale, is skipped on the GPU when the step overflowed f16, and the scaler then
+   * counts the step and adjusts its scale (stepCount counts the calls; the scaler, the steps taken).
+   */
+  step(scaler: LossScaler | null = null): void {
     this.stepCount++;
     for (const slot of this.slots) {
       const grad = slot.grad();
       if (!grad) continue; // PyTorch skips parameters without a gradient
       if (slot.state.length === 0) slot.state = this.engine.untracked(() => this.newState(slot.param));
-      this.update(slot.param, grad, slot.state);
+      this.update(slot.param, grad, slot.state, scaler);
     }
+    scaler?.update();
   }
 
   /** Sets gradients to zero (PyTorch's zero_grad with set_to_none=False). */
@@ -66,5 +73,5 @@ export abstract class Optimizer {
   }
 
   protected abstract newState(param: Tensor): Tensor[];
-  protected abstract update(param: Tensor, grad: Tensor, state: Tensor[]): void;
+  protected abstract update(param: Tensor, grad: Tensor, state: Tensor[], scaler: LossScaler | null): void;
 }

@@ -1,9 +1,11 @@
 // SGD with PyTorch's semantics (torch.optim.SGD: momentum, weight decay, the first step's momentum buffer), one
-// dispatch per slot. Kernels: sgd.wgsl.
+// dispatch per slot; with a loss scaler, the scaled updates. Kernels: sgd.wgsl.
 import type { Tensor } from '../engine/tensor.ts';
 import { SHADERS } from '../generated/shaders.ts';
 import { Optimizer } from './optimizer.ts';
 import type { ParameterStore } from './parameters.ts';
+import type { LossScaler } from './loss-scale.ts';
+import type { Binding } from '../engine/engine.ts';
 
 export interface SgdOptions {
   lr: number;
@@ -25,16 +27,14 @@ export class SGD extends Optimizer {
     return this.momentum !== 0 ? [this.engine.zeros(param.shape, { label: `${param.label}.momentum` })] : [];
   }
 
-  protected update(param: Tensor, grad: Tensor, [momentumBuf]: Tensor[]): void {
+  protected update(param: Tensor, grad: Tensor, [momentumBuf]: Tensor[], scaler: LossScaler | null): void {
     const e = this.engine;
     const params = this.uniforms(param);
-    if (momentumBuf) {
-      const k = e.kernel({ shader: SHADERS.sgd, entry: 'step_momentum', bindings: ['param', 'grad', 'momentum_buf', 'params'] });
-      e.run(k, { param, grad, momentum_buf: momentumBuf, params }, e.grid1d(param.size, k));
-    } else {
-      const k = e.kernel({ shader: SHADERS.sgd, entry: 'step', bindings: ['param', 'grad', 'params'] });
-      e.run(k, { param, grad, params }, e.grid1d(param.size, k));
-    }
+    const bindings: Record<string, Binding> = momentumBuf ? { param, grad, momentum_buf: momentumBuf, params } : { param, grad, params };
+    if (scaler) Object.assign(bindings, { scaler: scaler.state, f16_overflow: scaler.overflowFlag });
+    const entry = `${momentumBuf ? 'step_momentum' : 'step'}${scaler ? '_scaled' : ''}`;
+    const k = e.kernel({ shader: SHADERS.sgd, entry, bindings: Object.keys(bindings) });
+    e.run(k, bindings, e.grid1d(param.size, k));
   }
 
   private uniforms(param: Tensor) {

@@ -65,11 +65,19 @@ export function nodeGpu(options: NodeGpuOptions = {}): Promise<GPU> {
 }
 
 /**
+ * Dawn toggles from CHH_DAWN_FLAGS (space- or comma-separated), for the CLI and the bench: e.g.
+ * `CHH_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis`, which Dawn needs to expose subgroup matrices (tensor cores).
+ */
+export function envDawnFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.CHH_DAWN_FLAGS ?? '').split(/[\s,]+/).filter((f) => f.length > 0);
+}
+
+/**
  * An Engine on Node's WebGPU (Dawn): `Engine.create({ gpu: await nodeGpu(options), ...options })`, with the
- * autotuner's choices for its adapter from the cache file.
+ * autotuner's choices for its adapter from the cache file. Without dawnFlags, those of CHH_DAWN_FLAGS.
  */
 export async function createNodeEngine(options: NodeEngineOptions = {}): Promise<Engine> {
-  const { dawnFlags, tuneCache = tuneCachePath(), ...engineOptions } = options;
+  const { dawnFlags = envDawnFlags(), tuneCache = tuneCachePath(), ...engineOptions } = options;
   const engine = await Engine.create({ ...engineOptions, gpu: await nodeGpu({ dawnFlags }), runtime: 'node' });
   await loadTuneCache(engine, tuneCache);
   return engine;

@@ -42,6 +42,13 @@ function accumulateLeaf(leaf: Tensor, g: Tensor): void {
   accumulate(leaf.grad, g);
 }
 
+/** A [1] copy of a seed, which backward may free like any gradient. */
+function copyOf(e: Engine, seed: Tensor): Tensor {
+  const copy = e.empty([1], { label: 'dloss' });
+  e.copy(seed, copy);
+  return copy;
+}
+
 /** Counts the consumers of each gradient, so it can be freed after the last one. */
 class GradientRefs {
   private readonly refs = new Map<Tensor, number>();
@@ -60,13 +67,19 @@ class GradientRefs {
   }
 }
 
+export interface BackwardOptions {
+  /** The loss's own gradient, a one-element f32 tensor (default 1): a loss scaler's scale (src/nn/loss-scale.ts). */
+  seed?: Tensor;
+}
+
 /**
  * Backpropagates from a one-element loss: every leaf that took part gets its gradient added to `.grad`. Consumes
  * the tape (a second call for the same loss throws); call it inside the scope that ran the forward pass.
  */
-export function backward(loss: Tensor): void {
-  const e = checkInputs('backward', { loss });
+export function backward(loss: Tensor, options: BackwardOptions = {}): void {
+  const e = checkInputs('backward', options.seed ? { loss, seed: options.seed } : { loss });
   if (loss.size !== 1) throw new Error(`backward: the loss must have one element, got "${loss.label}" ${shapeString(loss.shape)}`);
+  if (options.seed && options.seed.size !== 1) throw new Error(`backward: the seed must have one element, got "${options.seed.label}" ${shapeString(options.seed.shape)}`);
   const nodes = loss.requiresGrad ? e.tape.take(loss) : null;
   if (!nodes) {
     throw new Error(
@@ -79,7 +92,7 @@ export function backward(loss: Tensor): void {
   const refs = new GradientRefs();
   e.noGrad(() =>
     e.scope(() => {
-      const seed = full(e, [1], 1, { label: 'dloss' });
+      const seed = options.seed ? copyOf(e, options.seed) : full(e, [1], 1, { label: 'dloss' });
       refs.hold(seed);
       grads.set(loss, seed);
       for (let i = nodes.length - 1; i >= 0; i--) {

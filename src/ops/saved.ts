@@ -8,7 +8,8 @@
 //   recompute       a tensor whose op declared a recipe (BN+ReLU, ReLU, upsample-concat: cheap elementwise work) is
 //                   not kept at all: backward runs the recipe again from what the recipe's op saved itself.
 // Saving the same tensor twice shares one copy. Each SavedTensor is one tape node's hold (freed with the node).
-// Gradients never pass through f16 here: only activations are rounded, once, so no loss scaling is needed.
+// Storage alone passes no gradient through f16 (activations are rounded once); the conv GEMMs' f16 operands do,
+// which is why training in f16 scales the loss (src/chh/precision.ts, src/nn/loss-scale.ts).
 import { Engine } from '../engine/engine.ts';
 import type { SavedActivation } from '../engine/tape.ts';
 import { shapeString, type Shape, type Tensor } from '../engine/tensor.ts';

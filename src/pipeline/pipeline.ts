@@ -77,7 +77,7 @@ export async function runPipeline(engine: Engine, s: RunSettings, emit: Emit, st
   const state = model.allocate(engine, s.seed);
   try {
     // The kernels compile (where the adapter does it in parallel) while the data is made on the CPU.
-    const compiling = compileStep(engine, model, state, { width: s.width, height: s.height, train: [s.batch], augment: s.augment, infer: [s.batch] }, emit);
+    const compiling = compileStep(engine, model, state, { width: s.width, height: s.height, train: [s.batch], augment: s.augment, precision: s.precision, infer: [s.batch] }, emit);
     compiling.catch(() => {}); // awaited below; this only keeps an early failure of the data from leaving it unhandled
     const data = await syntheticData(s, emit);
     const t1 = performance.now();

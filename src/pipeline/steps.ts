@@ -14,6 +14,7 @@ import { buildOverlays, type ReportOverlay } from '../report/overlay.ts';
 import { renderReport } from '../report/report.ts';
 import type { ZlibCompress } from '../io/png.ts';
 import { compileModel, type CompilePlan } from '../chh/compile.ts';
+import { scalingNote } from '../chh/checkpoint.ts';
 import { formatTuneResult, tuneModel, type TuneModelResult } from '../chh/tune.ts';
 import type { TuneChoice } from '../ops/conv2d/autotune.ts';
 
@@ -92,7 +93,7 @@ export function trainStep({ emit, ...run }: TrainStep): Promise<TrainResult> {
       run.onStep?.(p);
     },
     onEpoch: (e) => {
-      emit({ kind: 'log', message: `epoch ${e.epoch}: mean loss ${e.meanLoss.toFixed(4)} (${e.seconds.toFixed(1)} s)` });
+      emit({ kind: 'log', message: `epoch ${e.epoch}: mean loss ${e.meanLoss.toFixed(4)} (${e.seconds.toFixed(1)} s${scalingNote(e)})` });
       run.onEpoch?.(e);
     },
   });

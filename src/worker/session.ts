@@ -11,7 +11,7 @@ import type { PngImage } from '../io/png.ts';
 import type { PathFile } from '../io/files.ts';
 import type { IsbiSample } from '../data/isbi.ts';
 import type { TrainResult } from '../chh/train.ts';
-import { CHECKPOINT_FILE } from '../chh/checkpoint.ts';
+import { CHECKPOINT_FILE, scalingNote } from '../chh/checkpoint.ts';
 import type { EvaluationResult } from '../chh/evaluate.ts';
 import { predictBmp, predictImage } from '../chh/predict.ts';
 import { overlayImage } from '../report/overlay.ts';
@@ -220,7 +220,7 @@ export class TrainingSession {
       onEpoch: (summary) => {
         if (run !== this.run) return;
         this.host.emit('epoch', summary);
-        this.log(`epoch ${summary.epoch}/${s.epochs}: mean loss ${summary.meanLoss.toFixed(4)}, lr ${summary.lr.toExponential(1)}, ${summary.seconds.toFixed(1)} s; checkpoint saved (IndexedDB)`);
+        this.log(`epoch ${summary.epoch}/${s.epochs}: mean loss ${summary.meanLoss.toFixed(4)}, lr ${summary.lr.toExponential(1)}, ${summary.seconds.toFixed(1)} s${scalingNote(summary)}; checkpoint saved (IndexedDB)`);
         void store.saveJson(RUN_FILE, { settings: s, config, finishedEpochs: summary.epoch } satisfies RunRecord).catch(() => {});
       },
     });
@@ -243,7 +243,7 @@ export class TrainingSession {
       await this.prepareRun(config, resume, Math.ceil(data.train.length / s.batch));
       this.phase('compiling');
       // Every kernel of the training step, the live heatmap and the evaluation, compiled before the clock starts.
-      await compileStep(engine, model, state, { width: s.width, height: s.height, train: [s.batch], augment: s.augment, infer: [1, s.batch] }, this.emitter);
+      await compileStep(engine, model, state, { width: s.width, height: s.height, train: [s.batch], augment: s.augment, precision: s.precision, infer: [1, s.batch] }, this.emitter);
       this.log(`${resume ? 'resuming' : 'training'}: ${s.model} ResNet-UNet, ${(state.params.count / 1e6).toFixed(3)} M parameters, batch ${s.batch}, Adam lr ${s.lr}, ${s.epochs} epochs on ${engine.adapter.vendor} ${engine.adapter.architecture} ${engine.adapter.description}`.trim());
       this.phase('training');
       const { result } = await this.untilLost(engine, this.runTraining(engine, model, state, config, resume, data));

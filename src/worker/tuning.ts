@@ -48,7 +48,7 @@ export async function tuneForSettings(engine: Engine, s: SessionSettings, landma
   const model = new ResnetUnet({ ...MODEL_PRESETS[s.model], landmarks: landmarks ?? SYNTHETIC.landmarks.default });
   const state = model.allocate(engine, s.seed);
   try {
-    const result = await tuneStep(engine, model, state, { width: s.width, height: s.height, train: [s.batch], augment: s.augment, infer: [1, s.batch] }, emit);
+    const result = await tuneStep(engine, model, state, { width: s.width, height: s.height, train: [s.batch], augment: s.augment, precision: s.precision, infer: [1, s.batch] }, emit);
     const { choices } = result;
     // A bad record was reported when the session made its engine (applyStoredTuning); here it is just replaced.
     await store.saveJson(TUNE_RECORD, mergeTuneChoices(await readCache(store, () => {}), adapterIdentity(engine.adapter), choices));

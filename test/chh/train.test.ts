@@ -12,6 +12,9 @@ import {
 import { CHECKPOINT_FILE } from '../../src/chh/checkpoint.ts';
 import { useEngine } from '../helpers/gpu.ts';
 import { fill } from '../../src/ops/fill.ts';
+import { f16RangeFlag } from '../../src/ops/f16-range.ts';
+import { memoryPolicy } from '../../src/ops/saved.ts';
+import { mixSeed } from '../../src/engine/random.ts';
 
 const engine = useEngine();
 
@@ -100,6 +103,46 @@ describe('training', () => {
     expect(await weightsOf(resumed)).toEqual(await weightsOf(full));
     expect(Array.from(await resumed.buffer('encoder.bn1.running_var').read())).toEqual(Array.from(await full.buffer('encoder.bn1.running_var').read()));
     for (const s of [full, part, resumed]) s.dispose();
+  });
+
+  it('precision f16 scales the loss: an overflowed step is skipped and counted, and resuming restores the scaler', async () => {
+    const e = engine();
+    const model = new ResnetUnet(TINY);
+    // The first step of epoch 2 overflows f16 (its flag set as a matrix tile would set it, from inside the step).
+    const overflowing = mixSeed(7, 1, 1000);
+    const augment: TrainOptions['augment'] = (images, landmarks, seed) => {
+      if (seed === overflowing) e.write(f16RangeFlag(e), Int32Array.of(1));
+      return gpuAugmenter(images, landmarks, seed);
+    };
+    const o = options({ precision: 'f16', augment });
+    const full = model.allocate(e, 4);
+    const a = await train({ engine: e, model, state: full, samples, options: o, store: new MemoryStore(), resume: false });
+    expect(a.epochs.map((x) => [x.lossScale, x.skippedSteps])).toEqual([[2 ** 16, 0], [2 ** 15, 1], [2 ** 15, 0]]);
+    expect(memoryPolicy(e).storage).toBe('f32'); // put back after training
+
+    const store = new MemoryStore();
+    await train({ engine: e, model, state: model.allocate(e, 4), samples, options: o, store, resume: false, stopAfterEpochs: 2 });
+    const resumed = model.allocate(e, 99);
+    const b = await train({ engine: e, model, state: resumed, samples, options: o, store, resume: true });
+    expect(b.epochs.map((x) => [x.epoch, x.meanLoss, x.lossScale, x.skippedSteps])).toEqual([[3, a.epochs[2].meanLoss, 2 ** 15, 0]]);
+    expect(await weightsOf(resumed)).toEqual(await weightsOf(full));
+    full.dispose();
+    resumed.dispose();
+  });
+
+  it('precision f16: an epoch whose every step overflowed stops training with an error naming --precision f32', async () => {
+    const e = engine();
+    const model = new ResnetUnet(TINY);
+    const state = model.allocate(e, 5);
+    const augment: TrainOptions['augment'] = (images, landmarks, seed) => {
+      e.write(f16RangeFlag(e), Int32Array.of(1));
+      return gpuAugmenter(images, landmarks, seed);
+    };
+    const store = new MemoryStore();
+    const run = train({ engine: e, model, state, samples, options: options({ precision: 'f16', augment, epochs: 1 }), store, resume: false });
+    await expect(run).rejects.toThrow(/every step of this epoch overflowed f16 \(loss scale now 16384\).*train with --precision f32/);
+    expect(store.saves).toBe(0);
+    state.dispose();
   });
 
   it('resuming refuses any setting that changes the result, naming it and both values, and keeps the whole history', async () => {

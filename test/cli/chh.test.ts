@@ -66,7 +66,9 @@ describe('chh', () => {
     const log = JSON.parse(readFileSync(join(run, 'train-log.json'), 'utf8')) as { epochs: { epoch: number }[]; options: { precision: string } };
     expect(log.epochs.map((e) => e.epoch)).toEqual([1, 2]); // the log of the first call, then the resumed epoch
     expect(log.options.precision).toBe('f16');
-    expect(out.join('\n')).toMatch(/activations kept in f16/);
+    expect(out.join('\n')).toMatch(/precision f16/);
+    expect(out.join('\n')).toMatch(/  wgrad f16 2x/); // the training step's shapes tuned as f16 ones
+    expect(out.join('\n')).toMatch(/epoch 1: mean loss [\d.]+ \([\d.]+ s, loss scale 65536\)/);
     const weights = join(run, 'weights.safetensors');
     const saved = parseSafetensors(readFileSync(weights));
     expect(saved.tensors.get('segmentation_head.0.bias')!.shape).toEqual([5]);

@@ -1,17 +1,12 @@
 // SGD and Adam against torch.optim over three steps (fixture from scripts/fixtures/optim.py), both for loose
 // tensors (one dispatch each) and for a ParameterStore (one dispatch for all parameters).
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Adam, SGD, ParameterStore, type Tensor } from '../../src/index.ts';
 import { useEngine } from '../helpers/gpu.ts';
+import { optimFixture } from '../helpers/optim-fixture.ts';
 import { expectClose } from '../helpers/reference.ts';
 
-interface Fixture {
-  p0: number[];
-  grads: number[][];
-  cases: Record<string, number[][]>;
-}
-const fx = JSON.parse(readFileSync('test/fixtures/optim.json', 'utf8')) as Fixture;
+const fx = optimFixture;
 const engine = useEngine();
 
 const makers: Record<string, (p: ParameterStore | Tensor[]) => Adam | SGD> = {

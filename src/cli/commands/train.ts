@@ -77,10 +77,10 @@ export const trainCommand = command({
       console.log(
         `training ${v.model} model (${(state.params.count / 1e6).toFixed(2)} M parameters) on ${samples.length} images of ${size.width}x${size.height}, ` +
           `${options.epochs} epochs, batch ${options.batch}, ${options.optimizer} lr ${options.lr}, augmentation ${options.augment ? 'on' : 'off'}, ` +
-          `activations kept in ${options.precision}`,
+          `precision ${v.precision}`,
       );
       const emit = printEvents();
-      const plan = { ...size, train: [options.batch], augment: options.augment !== null, optimizer: options.optimizer };
+      const plan = { ...size, train: [options.batch], augment: options.augment !== null, optimizer: options.optimizer, precision: v.precision };
       if (v.tune) await saveChoices(engine, (await tuneStep(engine, model, state, plan, emit)).choices);
       await compileStep(engine, model, state, plan, emit);
       const result = await trainStep({ engine, model, state, samples, options, store: folderStore(out), resume: v.resume, emit });

@@ -8,6 +8,7 @@ import { printEvents } from '../../node/progress.ts';
 import { saveTuneChoices, tuneCachePath } from '../../node/tune-store.ts';
 import type { Engine } from '../../engine/engine.ts';
 import type { TuneChoice } from '../../ops/conv2d/autotune.ts';
+import { ACTIVATION_STORAGES } from '../../ops/saved.ts';
 import { command } from '../command.ts';
 import { opt } from '../options.ts';
 import { checkFits, createEngine } from '../shared.ts';
@@ -27,7 +28,7 @@ export async function saveChoices(engine: Engine, choices: readonly TuneChoice[]
 
 export const tuneCommand = command({
   summary: "tune the conv kernels for a model's shapes on this GPU and save the winners (every later run uses them)",
-  usage: 'chh tune [--model paper|small|tiny] [--size WxH] [--batch N] [--landmarks N] [--predict-batch N] [--no-augment]',
+  usage: 'chh tune [--model paper|small|tiny] [--size WxH] [--batch N] [--landmarks N] [--predict-batch N] [--no-augment] [--precision f32|f16]',
   options: {
     model: opt.choice(PRESETS, 'paper (ResNet34-UNet), small or tiny', 'paper'),
     size: opt.size("image size WxH, multiples of 32 (the paper's)", PREDICTION.inputSize.default),
@@ -35,6 +36,7 @@ export const tuneCommand = command({
     landmarks: opt.intFrom(SYNTHETIC.landmarks),
     'predict-batch': opt.int('batch size of inference (test, calibrate, predict)', 1),
     'no-augment': opt.flag('tune for training without augmentation'),
+    precision: opt.choiceFrom(ACTIVATION_STORAGES, TRAINING.precision),
   },
   async run(v) {
     const config = { ...MODEL_PRESETS[v.model], landmarks: v.landmarks };
@@ -43,8 +45,8 @@ export const tuneCommand = command({
       checkFits(engine, config, v.size, v.batch);
       const model = new ResnetUnet(config);
       const state = model.allocate(engine, 0);
-      const plan = { ...v.size, train: [v.batch], infer: [v['predict-batch']], augment: !v['no-augment'] };
-      console.log(`tuning the ${v.model} model's convolutions at ${v.size.width}x${v.size.height}, training batch ${v.batch}, inference batch ${v['predict-batch']}`);
+      const plan = { ...v.size, train: [v.batch], infer: [v['predict-batch']], augment: !v['no-augment'], precision: v.precision };
+      console.log(`tuning the ${v.model} model's convolutions at ${v.size.width}x${v.size.height}, training batch ${v.batch} (precision ${v.precision}), inference batch ${v['predict-batch']}`);
       const { choices } = await tuneStep(engine, model, state, plan, printEvents());
       await saveChoices(engine, choices);
       state.dispose();

@@ -16,7 +16,7 @@ import type { Kernel } from '../../engine/kernel.ts';
 import { GpuTimer } from '../../engine/profiler.ts';
 import { isCpuAdapter } from '../../engine/device.ts';
 import { conv2dKernels, type ConvShape } from './conv2d.ts';
-import { defaultKernel, planName, sharedTileProblem, type ConvDevice, type Geometry } from './plan.ts';
+import { defaultKernel, keyAllowsF16, planName, sharedTileProblem, type ConvDevice, type Geometry } from './plan.ts';
 import { conv2dTuning, isSharedTile, type ConvKernel, type ConvOp, type SharedTile } from './tuning.ts';
 
 /** Register tiles worth a try besides the default (conv2d.wgsl.in's families). */
@@ -48,7 +48,8 @@ const SHARED_CANDIDATES: readonly SharedTile[] = [
 ];
 
 /**
- * Subgroup-matrix tiles (tensor cores), tried on the GEMMs conv2dTuning.f16Ops allows f16 operands, where the adapter
+ * Subgroup-matrix tiles (tensor cores), tried on the GEMMs recorded as allowed f16 operands (conv2dTuning.f16Ops; the
+ * shape key's dtype f16), where the adapter
  * runs them natively (sharedTileProblem: the feature, an f16 -> f32 config of the side, one subgroup size, the limits).
  */
 const MATRIX_CANDIDATES: readonly SharedTile[] = [
@@ -192,7 +193,9 @@ async function tuneShape(e: Engine, shape: ConvShape, candidates: readonly ConvK
 /** The candidates of a shape, one per distinct plan (two tiles can plan alike, e.g. row tiles balanced to one width). */
 function distinctCandidates(e: Engine, shape: ConvShape): ConvKernel[] {
   const seen = new Set<string>();
-  return candidateKernels(e, shape.op, shape.geometry, conv2dTuning(e).f16Ops).filter((k) => {
+  // The shape's key says whether its run allowed f16 operands (it may have been recorded under another precision).
+  const f16Ops = new Set(keyAllowsF16(shape.key) ? [shape.op] : []);
+  return candidateKernels(e, shape.op, shape.geometry, f16Ops).filter((k) => {
     const name = variantName(e, shape.op, shape.geometry, k);
     if (seen.has(name)) return false;
     seen.add(name);

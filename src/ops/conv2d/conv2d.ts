@@ -9,6 +9,8 @@ import { shapeString, type Tensor } from '../../engine/tensor.ts';
 import { SHADERS } from '../../generated/shaders.ts';
 import { checkInputs } from '../check.ts';
 import { save, type SavedTensor } from '../saved.ts';
+import { f16RangeFlag } from '../f16-range.ts';
+import { isMatrixShader } from './matrix-tile.ts';
 import { conv2dTuning, type ConvOp } from './tuning.ts';
 import { convUniforms, dgradPlan, forwardPlan, geometry, planName, shapeKey, wgradPlan, type Conv2dOptions, type DispatchPlan, type Geometry } from './plan.ts';
 
@@ -48,8 +50,10 @@ export function recordConvShapes(engine: Engine, fn: () => void): ConvShape[] {
 }
 
 function dispatch(e: Engine, plan: DispatchPlan, bindings: Readonly<Record<string, Binding>>): void {
-  const k = e.kernel({ shader: plan.shader, entry: plan.entry, bindings: Object.keys(bindings), constants: plan.constants });
-  e.run(k, bindings, plan.grid);
+  // A subgroup-matrix tile also reports an operand outside f16's range (f16-range.ts).
+  const all = isMatrixShader(plan.shader) ? { ...bindings, f16_overflow: f16RangeFlag(e) } : bindings;
+  const k = e.kernel({ shader: plan.shader, entry: plan.entry, bindings: Object.keys(all), constants: plan.constants });
+  e.run(k, all, plan.grid);
 }
 
 function forwardRaw(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null, g: Geometry): Tensor {

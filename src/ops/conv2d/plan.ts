@@ -213,6 +213,11 @@ export function shapeKey(op: ConvOp, g: Geometry, tuning?: Pick<Conv2dTuning, 'f
   return `${op} ${dtype} ${N}x${C}x${H}x${W} w${Co}x${KH}x${KW} s${SH}x${SW} p${PH}x${PW}`;
 }
 
+/** Whether a shapeKey is of a GEMM that may take f16 operands. */
+export function keyAllowsF16(key: string): boolean {
+  return key.split(' ')[1] === 'f16';
+}
+
 /** The GEMM of one op: M rows (output channels; input channels for dgrad) x N columns x a reduction of K. */
 export function gemmSize(op: ConvOp, g: Geometry): { m: number; n: number; k: number } {
   const taps = g.KH * g.KW;

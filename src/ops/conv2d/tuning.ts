@@ -85,8 +85,8 @@ export interface Conv2dTuning {
   /**
    * The GEMMs whose operands may be rounded to f16 (for tensor cores): the autotuner offers subgroup-matrix tiles
    * for these where the adapter has them, and their shapes are tuned under their own key (shapeKey's dtype f16).
-   * Default none. The gradients' GEMMs round dy too: without loss scaling, only small models' gradients stay in
-   * f16's range (docs/decisions.md).
+   * Default none; training at precision f16 allows all three (src/chh/precision.ts). The gradients' GEMMs round dy
+   * too, so training then scales the loss (src/nn/loss-scale.ts).
    */
   f16Ops: ReadonlySet<ConvOp>;
   /**

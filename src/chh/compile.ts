@@ -31,7 +31,7 @@ export interface CompilePlan {
   augment?: boolean;
   /** The training step's optimizer (default Adam). */
   optimizer?: OptimizerName;
-  /** The training steps' precision (src/chh/precision.ts); absent: as the engine is set up. */
+  /** The precision of the steps (src/chh/precision.ts), training and inference; absent: as the engine is set up. */
   precision?: ActivationStorage;
   /** Batch sizes of inference (evaluation, temperature scaling, prediction). */
   infer?: readonly number[];
@@ -96,7 +96,7 @@ function traceInference(engine: Engine, model: ResnetUnet, state: ModelState, ba
 export function traceModel(engine: Engine, model: ResnetUnet, state: ModelState, plan: CompilePlan): Set<Kernel> {
   const kernels = new Set<Kernel>();
   for (const b of new Set(plan.train ?? [])) for (const k of inPrecision(engine, plan.precision, () => traceTraining(engine, model, state, b, plan))) kernels.add(k);
-  for (const b of new Set(plan.infer ?? [])) for (const k of traceInference(engine, model, state, b, plan)) kernels.add(k);
+  for (const b of new Set(plan.infer ?? [])) for (const k of inPrecision(engine, plan.precision, () => traceInference(engine, model, state, b, plan))) kernels.add(k);
   return kernels;
 }
 

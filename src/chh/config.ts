@@ -54,6 +54,10 @@ export const EVALUATION = {
   cutoff: { default: ERE_CUTOFF, help: 'ERE: pixels with p <= cutoff * max p are dropped' },
   overlays: { default: 4, help: 'test images shown with heatmap overlays in the report' },
   heatmapMaxSize: { default: 320, help: 'largest side of a heatmap kept for the report (larger maps are max-pooled)' },
+  precision: {
+    default: TRAINING.precision.default,
+    help: 'f32, or f16: the conv GEMMs allowed f16 operands (tensor cores where chh tune --precision f16 picked them; elsewhere the same f32 result)',
+  },
 } as const;
 
 /** Prediction of one image. */

@@ -116,7 +116,7 @@ function planSteps(engine: Engine, model: ResnetUnet, plan: CompilePlan): { time
     }
     for (const b of new Set(plan.infer ?? [])) {
       state.training = false;
-      engine.scope(() => void engine.noGrad(() => model.forward(state, inputs.get(b)!.images)));
+      inPrecision(engine, plan.precision, () => engine.scope(() => void engine.noGrad(() => model.forward(state, inputs.get(b)!.images))));
     }
   };
   return {

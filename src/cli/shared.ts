@@ -8,7 +8,8 @@ import type { Engine } from '../engine/engine.ts';
 import { createNodeEngine } from '../node/gpu.ts';
 import { weightsInputSize, type InputSize } from '../io/weights.ts';
 import { ISBI_ANNOTATION_DIR, loadIsbiSplit, type IsbiSample, type IsbiSplit } from '../data/isbi.ts';
-import { PREDICTION } from '../chh/config.ts';
+import { EVALUATION, PREDICTION } from '../chh/config.ts';
+import { ACTIVATION_STORAGES } from '../ops/saved.ts';
 import type { CalibrateResult } from '../chh/calibrate/calibrate.ts';
 import type { EvaluationResult } from '../chh/evaluate.ts';
 import { reportStep } from '../pipeline/steps.ts';
@@ -41,6 +42,9 @@ export const DATA_OPTIONS = {
   annotators: opt.string('annotator folders under AnnotationsByMD to average, comma separated (default: all of them, which must be two or more)'),
 };
 type DataChoice = OptionValues<typeof DATA_OPTIONS>;
+
+/** --precision of the inference commands (test, calibrate, predict). */
+export const INFERENCE_PRECISION = { precision: opt.choiceFrom(ACTIVATION_STORAGES, EVALUATION.precision) };
 
 /**
  * The annotators to average: the ones asked for, else every folder under AnnotationsByMD; a lone folder is refused
@@ -135,8 +139,8 @@ export function printSummary(e: EvaluationResult): void {
 }
 
 /** results.json, the overlays as PNG files and report.html of an evaluation, each written atomically. */
-export async function writeEvaluation(out: string, evaluation: EvaluationResult, samples: readonly IsbiSample[], calibration: CalibrateResult | null, notes: string[]): Promise<void> {
-  await writeFileAtomic(join(out, 'results.json'), JSON.stringify(evaluation, null, 1));
+export async function writeEvaluation(out: string, evaluation: EvaluationResult, samples: readonly IsbiSample[], calibration: CalibrateResult | null, notes: string[], precision: string): Promise<void> {
+  await writeFileAtomic(join(out, 'results.json'), JSON.stringify({ precision, ...evaluation }, null, 1));
   const report = reportStep(evaluation, calibration, samples, { notes, compress });
   for (const o of report.overlays) if (o.png instanceof Uint8Array) await writeFileAtomic(join(out, `overlay-${o.id}.png`), o.png);
   await writeFileAtomic(join(out, 'report.html'), report.html);

@@ -8,6 +8,7 @@ import type { ZlibCompress } from '../io/png.ts';
 import type { IsbiSample } from '../data/isbi.ts';
 import { meanRadialError, radialErrors } from '../chh/metrics/radial.ts';
 import { TRAINING, type RunSettings } from '../chh/config.ts';
+import { usePrecision } from '../chh/precision.ts';
 import type { CheckpointStore } from '../chh/train.ts';
 import type { EpochSummary } from '../chh/checkpoint.ts';
 import type { CalibrateResult } from '../chh/calibrate/calibrate.ts';
@@ -75,6 +76,8 @@ export async function runPipeline(engine: Engine, s: RunSettings, emit: Emit, st
   const config: UnetConfig = { ...MODEL_PRESETS[s.model], landmarks: s.landmarks };
   const model = new ResnetUnet(config);
   const state = model.allocate(engine, s.seed);
+  // Training, calibration and the test all run at the run's precision (src/chh/precision.ts).
+  const restorePrecision = usePrecision(engine, s.precision ?? TRAINING.precision.default);
   try {
     // The kernels compile (where the adapter does it in parallel) while the data is made on the CPU.
     const compiling = compileStep(engine, model, state, { width: s.width, height: s.height, train: [s.batch], augment: s.augment, precision: s.precision, infer: [s.batch] }, emit);
@@ -103,6 +106,7 @@ export async function runPipeline(engine: Engine, s: RunSettings, emit: Emit, st
     const seconds = { data: (t1 - t0) / 1000, compile: (tc - t1) / 1000, train: (t2 - tc) / 1000, calibrate: (t3 - t2) / 1000, test: (t4 - t3) / 1000 };
     return { adapter: adapterName(engine), config, parameters, settings: s, training: training.epochs, calibration, evaluation, baselineMreMm, seconds, weights, reportHtml: report.html };
   } finally {
+    restorePrecision();
     state.dispose();
   }
 }

@@ -12,6 +12,8 @@ import type { PathFile } from '../io/files.ts';
 import type { IsbiSample } from '../data/isbi.ts';
 import type { TrainResult } from '../chh/train.ts';
 import { CHECKPOINT_FILE, scalingNote } from '../chh/checkpoint.ts';
+import { TRAINING } from '../chh/config.ts';
+import { usePrecision } from '../chh/precision.ts';
 import type { EvaluationResult } from '../chh/evaluate.ts';
 import { predictBmp, predictImage } from '../chh/predict.ts';
 import { overlayImage } from '../report/overlay.ts';
@@ -163,6 +165,7 @@ export class TrainingSession {
     this.temperatures = null;
     const model = new ResnetUnet(config);
     const state = model.allocate(engine, this.settings.seed);
+    usePrecision(engine, runSettingsOf(this.settings).precision ?? TRAINING.precision.default); // for all this model does
     this.model = model;
     this.state = state;
     this.inputSize = { width: this.settings.width, height: this.settings.height };

@@ -82,14 +82,15 @@ describe('chh', () => {
     expect(calibrated.tensors.get('temperatures')!.shape).toEqual([1, 5, 1, 1]);
     expect(calibrated.metadata.precision).toBe('f16');
     expect(out.join('\n')).toMatch(/ECE on the second half: [\d.]+ before, [\d.]+ after \(best epoch \d+; ece objective, first half not augmented\)/);
-    expect(JSON.parse(readFileSync(join(cal, 'calibration.json'), 'utf8')).settings).toMatchObject({ objective: 'ece', augmented: false });
+    expect(JSON.parse(readFileSync(join(cal, 'calibration.json'), 'utf8'))).toMatchObject({ settings: { objective: 'ece', augmented: false }, precision: 'f32' });
     const calNll = join(dir, 'cal-nll');
     await ok(['calibrate', '--data', data, '--weights', weights, '--out', calNll, ...common, '--objective', 'nll', '--epochs', '1', '--batch', '2']);
     expect(JSON.parse(readFileSync(join(calNll, 'calibration.json'), 'utf8')).settings).toMatchObject({ objective: 'nll', augmented: true });
 
     const test = join(dir, 'test');
-    await ok(['test', '--data', data, '--weights', join(cal, 'calibrated.safetensors'), '--calibration', join(cal, 'calibration.json'), '--out', test, ...common, '--overlays', '1']);
-    const results = JSON.parse(readFileSync(join(test, 'results.json'), 'utf8')) as { images: unknown[]; summary: { mre: { mean: number } } };
+    await ok(['test', '--data', data, '--weights', join(cal, 'calibrated.safetensors'), '--calibration', join(cal, 'calibration.json'), '--out', test, ...common, '--overlays', '1', '--precision', 'f16']);
+    const results = JSON.parse(readFileSync(join(test, 'results.json'), 'utf8')) as { precision: string; images: unknown[]; summary: { mre: { mean: number } } };
+    expect(results.precision).toBe('f16');
     expect(results.images.length).toBe(2);
     expect(results.summary.mre.mean).toBeGreaterThan(0);
     expect(readFileSync(join(test, 'report.html'), 'utf8')).toMatch(/<svg/);
@@ -99,8 +100,9 @@ describe('chh', () => {
     const overlay = join(dir, 'pred.png');
     const logits = join(dir, 'logits.safetensors');
     const image = join(data, 'RawImage', 'Test2Data', '009.bmp');
-    await ok(['predict', image, '--weights', join(cal, 'calibrated.safetensors'), ...common, '--pixel-size', '1.0', '--json', json, '--overlay', overlay, '--save-logits', logits]);
-    const pred = JSON.parse(readFileSync(json, 'utf8')) as { landmarks: { x_px: number; y_px: number; ere_mm: number; erroneous: boolean }[] };
+    await ok(['predict', image, '--weights', join(cal, 'calibrated.safetensors'), ...common, '--pixel-size', '1.0', '--json', json, '--overlay', overlay, '--save-logits', logits, '--precision', 'f16']);
+    const pred = JSON.parse(readFileSync(json, 'utf8')) as { precision: string; landmarks: { x_px: number; y_px: number; ere_mm: number; erroneous: boolean }[] };
+    expect(pred.precision).toBe('f16');
     expect(pred.landmarks.length).toBe(5);
     for (const p of pred.landmarks) {
       expect(p.x_px).toBeGreaterThanOrEqual(0);

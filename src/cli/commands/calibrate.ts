@@ -10,7 +10,8 @@ import { compileStep } from '../../pipeline/steps.ts';
 import { writeFileAtomic } from '../../node/atomic.ts';
 import { command } from '../command.ts';
 import { opt, UsageError } from '../options.ts';
-import { checkFits, createEngine, DATA_OPTIONS, loadSplit, outputFolder, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP } from '../shared.ts';
+import { usePrecision } from '../../chh/precision.ts';
+import { checkFits, createEngine, DATA_OPTIONS, INFERENCE_PRECISION, loadSplit, outputFolder, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP } from '../shared.ts';
 
 export const SPLITS: readonly IsbiSplit[] = ['train', 'test1', 'test2'];
 
@@ -18,7 +19,7 @@ export const calibrateCommand = command({
   summary: 'fit one temperature per landmark (temperature scaling, Adam lr 0.01 on the ECE or the NLL, best ECE kept)',
   usage:
     'chh calibrate --data DIR --weights FILE [--split test1] [--out DIR] [--size WxH] [--objective ece|nll] [--epochs N] [--lr X] [--batch N] ' +
-    '[--augment | --no-augment] [--seed S]',
+    '[--augment | --no-augment] [--seed S] [--precision f32|f16]',
   options: {
     data: opt.string('dataset folder in the ISBI 2015 layout'),
     weights: opt.string('trained weights (.safetensors)'),
@@ -32,6 +33,7 @@ export const calibrateCommand = command({
     augment: opt.flag('fit on augmented images of the first half (the default with --objective nll, as the reference)'),
     'no-augment': opt.flag('fit on the plain images (the default with --objective ece)'),
     seed: opt.intFrom(CALIBRATION.seed, 0),
+    ...INFERENCE_PRECISION,
     ...DATA_OPTIONS,
   },
   async run(v) {
@@ -46,6 +48,7 @@ export const calibrateCommand = command({
     try {
       const { model, state, temperatures, precision } = loadModel(engine, bytes);
       checkFits(engine, model.config, size, v.batch);
+      usePrecision(engine, v.precision);
       await compileStep(engine, model, state, { ...size, infer: [v.batch] }, printEvents());
       const bar = new ProgressBar(v.epochs, 'calibrate');
       const result = await calibrateTemperatures(engine, unetNetwork(model, state), samples, {
@@ -63,7 +66,7 @@ export const calibrateCommand = command({
       const t = engine.untracked(() => engine.tensor(result.temperatures, [result.temperatures.length], { label: 'temperatures' }));
       const file = join(out, 'calibrated.safetensors');
       await writeFileAtomic(file, await saveWeights(model, state, size, t, precision ?? undefined));
-      await writeFileAtomic(join(out, 'calibration.json'), JSON.stringify({ ...result, annotators: samples[0].annotatorNames }, null, 2));
+      await writeFileAtomic(join(out, 'calibration.json'), JSON.stringify({ ...result, precision: v.precision, annotators: samples[0].annotatorNames }, null, 2));
       const how = `${v.objective} objective, first half ${result.settings.augmented ? 'augmented' : 'not augmented'}`;
       console.log(`ECE on the second half: ${result.eceBefore.toFixed(4)} before, ${result.eceAfter.toFixed(4)} after (best epoch ${result.bestEpoch}; ${how})`);
       console.log(`temperatures: ${Array.from(result.temperatures, (x) => x.toFixed(3)).join(' ')}`);

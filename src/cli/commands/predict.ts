@@ -9,7 +9,8 @@ import { compileStep } from '../../pipeline/steps.ts';
 import { writeFileAtomic } from '../../node/atomic.ts';
 import { command } from '../command.ts';
 import { opt, UsageError } from '../options.ts';
-import { checkFits, compress, createEngine, outputFolder, readNamedFile, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP } from '../shared.ts';
+import { usePrecision } from '../../chh/precision.ts';
+import { checkFits, compress, createEngine, INFERENCE_PRECISION, outputFolder, readNamedFile, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP } from '../shared.ts';
 import { dirname } from 'node:path';
 
 /** The prediction as the JSON the command writes (snake_case, pixels of the original image and mm). */
@@ -43,7 +44,7 @@ function logitsFile(image: string, loaded: LoadedModel, p: Prediction): Uint8Arr
 
 export const predictCommand = command({
   summary: 'landmarks of one image (BMP) with ERE and an erroneous flag, as JSON and an overlay PNG',
-  usage: 'chh predict IMAGE.bmp --weights FILE [--size WxH] [--pixel-size MM] [--json FILE] [--overlay FILE.png] [--ere-threshold MM] [--save-logits FILE]',
+  usage: 'chh predict IMAGE.bmp --weights FILE [--size WxH] [--pixel-size MM] [--json FILE] [--overlay FILE.png] [--ere-threshold MM] [--save-logits FILE] [--precision f32|f16]',
   options: {
     weights: opt.string('weights (.safetensors); CHH names carry the temperatures'),
     size: opt.size(SIZE_FROM_WEIGHTS_HELP),
@@ -52,6 +53,7 @@ export const predictCommand = command({
     overlay: opt.string('write the heatmaps and landmarks over the image as PNG'),
     'ere-threshold': opt.numberFrom(PREDICTION.ereThresholdMm),
     'save-logits': opt.string('write the raw logit maps [1, L, H, W] as safetensors'),
+    ...INFERENCE_PRECISION,
   },
   async run(v, positionals) {
     const image = positionals[0];
@@ -67,10 +69,11 @@ export const predictCommand = command({
     try {
       const loaded = loadModel(engine, bytes);
       checkFits(engine, loaded.config, size, 1);
+      usePrecision(engine, v.precision);
       await compileStep(engine, loaded.model, loaded.state, { ...size, infer: [1] }, (e) => (e.kind === 'log' ? console.error(e.message) : undefined));
       const options = { temperatures: loaded.temperatures, pixelSizeMm: pixelMm, ereThresholdMm: threshold, heatmap: Boolean(v.overlay), logits: Boolean(v['save-logits']), imageName: image };
       const p = await predictBmp(engine, loaded.model, loaded.state, bmp, size, options);
-      const json = JSON.stringify(predictionJson(image, p, pixelMm, threshold), null, 2);
+      const json = JSON.stringify({ ...predictionJson(image, p, pixelMm, threshold), precision: v.precision }, null, 2);
       if (v.json) await writeFileAtomic(v.json, json);
       else console.log(json);
       if (v.overlay) {

@@ -8,7 +8,8 @@ import { printEvents, ProgressBar } from '../../node/progress.ts';
 import { compileStep } from '../../pipeline/steps.ts';
 import { command } from '../command.ts';
 import { opt } from '../options.ts';
-import { checkFits, createEngine, DATA_OPTIONS, loadSplit, outputFolder, printSummary, readNamedFile, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP, writeEvaluation } from '../shared.ts';
+import { usePrecision } from '../../chh/precision.ts';
+import { checkFits, createEngine, DATA_OPTIONS, INFERENCE_PRECISION, loadSplit, outputFolder, printSummary, readNamedFile, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP, writeEvaluation } from '../shared.ts';
 import { UsageError } from '../options.ts';
 import { SPLITS } from './calibrate.ts';
 
@@ -26,7 +27,7 @@ async function readCalibration(file: string): Promise<CalibrateResult> {
 
 export const testCommand = command({
   summary: 'evaluate: MRE, SDR, ECE and reliability diagram, ERE vs error, ROC/AUC; writes results.json and report.html',
-  usage: 'chh test --data DIR --weights FILE [--split test2] [--out DIR] [--size WxH] [--calibration FILE]',
+  usage: 'chh test --data DIR --weights FILE [--split test2] [--out DIR] [--size WxH] [--calibration FILE] [--precision f32|f16]',
   options: {
     data: opt.string('dataset folder in the ISBI 2015 layout'),
     weights: opt.string('weights (.safetensors); CHH names carry the temperatures (T = 1 otherwise)'),
@@ -36,6 +37,7 @@ export const testCommand = command({
     calibration: opt.string('calibration.json of the temperature-scaling run, shown in the report'),
     batch: opt.intFrom(EVALUATION.batch),
     overlays: opt.intFrom(EVALUATION.overlays, 0),
+    ...INFERENCE_PRECISION,
     ...DATA_OPTIONS,
   },
   async run(v) {
@@ -50,6 +52,7 @@ export const testCommand = command({
     try {
       const { model, state, temperatures } = loadModel(engine, bytes);
       checkFits(engine, model.config, size, v.batch);
+      usePrecision(engine, v.precision);
       await compileStep(engine, model, state, { ...size, infer: [v.batch] }, printEvents());
       const bar = new ProgressBar(samples.length, `test ${v.split}`);
       const evaluation = await evaluateModel(engine, model, state, samples, {
@@ -59,8 +62,8 @@ export const testCommand = command({
         heatmaps: { count: v.overlays },
         onProgress: (done) => bar.update(done),
       });
-      const notes = [`weights: ${weights}`, `data: ${data} (${v.split})`, `annotators: ${samples[0].annotatorNames.join(', ')}`];
-      await writeEvaluation(out, evaluation, samples, calibration, notes);
+      const notes = [`weights: ${weights}`, `data: ${data} (${v.split})`, `annotators: ${samples[0].annotatorNames.join(', ')}`, `precision: ${v.precision}`];
+      await writeEvaluation(out, evaluation, samples, calibration, notes, v.precision);
       printSummary(evaluation);
       console.log(`report: ${resolve(join(out, 'report.html'))}`);
       state.dispose();

@@ -1,0 +1,38 @@
+// What `precision` sets on an engine (src/chh/precision.ts), and that f16 without a tuned f16 choice runs the same
+// kernels as f32: the same result, bit for bit, on an adapter without subgroup matrices.
+import { describe, expect, it } from 'vitest';
+import { gradientsMayRoundToF16, inPrecision, usePrecision } from '../../src/chh/precision.ts';
+import { conv2d } from '../../src/ops/conv2d/conv2d.ts';
+import { conv2dTuning } from '../../src/ops/conv2d/tuning.ts';
+import { memoryPolicy } from '../../src/ops/saved.ts';
+import { useEngine } from '../helpers/gpu.ts';
+
+const engine = useEngine();
+
+describe('precision', () => {
+  it('f16 keeps activations in f16 and allows f16 operands in every conv GEMM; the restore puts back what was', () => {
+    const e = engine();
+    expect(gradientsMayRoundToF16(e)).toBe(false);
+    const restore = usePrecision(e, 'f16');
+    expect(memoryPolicy(e).storage).toBe('f16');
+    expect([...conv2dTuning(e).f16Ops].sort()).toEqual(['dgrad', 'forward', 'wgrad']);
+    expect(gradientsMayRoundToF16(e)).toBe(true);
+    expect(inPrecision(e, 'f32', () => memoryPolicy(e).storage)).toBe('f32');
+    expect(memoryPolicy(e).storage).toBe('f16');
+    restore();
+    expect(memoryPolicy(e).storage).toBe('f32');
+    expect(conv2dTuning(e).f16Ops.size).toBe(0);
+    expect(inPrecision(e, undefined, () => memoryPolicy(e).storage)).toBe('f32');
+  });
+
+  it('f16 inference without a tuned f16 choice computes what f32 does', async () => {
+    const e = engine();
+    const x = e.tensor(Array.from({ length: 2 * 3 * 7 * 6 }, (_, i) => Math.sin(i) * 3), [2, 3, 7, 6]);
+    const w = e.tensor(Array.from({ length: 5 * 3 * 9 }, (_, i) => Math.cos(i) / 4), [5, 3, 3, 3]);
+    const forward = () => e.noGrad(() => conv2d(x, w, null, { padding: 1 }));
+    const f32 = forward();
+    const f16 = inPrecision(e, 'f16', forward);
+    expect(Array.from(await f16.read())).toEqual(Array.from(await f32.read()));
+    for (const t of [x, w, f32, f16]) t.dispose();
+  });
+});

@@ -58,7 +58,9 @@ export const BENCH_USAGE = `npm run bench -- [options]
   --no-torch               skip the native PyTorch reference
   --soak N                 also run N training steps and report live GPU bytes at the start and the end
   --tune                   first tune the conv kernels for the model's shapes (as chh tune; saved to the autotune cache)
-  --precision f32|f16      how our training step keeps activations for backward (default f32; bench/memory.ts compares them)
+  --precision f32|f16      f16: our step keeps activations in f16, its conv GEMMs may take f16 operands (with --tune: tensor cores
+                           where the adapter has them, in Node with CHH_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis)
+                           and it scales the loss (default f32; bench/memory.ts compares the storage policies)
   --out FILE               JSON results (default bench/results/latest.json)
   --md FILE | --no-md      markdown file whose benchmark section is rewritten (default BENCHMARKS.md)`;
 

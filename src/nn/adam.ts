@@ -18,6 +18,8 @@ export class Adam extends Optimizer {
   readonly beta2: number;
   readonly eps: number;
   readonly weightDecay: number;
+  /** With a loss scaler: this step's bias corrections, computed on the GPU (adam.wgsl's scaled_bias_corrections). */
+  private biasCorrections: Tensor | null = null;
 
   constructor(params: ParameterStore | readonly Tensor[], options: AdamOptions = {}) {
     super(params, options.lr ?? 1e-3);
@@ -49,8 +51,23 @@ export class Adam extends Optimizer {
       bias_correction2_sqrt: Math.sqrt(1 - this.beta2 ** t),
     };
     const bindings = { param, grad, exp_avg: expAvg, exp_avg_sq: expAvgSq, params };
-    const all = scaler ? { ...bindings, scaler: scaler.state, f16_overflow: scaler.overflowFlag } : bindings;
-    const k = e.kernel({ shader: SHADERS.adam, entry: scaler ? 'step_scaled' : 'step', bindings: Object.keys(all) });
+    if (!scaler) {
+      const k = e.kernel({ shader: SHADERS.adam, entry: 'step', bindings: Object.keys(bindings) });
+      e.run(k, bindings, e.grid1d(param.size, k));
+      return;
+    }
+    this.biasCorrections ??= e.untracked(() => e.empty([2], { label: 'adam.bias_corrections' }));
+    const fromScaler = { scaler: scaler.state, bias_corrections: this.biasCorrections, params };
+    const b = e.kernel({ shader: SHADERS.adam, entry: 'scaled_bias_corrections', bindings: Object.keys(fromScaler) });
+    e.run(b, fromScaler, [1, 1, 1]);
+    const all = { ...bindings, scaler: scaler.state, f16_overflow: scaler.overflowFlag, bias_corrections: this.biasCorrections };
+    const k = e.kernel({ shader: SHADERS.adam, entry: 'step_scaled', bindings: Object.keys(all) });
     e.run(k, all, e.grid1d(param.size, k));
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.biasCorrections?.dispose();
+    this.biasCorrections = null;
   }
 }

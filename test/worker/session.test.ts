@@ -18,7 +18,7 @@ import { parseSafetensorsHeader } from '../../src/io/safetensors.ts';
 const SETTINGS: SessionSettings = {
   ...DEFAULT_SESSION_SETTINGS,
   trainImages: 4, calibrationImages: 2, testImages: 1, width: 32, height: 32, model: 'tiny', batch: 2, epochs: 2, augment: false, heatmapEvery: 1000,
-  precision: 'f16', // the page's "activations" setting: kept through the resume, recorded in the weights
+  precision: 'f16', // the page's "precision" setting: kept through the resume, recorded in the weights
 };
 
 // Pause exactly after the first checkpoint (the store is written between epochs; a Pause sent by message would

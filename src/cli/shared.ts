@@ -5,11 +5,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import type { Engine } from '../engine/engine.ts';
-import { createNodeEngine } from '../node/gpu.ts';
+import { createNodeEngine, envDawnFlags } from '../node/gpu.ts';
 import { weightsInputSize, type InputSize } from '../io/weights.ts';
 import { ISBI_ANNOTATION_DIR, loadIsbiSplit, type IsbiSample, type IsbiSplit } from '../data/isbi.ts';
 import { EVALUATION, PREDICTION } from '../chh/config.ts';
-import { ACTIVATION_STORAGES } from '../ops/saved.ts';
+import { ACTIVATION_STORAGES, type ActivationStorage } from '../ops/saved.ts';
+import { nativeMatrixSides } from '../ops/conv2d/matrix-tile.ts';
+import { SUBGROUP_MATRIX_FEATURE } from '../engine/device.ts';
 import type { CalibrateResult } from '../chh/calibrate/calibrate.ts';
 import type { EvaluationResult } from '../chh/evaluate.ts';
 import { reportStep } from '../pipeline/steps.ts';
@@ -42,6 +44,18 @@ export const DATA_OPTIONS = {
   annotators: opt.string('annotator folders under AnnotationsByMD to average, comma separated (default: all of them, which must be two or more)'),
 };
 type DataChoice = OptionValues<typeof DATA_OPTIONS>;
+
+/**
+ * At precision f16, one line on whether the autotuner can offer tensor cores here, and how to get them in Node
+ * where Dawn hides the feature (null at f32).
+ */
+export function tensorCoreLine(engine: Engine, precision: ActivationStorage): string | null {
+  if (precision !== 'f16') return null;
+  const { sides, problem } = nativeMatrixSides(engine);
+  if (sides.length > 0) return `tensor cores: subgroup matrices of ${sides.map((s) => `${s}x${s}`).join(' and ')} (f16 -> f32), offered to chh tune / --tune for the f16 shapes`;
+  const hint = problem?.includes(SUBGROUP_MATRIX_FEATURE) && envDawnFlags().length === 0 ? '; Dawn in Node exposes it with CHH_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis' : '';
+  return `tensor cores: none (${problem}${hint}): f16 storage and loss scaling only`;
+}
 
 /** --precision of the inference commands (test, calibrate, predict). */
 export const INFERENCE_PRECISION = { precision: opt.choiceFrom(ACTIVATION_STORAGES, EVALUATION.precision) };

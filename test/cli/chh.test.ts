@@ -67,6 +67,7 @@ describe('chh', () => {
     expect(log.epochs.map((e) => e.epoch)).toEqual([1, 2]); // the log of the first call, then the resumed epoch
     expect(log.options.precision).toBe('f16');
     expect(out.join('\n')).toMatch(/precision f16/);
+    expect(out.join('\n')).toMatch(/tensor cores: none \(the adapter has no chromium-experimental-subgroup-matrix feature; Dawn in Node exposes it with CHH_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis\): f16 storage and loss scaling only/);
     expect(out.join('\n')).toMatch(/  wgrad f16 2x/); // the training step's shapes tuned as f16 ones
     expect(out.join('\n')).toMatch(/epoch 1: mean loss [\d.]+ \([\d.]+ s, loss scale 65536\)/);
     const weights = join(run, 'weights.safetensors');

@@ -7,6 +7,7 @@ import { SHADERS } from '../../src/generated/shaders.ts';
 import { describePlan, forwardPlan, sharedTileProblem, shapeKey, type ConvDevice, type Geometry } from '../../src/ops/conv2d/plan.ts';
 import { conv2dTuning, type ConvOp, type SharedTile } from '../../src/ops/conv2d/tuning.ts';
 import { candidateKernels } from '../../src/ops/conv2d/autotune.ts';
+import { nativeMatrixSides } from '../../src/ops/conv2d/matrix-tile.ts';
 import { useEngine } from '../helpers/gpu.ts';
 import { expectClose, maxRelError } from '../helpers/reference.ts';
 import { EDGE_CONFIGS, cfg, convGradRef, convRef, makeData, type Config, type Data } from '../helpers/conv-reference.ts';
@@ -102,6 +103,13 @@ describe('conv2d subgroup-matrix planning', () => {
     expect(sharedTileProblem(tensorCoreDevice(), { bm: 64, bn: 128, bk: 64, rm: 2, rn: 4, matrix: 16, double: true })).toMatch(/83968 bytes/);
     expect(sharedTileProblem(engine(), { ...TILES[0], matrix: 16 }, true)).toMatch(/emulation has matrices of 8 only/);
     expect(sharedTileProblem(engine(), TILES[0], true)).toBeNull();
+  });
+
+  it('says which sides of subgroup matrices an adapter runs natively, or why none', () => {
+    expect(nativeMatrixSides(tensorCoreDevice())).toEqual({ sides: [16], problem: null });
+    expect(nativeMatrixSides(tensorCoreDevice({ configs: [{ M: 16 }, { M: 8 }] }))).toEqual({ sides: [16, 8], problem: null });
+    expect(nativeMatrixSides(engine()).sides).toEqual([]);
+    expect(nativeMatrixSides(engine()).problem).toMatch(/no chromium-experimental-subgroup-matrix feature/);
   });
 
   it('tunes GEMMs allowed f16 operands under their own key', () => {

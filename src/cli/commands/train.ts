@@ -13,7 +13,7 @@ import { printEvents } from '../../node/progress.ts';
 import { writeFileAtomic } from '../../node/atomic.ts';
 import { command } from '../command.ts';
 import { opt, UsageError } from '../options.ts';
-import { checkFits, createEngine, DATA_OPTIONS, loadSplit, outputFolder, readWeights, required } from '../shared.ts';
+import { checkFits, createEngine, DATA_OPTIONS, tensorCoreLine, loadSplit, outputFolder, readWeights, required } from '../shared.ts';
 import { existsSync } from 'node:fs';
 import { ACTIVATION_STORAGES } from '../../ops/saved.ts';
 
@@ -79,6 +79,8 @@ export const trainCommand = command({
           `${options.epochs} epochs, batch ${options.batch}, ${options.optimizer} lr ${options.lr}, augmentation ${options.augment ? 'on' : 'off'}, ` +
           `precision ${v.precision}`,
       );
+      const tensorCores = tensorCoreLine(engine, v.precision);
+      if (tensorCores) console.log(tensorCores);
       const emit = printEvents();
       const plan = { ...size, train: [options.batch], augment: options.augment !== null, optimizer: options.optimizer, precision: v.precision };
       if (v.tune) await saveChoices(engine, (await tuneStep(engine, model, state, plan, emit)).choices);

@@ -11,7 +11,7 @@ import type { TuneChoice } from '../../ops/conv2d/autotune.ts';
 import { ACTIVATION_STORAGES } from '../../ops/saved.ts';
 import { command } from '../command.ts';
 import { opt } from '../options.ts';
-import { checkFits, createEngine } from '../shared.ts';
+import { checkFits, createEngine, tensorCoreLine } from '../shared.ts';
 
 const PRESETS = Object.keys(MODEL_PRESETS) as ModelPreset[];
 
@@ -47,6 +47,8 @@ export const tuneCommand = command({
       const state = model.allocate(engine, 0);
       const plan = { ...v.size, train: [v.batch], infer: [v['predict-batch']], augment: !v['no-augment'], precision: v.precision };
       console.log(`tuning the ${v.model} model's convolutions at ${v.size.width}x${v.size.height}, training batch ${v.batch} (precision ${v.precision}), inference batch ${v['predict-batch']}`);
+      const tensorCores = tensorCoreLine(engine, v.precision);
+      if (tensorCores) console.log(tensorCores);
       const { choices } = await tuneStep(engine, model, state, plan, printEvents());
       await saveChoices(engine, choices);
       state.dispose();

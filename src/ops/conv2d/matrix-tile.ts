@@ -37,6 +37,13 @@ function nativeProblem(e: ConvDevice, side: number): string | { subgroup: number
   return { subgroup: max };
 }
 
+/** The sides of the subgroup matrices this adapter runs natively (16, 8), or why it runs none. */
+export function nativeMatrixSides(e: ConvDevice): { sides: number[]; problem: string | null } {
+  const sides = [16, 8].filter((side) => typeof nativeProblem(e, side) !== 'string');
+  const problem = nativeProblem(e, 16);
+  return { sides, problem: sides.length === 0 && typeof problem === 'string' ? problem : null };
+}
+
 /** The shader, subgroup size and workgroup of a matrix tile on this adapter, or why it cannot run there. */
 export function matrixTileKernel(e: ConvDevice, t: SharedTile, emulate: boolean): MatrixKernel | string {
   const side = t.matrix;

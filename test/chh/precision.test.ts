@@ -5,6 +5,7 @@ import { gradientsMayRoundToF16, inPrecision, usePrecision } from '../../src/chh
 import { conv2d } from '../../src/ops/conv2d/conv2d.ts';
 import { conv2dTuning } from '../../src/ops/conv2d/tuning.ts';
 import { memoryPolicy } from '../../src/ops/saved.ts';
+import { scalingNote } from '../../src/chh/checkpoint.ts';
 import { useEngine } from '../helpers/gpu.ts';
 
 const engine = useEngine();
@@ -23,6 +24,14 @@ describe('precision', () => {
     expect(memoryPolicy(e).storage).toBe('f32');
     expect(conv2dTuning(e).f16Ops.size).toBe(0);
     expect(inPrecision(e, undefined, () => memoryPolicy(e).storage)).toBe('f32');
+  });
+
+  it("an epoch's log line ends with its loss scaling, and nothing without it", () => {
+    const epoch = { epoch: 3, meanLoss: 2.5, lr: 1e-3, seconds: 12.1 };
+    expect(scalingNote(epoch)).toBe('');
+    expect(scalingNote({ ...epoch, lossScale: 65536, skippedSteps: 0 })).toBe(', loss scale 65536');
+    expect(scalingNote({ ...epoch, lossScale: 32768, skippedSteps: 1 })).toBe(', loss scale 32768, 1 step skipped (f16 overflow)');
+    expect(scalingNote({ ...epoch, lossScale: 16384, skippedSteps: 2 })).toBe(', loss scale 16384, 2 steps skipped (f16 overflow)');
   });
 
   it('f16 inference without a tuned f16 choice computes what f32 does', async () => {

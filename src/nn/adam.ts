@@ -18,8 +18,8 @@ export class Adam extends Optimizer {
   readonly beta2: number;
   readonly eps: number;
   readonly weightDecay: number;
-  /** With a loss scaler: this step's bias corrections, computed on the GPU (adam.wgsl's scaled_bias_corrections). */
-  private biasCorrections: Tensor | null = null;
+  /** With a loss scaler: what this step's update needs of it, computed on the GPU (adam.wgsl's scaled_step_factors). */
+  private stepFactors: Tensor | null = null;
 
   constructor(params: ParameterStore | readonly Tensor[], options: AdamOptions = {}) {
     super(params, options.lr ?? 1e-3);
@@ -56,18 +56,18 @@ export class Adam extends Optimizer {
       e.run(k, bindings, e.grid1d(param.size, k));
       return;
     }
-    this.biasCorrections ??= e.untracked(() => e.empty([2], { label: 'adam.bias_corrections' }));
-    const fromScaler = { scaler: scaler.state, bias_corrections: this.biasCorrections, params };
-    const b = e.kernel({ shader: SHADERS.adam, entry: 'scaled_bias_corrections', bindings: Object.keys(fromScaler) });
-    e.run(b, fromScaler, [1, 1, 1]);
-    const all = { ...bindings, scaler: scaler.state, f16_overflow: scaler.overflowFlag, bias_corrections: this.biasCorrections };
+    this.stepFactors ??= e.untracked(() => e.empty([4], { label: 'adam.step_factors' }));
+    const fromScaler = { scaler: scaler.state, f16_overflow: scaler.overflowFlag, step_factors: this.stepFactors, params };
+    const f = e.kernel({ shader: SHADERS.adam, entry: 'scaled_step_factors', bindings: Object.keys(fromScaler) });
+    e.run(f, fromScaler, [1, 1, 1]);
+    const all = { ...bindings, step_factors: this.stepFactors };
     const k = e.kernel({ shader: SHADERS.adam, entry: 'step_scaled', bindings: Object.keys(all) });
     e.run(k, all, e.grid1d(param.size, k));
   }
 
   override dispose(): void {
     super.dispose();
-    this.biasCorrections?.dispose();
-    this.biasCorrections = null;
+    this.stepFactors?.dispose();
+    this.stepFactors = null;
   }
 }

@@ -3,8 +3,9 @@
 // `step`: the bias corrections are computed on the CPU in double precision, as PyTorch does in Python.
 // `step_scaled` (loss scaling, src/nn/loss-scale.ts): the gradient is divided by the loss scale, the update is
 // skipped when the step overflowed f16, and t is the loss scaler's count of steps taken (skipped steps do not count,
-// as with PyTorch's GradScaler), which only the GPU knows: `scaled_bias_corrections` (one invocation, before it)
-// computes the bias corrections from it in f32, once, not per element (pow is costly on a CPU adapter).
+// as with PyTorch's GradScaler), which only the GPU knows: `scaled_step_factors` (one invocation, before it)
+// computes the bias corrections from it in f32, once, not per element (pow is costly on a CPU adapter), and puts
+// them beside 1/scale and the skip in one vec4, so that the update reads one value more than `step`, not four.
 // One dispatch updates a whole flat parameter buffer.
 struct Params {
   n: u32,
@@ -31,8 +32,8 @@ struct ScalerState {
 @group(0) @binding(4) var<uniform> params: Params;
 @group(0) @binding(5) var<storage, read> scaler: ScalerState;
 @group(0) @binding(6) var<storage, read> f16_overflow: array<u32>;
-/** [1 - b1^t, sqrt(1 - b2^t)] for step_scaled's t. */
-@group(0) @binding(7) var<storage, read_write> bias_corrections: array<f32>;
+/** For step_scaled: (1/scale, 1 - b1^t, sqrt(1 - b2^t), 1 where the step overflowed f16 and is skipped, else 0). */
+@group(0) @binding(7) var<storage, read_write> step_factors: vec4f;
 
 fn index(gid: vec3u, nwg: vec3u) -> u32 {
   return gid.x + gid.y * nwg.x * 256u;
@@ -59,17 +60,17 @@ fn step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 }
 
 @compute @workgroup_size(1)
-fn scaled_bias_corrections() {
+fn scaled_step_factors() {
   let t = f32(scaler.steps + 1u);
-  bias_corrections[0] = 1.0 - pow(params.beta1, t);
-  bias_corrections[1] = sqrt(1.0 - pow(params.beta2, t));
+  step_factors = vec4f(scaler.inv_scale, 1.0 - pow(params.beta1, t), sqrt(1.0 - pow(params.beta2, t)), select(0.0, 1.0, f16_overflow[0] != 0u));
 }
 
 @compute @workgroup_size(256)
 fn step_scaled(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = index(gid, nwg);
-  if (i >= params.n || f16_overflow[0] != 0u) {
+  let f = step_factors;
+  if (i >= params.n || f.w != 0.0) {
     return;
   }
-  update(i, grad[i] * scaler.inv_scale, bias_corrections[0], bias_corrections[1]);
+  update(i, grad[i] * f.x, f.y, f.z);
 }

@@ -68,7 +68,7 @@ export function nodeGpu(options: NodeGpuOptions = {}): Promise<GPU> {
  * Dawn toggles from CHH_DAWN_FLAGS (space- or comma-separated), for the CLI and the bench: e.g.
  * `CHH_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis`, which Dawn needs to expose subgroup matrices (tensor cores).
  */
-export function envDawnFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+export function envDawnFlags(env: Readonly<Record<string, string | undefined>> = process.env): string[] {
   return (env.CHH_DAWN_FLAGS ?? '').split(/[\s,]+/).filter((f) => f.length > 0);
 }
 

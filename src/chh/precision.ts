@@ -5,6 +5,7 @@
 import type { Engine } from '../engine/engine.ts';
 import { conv2dTuning, type ConvOp } from '../ops/conv2d/tuning.ts';
 import { memoryPolicy, type ActivationStorage } from '../ops/saved.ts';
+import { f16RangeFlag } from '../ops/f16-range.ts';
 
 const ALL_GEMMS: ReadonlySet<ConvOp> = new Set<ConvOp>(['forward', 'dgrad', 'wgrad']);
 
@@ -30,6 +31,18 @@ export function inPrecision<T>(engine: Engine, precision: ActivationStorage | un
   } finally {
     restore();
   }
+}
+
+/**
+ * After inference at f16: a warning if a subgroup-matrix tile rounded a value beyond f16's range since the flag was
+ * last cleared (that value, and what was computed from it, is lost; training skips such steps, inference cannot),
+ * else null. Clears the flag.
+ */
+export async function f16OverflowWarning(engine: Engine): Promise<string | null> {
+  const flag = f16RangeFlag(engine);
+  const set = (await flag.read())[0] !== 0;
+  engine.clear(flag);
+  return set ? 'warning: a value beyond f16\'s range (65504) was rounded in the forward pass, so some results are wrong: run again with --precision f32' : null;
 }
 
 /** Whether the gradients of a training step on this engine may pass through f16, so that it needs loss scaling. */

@@ -11,6 +11,7 @@ import { ISBI_ANNOTATION_DIR, loadIsbiSplit, type IsbiSample, type IsbiSplit } f
 import { EVALUATION, PREDICTION } from '../chh/config.ts';
 import { ACTIVATION_STORAGES, type ActivationStorage } from '../ops/saved.ts';
 import { nativeMatrixSides } from '../ops/conv2d/matrix-tile.ts';
+import { f16OverflowWarning } from '../chh/precision.ts';
 import { SUBGROUP_MATRIX_FEATURE } from '../engine/device.ts';
 import type { CalibrateResult } from '../chh/calibrate/calibrate.ts';
 import type { EvaluationResult } from '../chh/evaluate.ts';
@@ -55,6 +56,12 @@ export function tensorCoreLine(engine: Engine, precision: ActivationStorage): st
   if (sides.length > 0) return `tensor cores: subgroup matrices of ${sides.map((s) => `${s}x${s}`).join(' and ')} (f16 -> f32), offered to chh tune / --tune for the f16 shapes`;
   const hint = problem?.includes(SUBGROUP_MATRIX_FEATURE) && envDawnFlags().length === 0 ? '; Dawn in Node exposes it with CHH_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis' : '';
   return `tensor cores: none (${problem}${hint}): f16 storage and loss scaling only`;
+}
+
+/** After inference at f16: prints (stderr) that a value beyond f16's range was rounded, if one was. */
+export async function warnIfF16Overflowed(engine: Engine, precision: ActivationStorage): Promise<void> {
+  const warning = precision === 'f16' ? await f16OverflowWarning(engine) : null;
+  if (warning) console.error(warning);
 }
 
 /** --precision of the inference commands (test, calibrate, predict). */

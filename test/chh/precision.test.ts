@@ -1,7 +1,8 @@
 // What `precision` sets on an engine (src/chh/precision.ts), and that f16 without a tuned f16 choice runs the same
 // kernels as f32: the same result, bit for bit, on an adapter without subgroup matrices.
 import { describe, expect, it } from 'vitest';
-import { gradientsMayRoundToF16, inPrecision, usePrecision } from '../../src/chh/precision.ts';
+import { f16OverflowWarning, gradientsMayRoundToF16, inPrecision, usePrecision } from '../../src/chh/precision.ts';
+import { f16RangeFlag } from '../../src/ops/f16-range.ts';
 import { conv2d } from '../../src/ops/conv2d/conv2d.ts';
 import { conv2dTuning } from '../../src/ops/conv2d/tuning.ts';
 import { memoryPolicy } from '../../src/ops/saved.ts';
@@ -24,6 +25,14 @@ describe('precision', () => {
     expect(memoryPolicy(e).storage).toBe('f32');
     expect(conv2dTuning(e).f16Ops.size).toBe(0);
     expect(inPrecision(e, undefined, () => memoryPolicy(e).storage)).toBe('f32');
+  });
+
+  it('warns after inference that rounded a value beyond f16, once', async () => {
+    const e = engine();
+    expect(await f16OverflowWarning(e)).toBeNull();
+    e.write(f16RangeFlag(e), Int32Array.of(1)); // as a matrix tile would
+    expect(await f16OverflowWarning(e)).toMatch(/beyond f16's range \(65504\) was rounded in the forward pass.*--precision f32/);
+    expect(await f16OverflowWarning(e)).toBeNull();
   });
 
   it("an epoch's log line ends with its loss scaling, and nothing without it", () => {

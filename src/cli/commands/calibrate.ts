@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../../node/atomic.ts';
 import { command } from '../command.ts';
 import { opt, UsageError } from '../options.ts';
 import { usePrecision } from '../../chh/precision.ts';
-import { checkFits, createEngine, DATA_OPTIONS, INFERENCE_PRECISION, loadSplit, outputFolder, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP } from '../shared.ts';
+import { checkFits, createEngine, DATA_OPTIONS, INFERENCE_PRECISION, warnIfF16Overflowed, loadSplit, outputFolder, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP } from '../shared.ts';
 
 export const SPLITS: readonly IsbiSplit[] = ['train', 'test1', 'test2'];
 
@@ -63,6 +63,7 @@ export const calibrateCommand = command({
           if (ev.kind === 'epoch') bar.update(ev.result.epoch, `NLL ${ev.result.validationNll.toFixed(4)} ECE ${ev.result.ece.toFixed(4)}`);
         },
       });
+      await warnIfF16Overflowed(engine, v.precision);
       const t = engine.untracked(() => engine.tensor(result.temperatures, [result.temperatures.length], { label: 'temperatures' }));
       const file = join(out, 'calibrated.safetensors');
       await writeFileAtomic(file, await saveWeights(model, state, size, t, precision ?? undefined));

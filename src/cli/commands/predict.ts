@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../../node/atomic.ts';
 import { command } from '../command.ts';
 import { opt, UsageError } from '../options.ts';
 import { usePrecision } from '../../chh/precision.ts';
-import { checkFits, compress, createEngine, INFERENCE_PRECISION, outputFolder, readNamedFile, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP } from '../shared.ts';
+import { checkFits, compress, createEngine, INFERENCE_PRECISION, warnIfF16Overflowed, outputFolder, readNamedFile, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP } from '../shared.ts';
 import { dirname } from 'node:path';
 
 /** The prediction as the JSON the command writes (snake_case, pixels of the original image and mm). */
@@ -74,6 +74,7 @@ export const predictCommand = command({
       const options = { temperatures: loaded.temperatures, pixelSizeMm: pixelMm, ereThresholdMm: threshold, heatmap: Boolean(v.overlay), logits: Boolean(v['save-logits']), imageName: image };
       const p = await predictBmp(engine, loaded.model, loaded.state, bmp, size, options);
       const json = JSON.stringify({ ...predictionJson(image, p, pixelMm, threshold), precision: v.precision }, null, 2);
+      await warnIfF16Overflowed(engine, v.precision);
       if (v.json) await writeFileAtomic(v.json, json);
       else console.log(json);
       if (v.overlay) {

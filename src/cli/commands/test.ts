@@ -9,7 +9,7 @@ import { compileStep } from '../../pipeline/steps.ts';
 import { command } from '../command.ts';
 import { opt } from '../options.ts';
 import { usePrecision } from '../../chh/precision.ts';
-import { checkFits, createEngine, DATA_OPTIONS, INFERENCE_PRECISION, loadSplit, outputFolder, printSummary, readNamedFile, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP, writeEvaluation } from '../shared.ts';
+import { checkFits, createEngine, DATA_OPTIONS, INFERENCE_PRECISION, warnIfF16Overflowed, loadSplit, outputFolder, printSummary, readNamedFile, readWeights, required, sizeFor, SIZE_FROM_WEIGHTS_HELP, writeEvaluation } from '../shared.ts';
 import { UsageError } from '../options.ts';
 import { SPLITS } from './calibrate.ts';
 
@@ -64,6 +64,7 @@ export const testCommand = command({
       });
       const notes = [`weights: ${weights}`, `data: ${data} (${v.split})`, `annotators: ${samples[0].annotatorNames.join(', ')}`, `precision: ${v.precision}`];
       await writeEvaluation(out, evaluation, samples, calibration, notes, v.precision);
+      await warnIfF16Overflowed(engine, v.precision);
       printSummary(evaluation);
       console.log(`report: ${resolve(join(out, 'report.html'))}`);
       state.dispose();

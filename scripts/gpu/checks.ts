@@ -5,8 +5,8 @@
 //  2. per size (HxWxBATCH): the model's forward and training step with the register tiles forced, with the
 //     adapter's defaults, then tuned (the tuning's wall time; the winners saved to the autotune cache, which the
 //     benchmark run after this reads), and the tuned step's convolutions in TFLOP/s;
-//  0. tensor cores (issue 13): the subgroup-matrix tiles the adapter runs natively, against the reference, and
-//     loss scaling's f16 range flag on one of them;
+//  0. tensor cores (issue 13): the subgroup-matrix tiles the adapter runs natively, against the reference, loss
+//     scaling's f16 range flag on one of them, and a tiny UNet trained at f16 on it against an f32 tile;
 //  3. memory (issue 13): the adapter's features and subgroup-matrix configurations (with Dawn's unsafe APIs on),
 //     and a training step at each size under every memory policy (bench/memory.ts: f32/f16 storage, recompute or
 //     not): peak live bytes, the persistent part, the layers holding the peak, and the step's time.
@@ -23,7 +23,9 @@ import { f16RangeFlag } from '../../src/ops/f16-range.ts';
 import { sharedTileProblem } from '../../src/ops/conv2d/plan.ts';
 import { candidateKernels, type TuneChoice } from '../../src/ops/conv2d/autotune.ts';
 import { conv2dTuning, DEFAULT_TILES, GPU_DEFAULT_TILE, isSharedTile, type SharedTile } from '../../src/ops/conv2d/tuning.ts';
-import { ResnetUnet, RESNET34_UNET } from '../../src/nn/unet.ts';
+import { MODEL_PRESETS, ResnetUnet, RESNET34_UNET } from '../../src/nn/unet.ts';
+import { train, type CheckpointStore } from '../../src/chh/train.ts';
+import { loadSyntheticSplit } from '../../src/data/synthetic/dataset.ts';
 import { modelConvShapes, tuneModel } from '../../src/chh/tune.ts';
 import { EDGE_CONFIGS, cfg, convGradRef, convRef, makeData, outSize, type Config } from '../../test/helpers/conv-reference.ts';
 import { timeModel, type ModelTiming } from '../../bench/model-timing.ts';
@@ -171,7 +173,11 @@ async function tensorCores(): Promise<void> {
     }
     const ok = results.filter((r) => typeof r.errors !== 'string' && Object.values(r.errors).every((v) => v <= 5e-3));
     out.passed = ok.length;
-    if (tiles.length) out.overflow_flag = await overflowFlag(e, tiles[0]);
+    if (tiles.length) {
+      out.overflow_flag = await overflowFlag(e, tiles[0]);
+      await save();
+      out.training = await trainOnTiles(e, tiles[0]);
+    }
     console.log(`tensor cores: ${tiles.length} tiles, ${ok.length}/${results.length} cases within 5e-3${tiles.length ? '' : ` (${String(out.skipped)})`}`);
   } catch (err) {
     out.error = (err as Error).stack ?? String(err);
@@ -199,6 +205,29 @@ async function overflowFlag(e: Engine, tile: SharedTile): Promise<{ in_range: nu
     w.dispose();
     Object.assign(t, { forward: null });
   }
+}
+
+/**
+ * Training on tensor cores: a tiny UNet at precision f16 (loss scaling) with every conv GEMM on this tile, then on
+ * an f32 tile, from the same weights (as test/chh/train-f16.test.ts does on the emulation): each epoch's loss, scale
+ * and skipped steps; expected within about 1% of the f32 tile's, nothing skipped.
+ */
+async function trainOnTiles(e: Engine, tile: SharedTile): Promise<Record<string, unknown>> {
+  const samples = await loadSyntheticSplit('train', { counts: { train: 8 }, width: 193, landmarks: 4, seed: 5 }, { width: 64, height: 64 });
+  const store: CheckpointStore = { save: async () => {}, load: async () => null };
+  const options = { epochs: 4, batch: 4, lr: 1e-2, optimizer: 'adam', milestones: [], gamma: 0.1, seed: 7, augment: null, precision: 'f16' } as const;
+  const run = async (t: SharedTile) => {
+    Object.assign(conv2dTuning(e), { forward: t, dgrad: t, wgrad: t });
+    const model = new ResnetUnet({ ...MODEL_PRESETS.tiny, landmarks: 4 });
+    const state = model.allocate(e, 2);
+    try {
+      return (await train({ engine: e, model, state, samples, store, resume: false, options })).epochs.map((x) => ({ loss: x.meanLoss, scale: x.lossScale, skipped: x.skippedSteps }));
+    } finally {
+      state.dispose();
+      Object.assign(conv2dTuning(e), { forward: null, dgrad: null, wgrad: null });
+    }
+  };
+  return { tile, tensor_cores: await run(tile), f32_tile: await run({ bm: 64, bn: 64, bk: 16, rm: 4, rn: 4 }) };
 }
 
 async function memoryStage(e: Engine): Promise<void> {

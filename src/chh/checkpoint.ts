@@ -128,11 +128,10 @@ export function restoreCheckpoint(bytes: Uint8Array, c: CheckpointState): EpochS
       c.state.engine.write(t, Float32Array.from(saved.data as ArrayLike<number>));
     }),
   );
-  if (c.scaler) {
-    const saved = optimizerState.get(LOSS_SCALER_TENSOR);
-    if (!saved) throw new Error('resume: the checkpoint has no loss scaler state');
-    c.scaler.load(Float32Array.from(saved.data as ArrayLike<number>));
-  }
+  const scalerState = optimizerState.get(LOSS_SCALER_TENSOR);
+  // A checkpoint from before loss scaling (f16 storage alone): the scale starts again, Adam's step count goes on.
+  if (c.scaler && scalerState) c.scaler.load(Float32Array.from(scalerState.data as ArrayLike<number>));
+  else if (c.scaler) c.scaler.restart(Number(metadata.optimizer_steps));
   c.optimizer.stepCount = Number(metadata.optimizer_steps);
   const next = Number(metadata.next_epoch);
   const history = metadata.history ? (JSON.parse(metadata.history) as EpochSummary[]) : [];

@@ -80,6 +80,11 @@ export class LossScaler {
     return statusOf((await this.state.read()) as Float32Array);
   }
 
+  /** Starts again from the first scale with `stepsTaken` steps already taken (a checkpoint from before scaling). */
+  restart(stepsTaken: number): void {
+    this.engine.write(this.state, stateWords({ scale: this.options.initScale, goodSteps: 0, stepsTaken, skippedSteps: 0 }));
+  }
+
   /** Overwrites the state (a checkpoint's: the words status() reads). */
   load(words: Float32Array): void {
     if (words.length !== WORDS) throw new Error(`LossScaler: a saved state has ${WORDS} words, got ${words.length}`);

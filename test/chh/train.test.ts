@@ -10,6 +10,7 @@ import {
   type CheckpointStore, type TrainOptions,
 } from '../../src/chh/train.ts';
 import { CHECKPOINT_FILE } from '../../src/chh/checkpoint.ts';
+import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.ts';
 import { useEngine } from '../helpers/gpu.ts';
 import { fill } from '../../src/ops/fill.ts';
 import { f16RangeFlag } from '../../src/ops/f16-range.ts';
@@ -125,6 +126,26 @@ describe('training', () => {
     const resumed = model.allocate(e, 99);
     const b = await train({ engine: e, model, state: resumed, samples, options: o, store, resume: true });
     expect(b.epochs.map((x) => [x.epoch, x.meanLoss, x.lossScale, x.skippedSteps])).toEqual([[3, a.epochs[2].meanLoss, 2 ** 15, 0]]);
+    expect(await weightsOf(resumed)).toEqual(await weightsOf(full));
+    full.dispose();
+    resumed.dispose();
+  });
+
+  it('precision f16 resumes a checkpoint from before loss scaling: the scale starts again, Adam\'s step count goes on', async () => {
+    const e = engine();
+    const model = new ResnetUnet(TINY);
+    const o = options({ precision: 'f16', epochs: 2 });
+    const full = model.allocate(e, 6);
+    await train({ engine: e, model, state: full, samples, options: o, store: new MemoryStore(), resume: false });
+    const store = new MemoryStore();
+    await train({ engine: e, model, state: model.allocate(e, 6), samples, options: o, store, resume: false, stopAfterEpochs: 1 });
+    const { tensors, metadata } = parseSafetensors(store.files.get(CHECKPOINT_FILE)!);
+    expect(tensors.delete('optimizer.loss_scaler')).toBe(true);
+    store.files.set(CHECKPOINT_FILE, serializeSafetensors(tensors, metadata));
+    const resumed = model.allocate(e, 99);
+    const b = await train({ engine: e, model, state: resumed, samples, options: o, store, resume: true });
+    expect(b.epochs.map((x) => [x.epoch, x.lossScale, x.skippedSteps])).toEqual([[2, 2 ** 16, 0]]);
+    // Power-of-two scales change no value: with the step count carried on, the weights are the uninterrupted run's.
     expect(await weightsOf(resumed)).toEqual(await weightsOf(full));
     full.dispose();
     resumed.dispose();

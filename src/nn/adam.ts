@@ -57,7 +57,7 @@ export class Adam extends Optimizer {
       return;
     }
     this.stepFactors ??= e.untracked(() => e.empty([4], { label: 'adam.step_factors' }));
-    const fromScaler = { scaler: scaler.state, f16_overflow: scaler.overflowFlag, step_factors: this.stepFactors, params };
+    const fromScaler = { scaler_step: scaler.step, step_factors: this.stepFactors, params };
     const f = e.kernel({ shader: SHADERS.adam, entry: 'scaled_step_factors', bindings: Object.keys(fromScaler) });
     e.run(f, fromScaler, [1, 1, 1]);
     const all = { ...bindings, step_factors: this.stepFactors };

@@ -3,9 +3,9 @@
 // `step`: the bias corrections are computed on the CPU in double precision, as PyTorch does in Python.
 // `step_scaled` (loss scaling, src/nn/loss-scale.ts): the gradient is divided by the loss scale, the update is
 // skipped when the step overflowed f16, and t is the loss scaler's count of steps taken (skipped steps do not count,
-// as with PyTorch's GradScaler), which only the GPU knows: `scaled_step_factors` (one invocation, before it)
-// computes the bias corrections from it in f32, once, not per element (pow is costly on a CPU adapter), and puts
-// them beside 1/scale and the skip in one vec4, so that the update reads one value more than `step`, not four.
+// as with PyTorch's GradScaler), which only the GPU knows (`scaler_step`, loss_scale.wgsl's prepare):
+// `scaled_step_factors` (one invocation, before it) computes the bias corrections from it in f32, once, not per
+// element (pow is costly on a CPU adapter), beside 1/scale and the skip in one vec4: the update reads one value more.
 // One dispatch updates a whole flat parameter buffer.
 struct Params {
   n: u32,
@@ -17,21 +17,13 @@ struct Params {
   bias_correction1: f32,
   bias_correction2_sqrt: f32,
 }
-/** The loss scaler's state (loss_scale.wgsl declares it whole). */
-struct ScalerState {
-  scale: f32,
-  inv_scale: f32,
-  good_steps: u32,
-  steps: u32,
-  skipped: u32,
-}
 @group(0) @binding(0) var<storage, read_write> param: array<f32>;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read_write> exp_avg: array<f32>;
 @group(0) @binding(3) var<storage, read_write> exp_avg_sq: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
-@group(0) @binding(5) var<storage, read> scaler: ScalerState;
-@group(0) @binding(6) var<storage, read> f16_overflow: array<u32>;
+/** The loss scaler's step: (1/scale, skip, t, 0) (loss_scale.wgsl). */
+@group(0) @binding(5) var<storage, read> scaler_step: vec4f;
 /** For step_scaled: (1/scale, 1 - b1^t, sqrt(1 - b2^t), 1 where the step overflowed f16 and is skipped, else 0). */
 @group(0) @binding(7) var<storage, read_write> step_factors: vec4f;
 
@@ -61,8 +53,8 @@ fn step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 
 @compute @workgroup_size(1)
 fn scaled_step_factors() {
-  let t = f32(scaler.steps + 1u);
-  step_factors = vec4f(scaler.inv_scale, 1.0 - pow(params.beta1, t), sqrt(1.0 - pow(params.beta2, t)), select(0.0, 1.0, f16_overflow[0] != 0u));
+  let s = scaler_step;
+  step_factors = vec4f(s.x, 1.0 - pow(params.beta1, s.z), sqrt(1.0 - pow(params.beta2, s.z)), s.y);
 }
 
 @compute @workgroup_size(256)

@@ -35,6 +35,8 @@ export interface LossScaleStatus {
 export class LossScaler {
   /** The state on the GPU ([5] words: scale, 1/scale as f32, good steps, steps taken, skipped as u32). */
   readonly state: Tensor;
+  /** What the optimizers' scaled updates read ([4]: 1/scale, the skip, the step's number t, 0), made by prepare(). */
+  readonly step: Tensor;
   private readonly options: Required<LossScalerOptions>;
 
   constructor(
@@ -50,6 +52,7 @@ export class LossScaler {
     if (!(minScale <= initScale && initScale <= maxScale)) throw new Error(`LossScaler: need minScale <= initScale <= maxScale, got ${minScale}, ${initScale}, ${maxScale}`);
     if (!Number.isInteger(growthInterval) || growthInterval < 1) throw new Error(`LossScaler: growthInterval must be a positive integer, got ${growthInterval}`);
     this.state = engine.untracked(() => engine.tensor(stateWords({ scale: initScale, goodSteps: 0, stepsTaken: 0, skippedSteps: 0 }), [WORDS], { label: 'loss scaler' }));
+    this.step = engine.untracked(() => engine.zeros([4], { label: 'loss scaler.step' }));
   }
 
   /** The scale as a [1] tensor (a view of the state): backward's seed. */
@@ -57,7 +60,7 @@ export class LossScaler {
     return this.state.view(0, [1]);
   }
 
-  /** This engine's f16 range flag, which the optimizer's scaled update and update() read. */
+  /** This engine's f16 range flag, which prepare() and update() read. */
   get overflowFlag(): Tensor {
     return f16RangeFlag(this.engine);
   }
@@ -65,6 +68,13 @@ export class LossScaler {
   /** Clears the flag: call before the step's forward, so that it says whether this step overflowed. */
   beginStep(): void {
     this.engine.clear(this.overflowFlag);
+  }
+
+  /** Before the optimizer's scaled update: `step` from the state and the flag. */
+  prepare(): void {
+    const e = this.engine;
+    const k = e.kernel({ shader: SHADERS.loss_scale, entry: 'prepare', bindings: ['scaler', 'f16_overflow', 'scaler_step'] });
+    e.run(k, { scaler: this.state, f16_overflow: this.overflowFlag, scaler_step: this.step }, [1, 1, 1]);
   }
 
   /** After the optimizer's scaled update: counts the step as taken or skipped, and grows or halves the scale. */
@@ -93,6 +103,7 @@ export class LossScaler {
 
   dispose(): void {
     this.state.dispose();
+    this.step.dispose();
   }
 }
 

@@ -45,6 +45,7 @@ export abstract class Optimizer {
    */
   step(scaler: LossScaler | null = null): void {
     this.stepCount++;
+    scaler?.prepare();
     for (const slot of this.slots) {
       const grad = slot.grad();
       if (!grad) continue; // PyTorch skips parameters without a gradient

@@ -31,7 +31,7 @@ export class SGD extends Optimizer {
     const e = this.engine;
     const params = this.uniforms(param);
     const bindings: Record<string, Binding> = momentumBuf ? { param, grad, momentum_buf: momentumBuf, params } : { param, grad, params };
-    if (scaler) Object.assign(bindings, { scaler: scaler.state, f16_overflow: scaler.overflowFlag });
+    if (scaler) bindings.scaler_step = scaler.step;
     const entry = `${momentumBuf ? 'step_momentum' : 'step'}${scaler ? '_scaled' : ''}`;
     const k = e.kernel({ shader: SHADERS.sgd, entry, bindings: Object.keys(bindings) });
     e.run(k, bindings, e.grid1d(param.size, k));

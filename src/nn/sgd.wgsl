@@ -10,20 +10,12 @@ struct Params {
   weight_decay: f32,
   first_step: u32,
 }
-/** The loss scaler's state (loss_scale.wgsl declares it whole). */
-struct ScalerState {
-  scale: f32,
-  inv_scale: f32,
-  good_steps: u32,
-  steps: u32,
-  skipped: u32,
-}
 @group(0) @binding(0) var<storage, read_write> param: array<f32>;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read_write> momentum_buf: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
-@group(0) @binding(4) var<storage, read> scaler: ScalerState;
-@group(0) @binding(5) var<storage, read> f16_overflow: array<u32>;
+/** The loss scaler's step: (1/scale, skip, t, 0) (loss_scale.wgsl's prepare). */
+@group(0) @binding(4) var<storage, read> scaler_step: vec4f;
 
 fn index(gid: vec3u, nwg: vec3u) -> u32 {
   return gid.x + gid.y * nwg.x * 256u;
@@ -62,15 +54,17 @@ fn step_momentum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 @compute @workgroup_size(256)
 fn step_scaled(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = index(gid, nwg);
-  if (i < params.n && f16_overflow[0] == 0u) {
-    plain(i, grad[i] * scaler.inv_scale);
+  let s = scaler_step;
+  if (i < params.n && s.y == 0.0) {
+    plain(i, grad[i] * s.x);
   }
 }
 
 @compute @workgroup_size(256)
 fn step_momentum_scaled(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = index(gid, nwg);
-  if (i < params.n && f16_overflow[0] == 0u) {
-    with_momentum(i, grad[i] * scaler.inv_scale, scaler.steps == 0u);
+  let s = scaler_step;
+  if (i < params.n && s.y == 0.0) {
+    with_momentum(i, grad[i] * s.x, s.z == 1.0);
   }
 }

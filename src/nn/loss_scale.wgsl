@@ -2,8 +2,9 @@
 // gradients survive rounding to f16), the optimizer divides by it (`inv_scale`: powers of two, so exactly) and
 // skips its update when the step's f16 range flag is set (src/ops/f16-range.ts): `prepare`, one invocation before
 // the optimizer, gives it all that in one vec4 (`scaler_step`), so no optimizer shader knows this state's layout.
-// Then `update`, one invocation after the optimizer: on overflow the scale halves and the step counts as skipped; otherwise the step counts as taken,
-// and after `growth_interval` good steps in a row the scale doubles. All on the GPU: no step waits for a read.
+// Then `update`, one invocation after the optimizer: on overflow the scale halves and the step counts as skipped;
+// otherwise the step counts as taken, and after `growth_interval` good steps in a row the scale doubles. All on the
+// GPU: no step waits for a read.
 struct ScalerState {
   scale: f32,
   inv_scale: f32,

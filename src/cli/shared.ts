@@ -11,7 +11,7 @@ import { ISBI_ANNOTATION_DIR, loadIsbiSplit, type IsbiSample, type IsbiSplit } f
 import { EVALUATION, PREDICTION } from '../chh/config.ts';
 import { ACTIVATION_STORAGES, type ActivationStorage } from '../ops/saved.ts';
 import { nativeMatrixSides } from '../ops/conv2d/matrix-tile.ts';
-import { f16OverflowWarning } from '../chh/precision.ts';
+import { f16OverflowWarning, tensorCoreNote } from '../chh/precision.ts';
 import { SUBGROUP_MATRIX_FEATURE } from '../engine/device.ts';
 import type { CalibrateResult } from '../chh/calibrate/calibrate.ts';
 import type { EvaluationResult } from '../chh/evaluate.ts';
@@ -52,10 +52,8 @@ type DataChoice = OptionValues<typeof DATA_OPTIONS>;
  */
 export function tensorCoreLine(engine: Engine, precision: ActivationStorage): string | null {
   if (precision !== 'f16') return null;
-  const { sides, problem } = nativeMatrixSides(engine);
-  if (sides.length > 0) return `tensor cores: subgroup matrices of ${sides.map((s) => `${s}x${s}`).join(' and ')} (f16 -> f32), offered to chh tune / --tune for the f16 shapes`;
-  const hint = problem?.includes(SUBGROUP_MATRIX_FEATURE) && envDawnFlags().length === 0 ? '; Dawn in Node exposes it with CHH_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis' : '';
-  return `tensor cores: none (${problem}${hint}): f16 storage and loss scaling only`;
+  const hidden = nativeMatrixSides(engine).problem?.includes(SUBGROUP_MATRIX_FEATURE) && envDawnFlags().length === 0;
+  return tensorCoreNote(engine, hidden ? 'Dawn in Node exposes it with CHH_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis' : '');
 }
 
 /** After inference at f16: prints (stderr) that a value beyond f16's range was rounded, if one was. */

@@ -8,7 +8,7 @@ import type { ZlibCompress } from '../io/png.ts';
 import type { IsbiSample } from '../data/isbi.ts';
 import { meanRadialError, radialErrors } from '../chh/metrics/radial.ts';
 import { TRAINING, type RunSettings } from '../chh/config.ts';
-import { usePrecision } from '../chh/precision.ts';
+import { tensorCoreNote, usePrecision } from '../chh/precision.ts';
 import type { CheckpointStore } from '../chh/train.ts';
 import type { EpochSummary } from '../chh/checkpoint.ts';
 import type { CalibrateResult } from '../chh/calibrate/calibrate.ts';
@@ -78,6 +78,7 @@ export async function runPipeline(engine: Engine, s: RunSettings, emit: Emit, st
   const state = model.allocate(engine, s.seed);
   // Training, calibration and the test all run at the run's precision (src/chh/precision.ts).
   const restorePrecision = usePrecision(engine, s.precision ?? TRAINING.precision.default);
+  if (s.precision === 'f16') emit({ kind: 'log', message: tensorCoreNote(engine) });
   try {
     // The kernels compile (where the adapter does it in parallel) while the data is made on the CPU.
     const compiling = compileStep(engine, model, state, { width: s.width, height: s.height, train: [s.batch], augment: s.augment, precision: s.precision, infer: [s.batch] }, emit);

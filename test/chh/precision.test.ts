@@ -1,7 +1,7 @@
 // What `precision` sets on an engine (src/chh/precision.ts), and that f16 without a tuned f16 choice runs the same
 // kernels as f32: the same result, bit for bit, on an adapter without subgroup matrices.
 import { describe, expect, it } from 'vitest';
-import { f16OverflowWarning, gradientsMayRoundToF16, inPrecision, usePrecision } from '../../src/chh/precision.ts';
+import { f16OverflowWarning, gradientsMayRoundToF16, inPrecision, tensorCoreNote, usePrecision } from '../../src/chh/precision.ts';
 import { f16RangeFlag } from '../../src/ops/f16-range.ts';
 import { conv2d } from '../../src/ops/conv2d/conv2d.ts';
 import { conv2dTuning } from '../../src/ops/conv2d/tuning.ts';
@@ -25,6 +25,12 @@ describe('precision', () => {
     expect(memoryPolicy(e).storage).toBe('f32');
     expect(conv2dTuning(e).f16Ops.size).toBe(0);
     expect(inPrecision(e, undefined, () => memoryPolicy(e).storage)).toBe('f32');
+  });
+
+  it('says why this adapter offers no tensor cores, with a hint where one is given', () => {
+    const e = engine();
+    expect(tensorCoreNote(e)).toBe('tensor cores: none (the adapter has no chromium-experimental-subgroup-matrix feature): f16 storage and loss scaling only');
+    expect(tensorCoreNote(e, 'try X')).toMatch(/feature; try X\): f16 storage/);
   });
 
   it('warns after inference that rounded a value beyond f16, once', async () => {

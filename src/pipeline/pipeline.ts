@@ -2,7 +2,7 @@
 // data (in memory), train, fit the temperatures on a separate fine-tuning split, evaluate on a held-out test split,
 // compare with a "predict the mean landmark position" baseline, and render the report. Each step is in steps.ts.
 import type { Engine } from '../engine/engine.ts';
-import { ResnetUnet, MODEL_PRESETS, type UnetConfig } from '../nn/unet.ts';
+import { ResnetUnet, MODEL_PRESETS, checkModelFits, type UnetConfig } from '../nn/unet.ts';
 import { saveWeights } from '../io/weights.ts';
 import type { ZlibCompress } from '../io/png.ts';
 import type { IsbiSample } from '../data/isbi.ts';
@@ -74,6 +74,7 @@ function runNotes(engine: Engine, s: RunSettings, parameters: number, calibratio
 export async function runPipeline(engine: Engine, s: RunSettings, emit: Emit, store: CheckpointStore = memoryStore(), compress?: ZlibCompress): Promise<PipelineResult> {
   const t0 = performance.now();
   const config: UnetConfig = { ...MODEL_PRESETS[s.model], landmarks: s.landmarks };
+  checkModelFits(engine, config, s.width, s.height, s.batch); // a clear error before anything is allocated
   const model = new ResnetUnet(config);
   const state = model.allocate(engine, s.seed);
   // Training, calibration and the test all run at the run's precision (src/chh/precision.ts).

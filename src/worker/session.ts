@@ -4,7 +4,7 @@
 // scaling, evaluation, the report and the weights, all through the pipeline's steps (src/pipeline/steps.ts); and
 // prediction with the trained or a loaded model. What happens is told as protocol events (protocol.ts).
 import { Engine } from '../engine/engine.ts';
-import { ResnetUnet, MODEL_PRESETS, type UnetConfig } from '../nn/unet.ts';
+import { ResnetUnet, MODEL_PRESETS, checkModelFits, type UnetConfig } from '../nn/unet.ts';
 import type { ModelState } from '../nn/module.ts';
 import { loadModel, saveWeights, type InputSize } from '../io/weights.ts';
 import type { PngImage } from '../io/png.ts';
@@ -161,6 +161,7 @@ export class TrainingSession {
   private async newModel(data: RunData): Promise<{ engine: Engine; model: ResnetUnet; state: ModelState; config: UnetConfig }> {
     const config: UnetConfig = { ...MODEL_PRESETS[this.settings.model], landmarks: data.train[0].landmarks.length / 2 };
     const engine = await this.ensureEngine();
+    checkModelFits(engine, config, this.settings.width, this.settings.height, this.settings.batch);
     this.disposeModel();
     this.temperatures = null;
     const model = new ResnetUnet(config);

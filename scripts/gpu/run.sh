@@ -11,13 +11,13 @@
 #      and 160x128 batch 1 with the tuned kernels;
 #   4. our side of the benchmark at --precision f16 --tune at 800x640 batch 4 (BENCH_F16_SIZES), with Dawn's unsafe
 #      APIs on (CHH_DAWN_FLAGS), so that the tuner may pick subgroup-matrix tiles (tensor cores) and the step scales
-#      its loss (issue 13).
+#      its loss (issue 13): the model cases only (forward, training step, memory), to keep the whole run short.
 # Usage: bash scripts/gpu/pack.sh here, then through the device tool: carry [".gpu"], command
 # `bash scripts/gpu/run.sh $OUT` (about 7 minutes on an H200; a run cut short keeps what it wrote: every stage
 # rewrites its JSON). Environment: CHECKS_ARGS (e.g. "--sizes 160x128x1 --reps 3"), FIRST_STEP_SIZE ("WxH:BATCH",
 # default 640x800:4), BENCH_SIZES ("HxW:BATCH ..."),
 # PEAK_TFLOPS (fp32 peak for the bench's fractions, default 67: an H200), CHECKS_TIMEOUT, FIRST_STEP_TIMEOUT,
-# BENCH_TIMEOUT (seconds).
+# BENCH_TIMEOUT, BENCH_F16_TIMEOUT (seconds).
 # shellcheck source=setup.sh
 . "$(dirname "$0")/setup.sh" "${1:-}" run.log
 export CHH_TUNE_CACHE="$out/autotune.json"
@@ -40,8 +40,8 @@ done
 for s in ${BENCH_F16_SIZES:-800x640:4}; do
   size="${s%%:*}" batch="${s##*:}"
   CHH_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis CHH_TUNE_CACHE="$out/autotune-f16.json" \
-    timeout "${BENCH_TIMEOUT:-150}" "$node" .gpu/app/bench/run.mjs --runtime node --size "$size" --batch "$batch" --no-torch --no-tfjs \
-    --no-md --precision f16 --tune --peak-tflops "${PEAK_TFLOPS:-67}" --out "$out/bench-f16-$size-b$batch.json" ||
+    timeout "${BENCH_F16_TIMEOUT:-120}" "$node" .gpu/app/bench/run.mjs --runtime node --size "$size" --batch "$batch" --no-torch --no-tfjs \
+    --no-kernels --no-md --precision f16 --tune --peak-tflops "${PEAK_TFLOPS:-67}" --out "$out/bench-f16-$size-b$batch.json" ||
     echo "run.sh: bench f16 $size b$batch exited with $?"
 done
 echo "run.sh: done $(date -u +%FT%TZ)"

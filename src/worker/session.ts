@@ -13,7 +13,7 @@ import type { IsbiSample } from '../data/isbi.ts';
 import type { TrainResult } from '../chh/train.ts';
 import { CHECKPOINT_FILE, scalingNote } from '../chh/checkpoint.ts';
 import { TRAINING } from '../chh/config.ts';
-import { usePrecision } from '../chh/precision.ts';
+import { tensorCoreNote, usePrecision } from '../chh/precision.ts';
 import type { EvaluationResult } from '../chh/evaluate.ts';
 import { predictBmp, predictImage } from '../chh/predict.ts';
 import { overlayImage } from '../report/overlay.ts';
@@ -249,6 +249,7 @@ export class TrainingSession {
       // Every kernel of the training step, the live heatmap and the evaluation, compiled before the clock starts.
       await compileStep(engine, model, state, { width: s.width, height: s.height, train: [s.batch], augment: s.augment, precision: s.precision, infer: [1, s.batch] }, this.emitter);
       this.log(`${resume ? 'resuming' : 'training'}: ${s.model} ResNet-UNet, ${(state.params.count / 1e6).toFixed(3)} M parameters, batch ${s.batch}, Adam lr ${s.lr}, ${s.epochs} epochs on ${engine.adapter.vendor} ${engine.adapter.architecture} ${engine.adapter.description}`.trim());
+      if (s.precision === 'f16') this.log(tensorCoreNote(engine));
       this.phase('training');
       const { result } = await this.untilLost(engine, this.runTraining(engine, model, state, config, resume, data));
       if (result.stopped) {

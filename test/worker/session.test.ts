@@ -56,6 +56,8 @@ const rewinds: Events['rewind'][] = [];
 client.on('phase', (p) => phases.push(p));
 if (process.env.CHH_DEBUG) for (const t of ['phase', 'step', 'epoch', 'log', 'rewind'] as const) client.on(t, (d) => console.log(`${(performance.now() / 1000).toFixed(1)} ${t} ${JSON.stringify(d).slice(0, 160)}`));
 client.on('step', (s) => steps.push(s.globalStep));
+const logs: string[] = [];
+client.on('log', (l) => logs.push(l.message));
 client.on('rewind', (r) => rewinds.push(r));
 
 /** Resolves on the first event of a type that passes the test; fails on the 'error' phase. */
@@ -84,6 +86,8 @@ describe('a training session behind the protocol, on a GPU', () => {
     await firstEpoch;
     await next('phase', (p) => p.phase === 'paused');
     expect(steps).toEqual([1, 2]);
+    expect(logs).toContain('tensor cores: none (the adapter has no chromium-experimental-subgroup-matrix feature): f16 storage and loss scaling only');
+    expect(logs.some((l) => /^epoch 1\/2: mean loss [\d.]+, .*, loss scale 65536; checkpoint saved/.test(l))).toBe(true);
     await client.loseDevice();
     await expect(training).rejects.toThrow(/device lost|destroyed/i);
     expect(phases.at(-1)?.phase).toBe('lost');

@@ -209,7 +209,7 @@ export function resultsMarkdown(r: BenchResults): string {
     `Peak memory over a training step: ours ${mib(r.memory.ours_peak_bytes)} (engine.memory().peakLiveBytes: live buffers, by size class), ` +
       `TF.js ${mib(r.memory.tfjs_peak_bytes)} (tf.profile peakBytes: live tensors); allocated GPU memory: ours ${mib(r.memory.ours_peak_allocated_bytes)} ` +
       `(peak, pool included), TF.js ${mib(r.memory.tfjs_gpu_allocated_bytes)} (after the run, its pool included). Both include parameters, gradients and Adam state ` +
-      `(ours: ${mib(r.memory.ours_persistent_bytes)}, activations kept in ${r.config.precision}).`,
+      `(ours: ${mib(r.memory.ours_persistent_bytes)}, precision ${r.config.precision}).`,
   );
   if (r.memory.ours_peak_holders?.length) {
     lines.push('', `Held at our step's peak: ${r.memory.ours_peak_holders.map((h) => `${h.owner} ${mib(h.bytes)}`).join(', ')}.`);

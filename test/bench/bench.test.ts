@@ -204,7 +204,7 @@ describe('bench results', () => {
     expect(md).toContain('- TF.js: 4.22.0, webgpu backend, in the same page');
     expect(md).toContain('ours 600.0 MiB');
     expect(md).toContain('TF.js 900.0 MiB');
-    expect(md).toContain('(ours: 300.0 MiB, activations kept in f32)');
+    expect(md).toContain('(ours: 300.0 MiB, precision f32)');
     expect(md).toContain("Held at our step's peak: decoder.blocks.4.conv2.1 40.0 MiB.");
     expect(md).toContain('live GPU bytes 1000 at the start, 1000 at the end, between 1000 and 1000 over 2 samples');
   });

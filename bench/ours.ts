@@ -21,8 +21,8 @@ import { formatTuneResult, tuneModel } from '../src/chh/tune.ts';
 import type { TuneChoice } from '../src/ops/conv2d/autotune.ts';
 import { kernelCase, log, modelCase, randomData, startRun, type BenchRun, type OurCase } from './ours-timing.ts';
 import { trainingLoss } from '../src/chh/loss.ts';
-import { LossScaler } from '../src/nn/loss-scale.ts';
-import { gradientsMayRoundToF16, usePrecision } from '../src/chh/precision.ts';
+import type { LossScaler } from '../src/nn/loss-scale.ts';
+import { lossScalerFor, usePrecision } from '../src/chh/precision.ts';
 import type { Holder } from '../src/engine/buffer-pool.ts';
 
 // Re-exported so that bench/run.ts, bench/report.ts and the tests keep one module to import our side from.
@@ -100,7 +100,7 @@ function prepareTraining(run: BenchRun, model: ResnetUnet): Training {
   const images = engine.untracked(() => engine.tensor(randomData(n * h * w, 255).map((v) => v + 127.5), [n, 1, h, w], { label: 'images' }));
   const targets = engine.untracked(() => engine.tensor(Int32Array.from({ length: n * L }, (_, i) => (i * 7919) % (h * w)), [n, L], { label: 'targets' }));
   const temperatures = engine.untracked(() => full(engine, [L], 1, { label: 'temperatures' }));
-  const scaler = gradientsMayRoundToF16(engine) ? new LossScaler(engine) : null;
+  const scaler = lossScalerFor(engine);
   const step = () => {
     scaler?.beginStep();
     engine.scope(() => {

@@ -85,7 +85,7 @@ export {
   train, gpuAugmenter, learningRate, NonFiniteLossError,
   type TrainOptions, type TrainRun, type TrainResult, type TrainProgress, type CheckpointStore, type BatchAugmenter,
 } from './chh/train.ts';
-export { usePrecision, gradientsMayRoundToF16 } from './chh/precision.ts';
+export { usePrecision, gradientsMayRoundToF16, lossScalerFor } from './chh/precision.ts';
 export { trainingLoss } from './chh/loss.ts';
 export { checkpointBytes, restoreCheckpoint, CHECKPOINT_FILE, type EpochSummary, type TrainingSettings, type CheckpointState } from './chh/checkpoint.ts';
 export {

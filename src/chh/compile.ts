@@ -19,8 +19,7 @@ import { full } from '../ops/fill.ts';
 import { REFERENCE_AUGMENTATION, sampleAugmentParams } from '../data/augmentation.ts';
 import type { OptimizerName } from './config.ts';
 import { trainingLoss } from './loss.ts';
-import { LossScaler } from '../nn/loss-scale.ts';
-import { gradientsMayRoundToF16, inPrecision } from './precision.ts';
+import { inPrecision, lossScalerFor } from './precision.ts';
 import type { ActivationStorage } from '../ops/saved.ts';
 
 export interface CompilePlan {
@@ -45,7 +44,7 @@ function traceTraining(engine: Engine, model: ResnetUnet, state: ModelState, bat
   const tracked = new Map(state.batchesTracked);
   const wasTraining = state.training;
   const optimizer = plan.optimizer === 'sgd' ? new SGD(state.params, { lr: 1e-3, momentum: 0.9 }) : new Adam(state.params);
-  const scaler = gradientsMayRoundToF16(engine) ? new LossScaler(engine) : null; // as train() would make
+  const scaler = lossScalerFor(engine); // as train() makes it
   try {
     return engine.traceKernels(() => {
       state.training = true;
@@ -95,9 +94,11 @@ function traceInference(engine: Engine, model: ResnetUnet, state: ModelState, ba
 /** Every kernel the plan's steps use, from dry runs (nothing is dispatched; the model's state is left as it was). */
 export function traceModel(engine: Engine, model: ResnetUnet, state: ModelState, plan: CompilePlan): Set<Kernel> {
   const kernels = new Set<Kernel>();
-  for (const b of new Set(plan.train ?? [])) for (const k of inPrecision(engine, plan.precision, () => traceTraining(engine, model, state, b, plan))) kernels.add(k);
-  for (const b of new Set(plan.infer ?? [])) for (const k of inPrecision(engine, plan.precision, () => traceInference(engine, model, state, b, plan))) kernels.add(k);
-  return kernels;
+  return inPrecision(engine, plan.precision, () => {
+    for (const b of new Set(plan.train ?? [])) for (const k of traceTraining(engine, model, state, b, plan)) kernels.add(k);
+    for (const b of new Set(plan.infer ?? [])) for (const k of traceInference(engine, model, state, b, plan)) kernels.add(k);
+    return kernels;
+  });
 }
 
 /** Compiles every kernel the plan's steps use; resolves with how many were compiled (those already were, not again). */

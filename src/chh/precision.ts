@@ -7,6 +7,7 @@ import { conv2dTuning, type ConvOp } from '../ops/conv2d/tuning.ts';
 import { memoryPolicy, type ActivationStorage } from '../ops/saved.ts';
 import { f16RangeFlag } from '../ops/f16-range.ts';
 import { nativeMatrixSides } from '../ops/conv2d/matrix-tile.ts';
+import { LossScaler } from '../nn/loss-scale.ts';
 
 const ALL_GEMMS: ReadonlySet<ConvOp> = new Set<ConvOp>(['forward', 'dgrad', 'wgrad']);
 
@@ -57,4 +58,9 @@ export function tensorCoreNote(engine: Engine, hint = ''): string {
 export function gradientsMayRoundToF16(engine: Engine): boolean {
   const ops = conv2dTuning(engine).f16Ops;
   return ops.has('dgrad') || ops.has('wgrad');
+}
+
+/** The loss scaler a training step on this engine needs as it is set up now (null: none, its gradients stay f32). */
+export function lossScalerFor(engine: Engine): LossScaler | null {
+  return gradientsMayRoundToF16(engine) ? new LossScaler(engine) : null;
 }

@@ -20,8 +20,8 @@ import { mixSeed } from '../engine/random.ts';
 import { full } from '../ops/fill.ts';
 import { TRAINING, type OptimizerName } from './config.ts';
 import { ACTIVATION_STORAGES, type ActivationStorage } from '../ops/saved.ts';
-import { LossScaler } from '../nn/loss-scale.ts';
-import { gradientsMayRoundToF16, usePrecision } from './precision.ts';
+import type { LossScaler } from '../nn/loss-scale.ts';
+import { lossScalerFor, usePrecision } from './precision.ts';
 import { CHECKPOINT_FILE, checkpointBytes, restoreCheckpoint, type CheckpointState, type EpochSummary } from './checkpoint.ts';
 import { trainingLoss } from './loss.ts';
 
@@ -218,7 +218,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
   const precision = options.precision ?? TRAINING.precision.default;
   const settings = { ...options, augment: options.augment !== null, precision };
   const restorePrecision = usePrecision(engine, precision);
-  const scaler = gradientsMayRoundToF16(engine) ? new LossScaler(engine) : null;
+  const scaler = lossScalerFor(engine);
   const checkpoint: CheckpointState = { model, state, optimizer, scaler, samples, settings };
   const temperatures = engine.untracked(() => full(engine, [model.config.landmarks], 1, { label: 'temperatures (fixed at 1 while training)' }));
   const loader = new BatchLoader(engine, samples, { batchSize: options.batch, shuffle: true, seed: options.seed });

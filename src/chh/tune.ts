@@ -108,17 +108,18 @@ function planSteps(engine: Engine, model: ResnetUnet, plan: CompilePlan): { time
     return new Map(batches.map((b) => [b, { images: full(engine, [b, 1, plan.height, plan.width], 0.5), targets: engine.tensor(new Int32Array(b * L), [b, L]) }]));
   });
   const temperatures = engine.untracked(() => full(engine, [L], 1));
-  const run = (): void => {
-    for (const b of new Set(plan.train ?? [])) {
-      state.training = true;
-      const { images, targets } = inputs.get(b)!;
-      inPrecision(engine, plan.precision, () => engine.scope(() => backward(trainingLoss(model, state, images, temperatures, targets))));
-    }
-    for (const b of new Set(plan.infer ?? [])) {
-      state.training = false;
-      inPrecision(engine, plan.precision, () => engine.scope(() => void engine.noGrad(() => model.forward(state, inputs.get(b)!.images))));
-    }
-  };
+  const run = (): void =>
+    inPrecision(engine, plan.precision, () => {
+      for (const b of new Set(plan.train ?? [])) {
+        state.training = true;
+        const { images, targets } = inputs.get(b)!;
+        engine.scope(() => backward(trainingLoss(model, state, images, temperatures, targets)));
+      }
+      for (const b of new Set(plan.infer ?? [])) {
+        state.training = false;
+        engine.scope(() => void engine.noGrad(() => model.forward(state, inputs.get(b)!.images)));
+      }
+    });
   return {
     async time() {
       await engine.sync();

@@ -145,7 +145,9 @@ export async function backwardCase(run: BenchRun, name: string, forward: () => T
     name,
     (i) => {
       const node = pending!.nodes[i];
-      engine.noGrad(() => node.backward(dy));
+      // Nothing is lent (no .grad to write into, dy not to be overwritten: every rep reads it): the kernels that make
+      // the gradients are timed as they run for fresh tensors.
+      engine.noGrad(() => node.backward(dy, { into: () => null, gradOutputIsFree: false }));
       freeSaved(node);
     },
     extra,

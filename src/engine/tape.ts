@@ -14,12 +14,30 @@ export interface SavedActivation {
   free(): void;
 }
 
+/**
+ * The buffer to write an input's gradient into directly, or null: a parameter's `.grad` that holds zeroGrad()'s
+ * zeros, which backward would otherwise fill with a copy of a gradient made for it (a weight-sized transient at the
+ * step's peak). Asking claims the buffer: the closure must then write all of it and return it.
+ */
+export type GradientInto = (input: Tensor) => Tensor | null;
+
+/** What backward lends a closure besides the output's gradient, so that it can skip buffers of its own. */
+export interface BackwardContext {
+  /** For an input, the buffer its gradient would only be copied to; a closure that writes it there returns it. */
+  into: GradientInto;
+  /**
+   * Nothing else reads gradOutput (and its buffer is its own): the closure may write an input's gradient over it,
+   * after its last read of it, and return gradOutput as that gradient.
+   */
+  gradOutputIsFree: boolean;
+}
+
 export interface TapeNode {
   op: string;
   inputs: readonly Tensor[];
   output: Tensor;
   /** Gradients of the inputs (null where an input needs none), given the gradient of the output. Runs at most once. */
-  backward: (gradOutput: Tensor) => readonly (Tensor | null)[];
+  backward: (gradOutput: Tensor, ctx: BackwardContext) => readonly (Tensor | null)[];
   /** What the closure reads of the forward pass, beyond the parameters; freed after it ran or when it never will. */
   saved: readonly SavedActivation[];
   /** The layer that recorded the node (engine.inLayer), so its backward's buffers are counted under it. */

@@ -129,6 +129,11 @@ export class Tensor {
     if (--this.holds === 0 && this.ownerDisposed) this.releaseBuffer();
   }
 
+  /** Whether detachBuffer() would succeed: a live owner of its buffer that nothing holds. */
+  get canGiveBuffer(): boolean {
+    return this.base === null && this.holds === 0 && this.gpuBuffer !== null && !this.ownerDisposed;
+  }
+
   /**
    * Gives up the buffer without releasing it (the engine's adopt() hands it to a new tensor); the tensor is
    * disposed from then on. Refused for views and held tensors, whose buffer is not theirs alone to give.

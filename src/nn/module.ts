@@ -137,7 +137,8 @@ export class BatchNorm2d {
     b.buffer(`${name}.running_var`, [channels], 1);
   }
 
-  forward(m: ModelState, x: Tensor, relu = false): Tensor {
+  /** `relu`: max(y, 0) fused in; `consume`: this is x's last use (batchNorm2d's option: y may take x's buffer). */
+  forward(m: ModelState, x: Tensor, { relu = false, consume = false } = {}): Tensor {
     if (m.training) m.batchesTracked.set(this.name, (m.batchesTracked.get(this.name) ?? 0) + 1);
     const options = {
       weight: m.param(`${this.name}.weight`),
@@ -148,6 +149,7 @@ export class BatchNorm2d {
       momentum: this.momentum,
       eps: this.eps,
       relu,
+      consume,
     };
     return m.engine.inLayer(this.name, () => batchNorm2d(x, options));
   }

@@ -73,13 +73,13 @@ class BasicBlock {
   /** Every tensor made here is disposed at its last use (what backward needs of it is saved: src/ops/saved.ts). */
   forward(m: ModelState, x: Tensor): Tensor {
     const c1 = this.conv1.forward(m, x);
-    const h = lastUse(c1, this.bn1.forward(m, c1, true));
+    const h = this.bn1.forward(m, c1, { relu: true, consume: true });
     const c2 = lastUse(h, this.conv2.forward(m, h));
-    const out = lastUse(c2, this.bn2.forward(m, c2));
+    const out = this.bn2.forward(m, c2, { consume: true });
     let identity = x;
     if (this.downsample) {
       const d = this.downsample.conv.forward(m, x);
-      identity = lastUse(d, this.downsample.bn.forward(m, d));
+      identity = this.downsample.bn.forward(m, d, { consume: true });
     }
     const sum = m.engine.inLayer(this.name, () => add(out, identity));
     out.dispose();
@@ -111,9 +111,9 @@ class DecoderBlock {
   forward(m: ModelState, x: Tensor, skip: Tensor | null): Tensor {
     const joined = m.engine.inLayer(this.name, () => (skip ? upsampleConcat(x, skip) : upsampleNearest2d(x, 2)));
     const c1 = lastUse(joined, this.conv1.forward(m, joined));
-    const h = lastUse(c1, this.bn1.forward(m, c1, true));
+    const h = this.bn1.forward(m, c1, { relu: true, consume: true });
     const c2 = lastUse(h, this.conv2.forward(m, h));
-    return lastUse(c2, this.bn2.forward(m, c2, true));
+    return this.bn2.forward(m, c2, { relu: true, consume: true });
   }
 }
 
@@ -171,7 +171,7 @@ export class ResnetUnet {
       throw new Error(`ResnetUnet: height and width must be multiples of 32 (five 2x downsamplings), got ${h}x${w}`);
     }
     const stem = this.conv1.forward(m, x);
-    const f1 = lastUse(stem, this.bn1.forward(m, stem, true));
+    const f1 = this.bn1.forward(m, stem, { relu: true, consume: true });
     const features = [f1];
     let y = m.engine.inLayer('encoder.maxpool', () => maxPool2d(f1, { kernel: 3, stride: 2, padding: 1 }));
     for (const layer of this.layers) {

@@ -2,9 +2,11 @@
 // nodes (src/engine/tape.ts) are walked in reverse; a gradient is freed as soon as every node that consumes it has
 // run (reference counts), what a node saved as soon as its closure ran, and gradients of the same tensor from
 // several consumers are added. Leaves (tensors no node produced: parameters, inputs that require gradients)
-// receive theirs in `.grad`, accumulated across calls as PyTorch does; zeroGrad() resets them.
+// receive theirs in `.grad`, accumulated across calls as PyTorch does; zeroGrad() resets them. Each closure gets a
+// BackwardContext (src/engine/tape.ts): a zeroed `.grad` to write a gradient into instead of making one to copy
+// there, and whether the output's gradient has no other reader, so it may be overwritten with an input's.
 import { Engine } from '../engine/engine.ts';
-import { freeSaved } from '../engine/tape.ts';
+import { freeSaved, type BackwardContext, type GradientInto } from '../engine/tape.ts';
 import { shapeString, type Tensor } from '../engine/tensor.ts';
 import { add, accumulate } from './add.ts';
 import { checkInputs, sameShape } from './check.ts';
@@ -42,6 +44,18 @@ function accumulateLeaf(leaf: Tensor, g: Tensor): void {
   accumulate(leaf.grad, g);
 }
 
+/**
+ * The GradientInto of one backward: a leaf of its graph whose .grad holds zeroGrad's zeros and nothing since (the
+ * first gradient would be copied in) lends that .grad to the op that asks, once.
+ */
+function gradientInto(produced: ReadonlySet<Tensor>): GradientInto {
+  return (t) => {
+    if (produced.has(t) || !t.requiresGrad || !t.grad || !zeroed.has(t)) return null;
+    zeroed.delete(t);
+    return t.grad;
+  };
+}
+
 /** A [1] copy of a seed, which backward may free like any gradient. */
 function copyOf(e: Engine, seed: Tensor): Tensor {
   const copy = e.empty([1], { label: 'dloss' });
@@ -55,6 +69,11 @@ class GradientRefs {
 
   hold(t: Tensor): void {
     this.refs.set(t, (this.refs.get(t) ?? 0) + 1);
+  }
+
+  /** Whether t's one remaining use is the node about to read it. */
+  single(t: Tensor): boolean {
+    return this.refs.get(t) === 1;
   }
 
   drop(t: Tensor): void {
@@ -90,6 +109,7 @@ export function backward(loss: Tensor, options: BackwardOptions = {}): void {
   const produced = new Set(nodes.map((n) => n.output));
   const grads = new Map<Tensor, Tensor>();
   const refs = new GradientRefs();
+  const into = gradientInto(produced);
   e.noGrad(() =>
     e.scope(() => {
       const seed = options.seed ? copyOf(e, options.seed) : full(e, [1], 1, { label: 'dloss' });
@@ -103,7 +123,8 @@ export function backward(loss: Tensor, options: BackwardOptions = {}): void {
           continue;
         }
         grads.delete(node.output);
-        const inputGrads = e.inLayer(node.layer, () => node.backward(g));
+        const ctx: BackwardContext = { into, gradOutputIsFree: refs.single(g) && g.canGiveBuffer };
+        const inputGrads = e.inLayer(node.layer, () => node.backward(g, ctx));
         freeSaved(node);
         if (inputGrads.length !== node.inputs.length) {
           throw new Error(`backward of ${node.op}: returned ${inputGrads.length} gradients for ${node.inputs.length} inputs`);
@@ -114,6 +135,7 @@ export function backward(loss: Tensor, options: BackwardOptions = {}): void {
           if (!sameShape(gi.shape, input.shape)) {
             throw new Error(`backward of ${node.op}: gradient ${shapeString(gi.shape)} does not match input "${input.label}" ${shapeString(input.shape)}`);
           }
+          if (gi === input.grad) return; // written in place, through `into`
           refs.hold(gi);
           if (!produced.has(input)) {
             accumulateLeaf(input, gi);

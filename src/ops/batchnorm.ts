@@ -9,6 +9,7 @@
 import { checkInputs } from './check.ts';
 import { shapeString, type Tensor } from '../engine/tensor.ts';
 import type { Engine } from '../engine/engine.ts';
+import type { TapeNode } from '../engine/tape.ts';
 import { isCpuAdapter } from '../engine/device.ts';
 import type { Shader, UniformValues } from '../engine/kernel.ts';
 import { SHADERS } from '../generated/shaders.ts';
@@ -31,6 +32,12 @@ export interface BatchNorm2dOptions {
   eps?: number;
   /** Apply max(y, 0) to the output in the same kernel (nn.BatchNorm2d followed by ReLU). */
   relu?: boolean;
+  /**
+   * This is x's last use: x is disposed, and y is written over x's buffer where nothing else holds it (nothing
+   * kept x itself for a backward: the f16 policies save a packed copy, inference saves nothing), so the output
+   * needs no buffer of its own at the forward's peak.
+   */
+  consume?: boolean;
 }
 
 /** Elements each workgroup of a per-channel reduction covers (256 invocations, ~16 values each). */
@@ -146,7 +153,7 @@ function shaderReading(saved: StoredValues): Shader {
  * the kernels mask dy by the output computed again from x, the statistics, weight and bias by the forward's own
  * expression: exactly PyTorch's relu backward (dy where out > 0) with no output kept for it.
  */
-function batchNormBackward(b: BnCall, saved: StoredValues, stats: Tensor, dy: Tensor): (Tensor | null)[] {
+function batchNormBackward(b: BnCall, saved: StoredValues, stats: Tensor, dy: Tensor, overwriteDy: boolean): (Tensor | null)[] {
   const { e, weight, bias, C, params } = b;
   const x = saved.tensor;
   const shader = shaderReading(saved);
@@ -165,14 +172,13 @@ function batchNormBackward(b: BnCall, saved: StoredValues, stats: Tensor, dy: Te
   gparts.dispose();
   let dx: Tensor | null = null;
   if (b.x.requiresGrad) {
-    dx = e.empty(b.x.shape, { label: 'batchNorm2d.dx' });
-    const kdx = e.kernel({
-      shader,
-      entry: 'backward_dx',
-      bindings: ['x', 'dy', 'saved', 'weight', 'bias', 'dgamma_in', 'dbeta_in', 'dx', 'params'],
-      constants: { ...b.relu, TRAIN: b.training ? 1 : 0, WGE, EPI },
-    });
-    e.run(kdx, { x, dy, saved: stats, weight, bias, dgamma_in: dgamma, dbeta_in: dbeta, dx, params }, b.planes);
+    // Where nothing else reads dy, dx is written over it (dy's last read is this pass, element by element).
+    dx = overwriteDy ? dy : e.empty(b.x.shape, { label: 'batchNorm2d.dx' });
+    const entry = overwriteDy ? 'backward_dx_in_place' : 'backward_dx';
+    const names = ['x', 'saved', 'weight', 'bias', 'dgamma_in', 'dbeta_in', 'dx', 'params'];
+    const kdx = e.kernel({ shader, entry, bindings: overwriteDy ? names : ['dy', ...names], constants: { ...b.relu, TRAIN: b.training ? 1 : 0, WGE, EPI } });
+    const bindings = { x, saved: stats, weight, bias, dgamma_in: dgamma, dbeta_in: dbeta, dx, params };
+    e.run(kdx, overwriteDy ? bindings : { ...bindings, dy }, b.planes);
   }
   const gw = weight.requiresGrad ? dgamma : (dgamma.dispose(), null);
   const gb = bias.requiresGrad ? dbeta : (dbeta.dispose(), null);
@@ -192,6 +198,23 @@ function normalize(b: BnCall, saved: StoredValues, stats: Tensor): Tensor {
   return y;
 }
 
+/** normalize() over x's own buffer, which y takes over (x is disposed). */
+function normalizeInPlace(b: BnCall, x: Tensor, stats: Tensor): Tensor {
+  const { e, weight, bias } = b;
+  const y = e.adopt(x, x.shape, b.relu.RELU ? 'batchNorm2d+relu' : 'batchNorm2d');
+  const kn = e.kernel({ shader: SHADERS.batchnorm, entry: 'normalize_in_place', bindings: ['saved', 'weight', 'bias', 'y', 'params'], constants: { ...b.relu, WGE, EPI } });
+  e.run(kn, { saved: stats, weight, bias, y, params: b.params }, b.planes);
+  return y;
+}
+
+/** The forward's output: in x's buffer where x is consumed and can give it (options.consume), else a new one. */
+function forwardOutput(b: BnCall, x: Tensor, stats: Tensor, consume: boolean): Tensor {
+  if (consume && x.canGiveBuffer) return normalizeInPlace(b, x, stats);
+  const y = normalize(b, { tensor: x, packed: false }, stats);
+  if (consume) x.dispose();
+  return y;
+}
+
 /**
  * Batch normalisation of x [N, C, H, W] per channel: y = weight * (x - mean) / sqrt(var + eps) + bias, then
  * max(y, 0) when `relu` is set. Differentiable with respect to x, weight and bias. Backward reads x (saved:
@@ -204,12 +227,13 @@ export function batchNorm2d(x: Tensor, options: BatchNorm2dOptions): Tensor {
   const inputs = [x, weight, bias];
   const stats = statistics(b);
   const savedX = e.tape.willRecord(inputs) ? save(x) : null;
-  const y = normalize(b, { tensor: x, packed: false }, stats);
+  const y = forwardOutput(b, x, stats, options.consume === true);
   if (!savedX) {
     // Not recorded (no input needs a gradient, or noGrad): nothing will run backward, the statistics are not needed.
     stats.dispose();
     return y;
   }
   recomputableFromStored(y, savedX, (xv) => normalize(b, xv, stats));
-  return e.tape.record(op, inputs, y, (dy) => savedX.useStored((xv) => batchNormBackward(b, xv, stats, dy)), [savedX]);
+  const backward: TapeNode['backward'] = (dy, { gradOutputIsFree }) => savedX.useStored((xv) => batchNormBackward(b, xv, stats, dy, gradOutputIsFree));
+  return e.tape.record(op, inputs, y, backward, [savedX]);
 }

@@ -43,11 +43,18 @@ export function memoryPolicy(engine: Engine): MemoryPolicy {
 /** Where a saved activation's values live; shared by every SavedTensor of the same tensor. */
 interface Store {
   refs: number;
-  /** Runs fn on the values as an f32 tensor of the saved shape. */
-  use<T>(fn: (t: Tensor) => T): T;
+  /** The values as an f32 tensor of the saved shape, and close() for when the caller is done with it. */
+  open(): OpenValues;
   /** The f16 pairs, where the store packed them. */
   packed?: Tensor;
   release(): void;
+}
+
+interface OpenValues {
+  tensor: Tensor;
+  /** Made for this read (unpacked or recomputed), so the store's own buffers may go while it is in use. */
+  transient: boolean;
+  close(): void;
 }
 
 /** Saved values as a kernel reads them: an f32 tensor, or (packed) f16 pairs in u32 words (pack_f16.wgsl). */
@@ -64,7 +71,8 @@ const recipes = new WeakMap<Tensor, Recipe>();
 
 /** One tape node's hold on a saved activation. */
 export class SavedTensor implements SavedActivation {
-  private freed = false;
+  /** held; letGo: useLast gave the hold up early (the node's free() then has nothing to do); freed. */
+  private state: 'held' | 'letGo' | 'freed' = 'held';
 
   constructor(
     private readonly store: Store,
@@ -76,23 +84,58 @@ export class SavedTensor implements SavedActivation {
    * disposed after it (work fn recorded that reads it runs before the buffer is reused).
    */
   use<T>(fn: (t: Tensor) => T): T {
-    if (this.freed) throw new Error(`saved activation "${this.label}" was used after its tape node let it go`);
-    return this.store.use(fn);
+    return this.read(fn, false);
+  }
+
+  /**
+   * use() for the node's last read: the hold is given up as soon as the values are open, so where it was the last
+   * hold the stored copy goes before fn allocates (f16 pairs, once unpacked) or right after fn (a kept tensor, which
+   * fn reads itself), and what the rest of the backward allocates can reuse it.
+   */
+  useLast<T>(fn: (t: Tensor) => T): T {
+    return this.read(fn, true);
+  }
+
+  private read<T>(fn: (t: Tensor) => T, last: boolean): T {
+    if (this.state !== 'held') throw new Error(`saved activation "${this.label}" was used after its tape node let it go`);
+    const values = this.store.open();
+    if (last && values.transient) this.letGo();
+    try {
+      return fn(values.tensor);
+    } finally {
+      values.close();
+      if (last && this.state === 'held') this.letGo();
+    }
   }
 
   /**
    * Runs fn on the values as they are stored: the f16 pairs themselves where the policy packed them (for a kernel
-   * that reads them directly, with no unpacked copy), else as use() gives them.
+   * that reads them directly, with no unpacked copy), else as use() gives them. With `last`, as useLast: the hold is
+   * given up after fn (the pairs, which fn reads) or as soon as the values are open (an unpacked or recomputed copy).
    */
-  useStored<T>(fn: (v: StoredValues) => T): T {
+  useStored<T>(fn: (v: StoredValues) => T, last = false): T {
     const packed = this.store.packed;
-    if (packed && !this.freed) return fn({ tensor: packed, packed: true });
-    return this.use((tensor) => fn({ tensor, packed: false }));
+    if (!packed || this.state !== 'held') return this.read((tensor) => fn({ tensor, packed: false }), last);
+    try {
+      return fn({ tensor: packed, packed: true });
+    } finally {
+      if (last) this.letGo();
+    }
   }
 
   free(): void {
-    if (this.freed) throw new Error(`saved activation "${this.label}" freed twice`);
-    this.freed = true;
+    if (this.state === 'freed') throw new Error(`saved activation "${this.label}" freed twice`);
+    const held = this.state === 'held';
+    this.state = 'freed';
+    if (held) this.drop();
+  }
+
+  private letGo(): void {
+    this.state = 'letGo';
+    this.drop();
+  }
+
+  private drop(): void {
     if (--this.store.refs === 0) this.store.release();
   }
 }
@@ -106,26 +149,22 @@ function useAll<T>(saved: readonly SavedTensor[], fn: (ts: Tensor[]) => T, done:
 function keptStore(t: Tensor): Store {
   const owner = t.base ?? t;
   owner.hold();
-  return { refs: 0, use: (fn) => fn(t), release: () => owner.unhold() };
+  return { refs: 0, open: () => ({ tensor: t, transient: false, close: () => {} }), release: () => owner.unhold() };
 }
 
-/** Runs fn on a tensor made for it, then disposes it. */
-function withTransient<T>(t: Tensor, fn: (t: Tensor) => T): T {
-  try {
-    return fn(t);
-  } finally {
-    t.dispose();
-  }
+/** A tensor made for one read, disposed when it closes. */
+function transient(t: Tensor): OpenValues {
+  return { tensor: t, transient: true, close: () => t.dispose() };
 }
 
 /** Records packing t into f16 pairs; the words live until the last SavedTensor of t is freed. */
 function packedStore(t: Tensor): Store {
   const words = packF16(t);
-  return { refs: 0, packed: words, use: (fn) => withTransient(unpackF16(words, t.shape, `${t.label}.unpacked`), fn), release: () => words.dispose() };
+  return { refs: 0, packed: words, open: () => transient(unpackF16(words, t.shape, `${t.label}.unpacked`)), release: () => words.dispose() };
 }
 
 function recomputedStore(recompute: Recipe): Store {
-  return { refs: 0, use: (fn) => withTransient(recompute(), fn), release: () => {} };
+  return { refs: 0, open: () => transient(recompute()), release: () => {} };
 }
 
 /** t's values as f16 pairs in ceil(n / 2) u32 words (held in an i32 tensor), clamped to +-65504. */

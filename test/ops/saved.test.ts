@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { backward, mul, sum, type Engine, type Tensor } from '../../src/index.ts';
 import { conv2d } from '../../src/ops/conv2d/conv2d.ts';
+import { conv2dTuning, type Conv2dTuning } from '../../src/ops/conv2d/tuning.ts';
 import { batchNorm2d } from '../../src/ops/batchnorm.ts';
 import { memoryPolicy, packF16, save, unpackF16, type MemoryPolicy } from '../../src/ops/saved.ts';
 import { ResnetUnet, MODEL_PRESETS } from '../../src/nn/unet.ts';
@@ -128,6 +129,41 @@ async function bnGrads(x: Float32Array, shape: [number, number, number, number],
   return grads;
 }
 
+describe("conv2d's weight gradient reading the f16 pairs directly", () => {
+  const c = cfg('3x3 s1 p1, odd sizes', 1, 3, 7, 5, 5, 3, 1, 1, true); // 105 input values: a half-filled last word
+  const d = makeData(c, 9);
+  const x16 = Float32Array.from(d.x, f16);
+  const WGRADS: { name: string; change: Partial<Conv2dTuning> }[] = [
+    { name: 'register tile, column-interleaved', change: { wgrad: { tm: 4, tn: 3 }, subgroups: false } },
+    { name: 'register tile, row-tiled', change: { wgrad: { tm: 8, tn: 4, rows: true }, subgroups: false } },
+    { name: 'register tile, row-tiled with subgroups', change: { wgrad: { tm: 8, tn: 4, rows: true }, subgroups: true } },
+    { name: 'workgroup-memory tile', change: { wgrad: { bm: 16, bn: 16, bk: 8, rm: 2, rn: 2 } } },
+    { name: 'subgroup-matrix tile (emulated)', change: { wgrad: { bm: 16, bn: 16, bk: 8, rm: 1, rn: 1, matrix: 8 }, emulateMatrices: true } },
+  ];
+  for (const w of WGRADS) {
+    it(`${w.name}: the f32 gradients exactly, with no unpacked copy`, async () => {
+      const e = engine();
+      const t = conv2dTuning(e);
+      const before = { ...t };
+      Object.assign(t, w.change);
+      try {
+        const exact32 = await convGrads(x16, d, c, { storage: 'f32', recompute: false });
+        const exact16 = await convGrads(x16, d, c, { storage: 'f16', recompute: false });
+        expect(exact16.dw).toEqual(exact32.dw);
+        setPolicy({ storage: 'f16', recompute: false });
+        const xt = e.tensor(x16, [c.N, c.C, c.H, c.W], { requiresGrad: true });
+        const wt = e.tensor(d.w, [c.Co, c.C, c.kh, c.kw], { requiresGrad: true });
+        const kernels = e.traceKernels(() => backward(sum(conv2d(xt, wt, null, { padding: c.padding })))).map((k) => k.name);
+        for (const v of [xt, wt, xt.grad, wt.grad]) v?.dispose();
+        expect(kernels.filter((k) => /^conv2d\w*_f16x\./.test(k))).toHaveLength(1);
+        expect(kernels).not.toContain('pack_f16.unpack');
+      } finally {
+        Object.assign(t, before);
+      }
+    });
+  }
+});
+
 describe('batchNorm2d with f16-stored input', () => {
   const shape: [number, number, number, number] = [2, 3, 5, 7];
   const n = 2 * 3 * 5 * 7;
@@ -187,8 +223,9 @@ describe('batchNorm2d reading the f16 pairs directly', () => {
     const f16 = await bnConvStep({ storage: 'f16', recompute: true });
     f16.grads.forEach((g, i) => expect(g, `BN+conv gradient ${i}`).toEqual(f32.grads[i]));
     // The forward's normalize reads f32 x (batchnorm.normalize); its recomputation in backward reads the pairs.
-    expect(f16.kernels).toEqual(expect.arrayContaining(['pack_f16.pack', 'batchnorm_f16x.normalize', 'batchnorm_f16x.grad_partial', 'batchnorm_f16x.backward_dx']));
-    expect(f16.kernels.filter((n) => n.startsWith('pack_f16.unpack') || n === 'batchnorm.grad_partial' || n === 'batchnorm.backward_dx')).toEqual([]);
+    // (dx is written over dy, which the conv's dgrad made for the BN alone: backward_dx_in_place.)
+    expect(f16.kernels).toEqual(expect.arrayContaining(['pack_f16.pack', 'batchnorm_f16x.normalize', 'batchnorm_f16x.grad_partial', 'batchnorm_f16x.backward_dx_in_place']));
+    expect(f16.kernels.filter((n) => n.startsWith('pack_f16.unpack') || n === 'batchnorm.grad_partial' || n.startsWith('batchnorm.backward_dx'))).toEqual([]);
     expect(f32.kernels.filter((n) => n.startsWith('batchnorm_f16x') || n.startsWith('pack_f16'))).toEqual([]);
   });
 });

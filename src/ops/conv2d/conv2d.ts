@@ -5,14 +5,15 @@
 // 1 dispatch; backward 1 (dgrad, if x needs a gradient) + 2 (wgrad partial sums and their deterministic reduction,
 // which also yields the bias gradient; a copy instead of the reduction when there is one split).
 import type { Binding, Engine } from '../../engine/engine.ts';
+import type { GradientInto } from '../../engine/tape.ts';
 import { shapeString, type Tensor } from '../../engine/tensor.ts';
 import { SHADERS } from '../../generated/shaders.ts';
 import { checkInputs } from '../check.ts';
-import { save, type SavedTensor } from '../saved.ts';
+import { save, type SavedTensor, type StoredValues } from '../saved.ts';
 import { f16RangeFlag } from '../f16-range.ts';
 import { isMatrixShader } from './matrix-tile.ts';
 import { conv2dTuning, type ConvOp } from './tuning.ts';
-import { convUniforms, dgradPlan, forwardPlan, geometry, planName, shapeKey, wgradPlan, type Conv2dOptions, type DispatchPlan, type Geometry } from './plan.ts';
+import { convUniforms, dgradPlan, forwardPlan, geometry, planName, readingPairs, shapeKey, wgradPlan, type Conv2dOptions, type DispatchPlan, type Geometry } from './plan.ts';
 
 export type { Conv2dOptions } from './plan.ts';
 
@@ -74,28 +75,40 @@ function dgradRaw(e: Engine, dy: Tensor, weight: Tensor, g: Geometry): Tensor {
   return dx;
 }
 
-function wgradRaw(e: Engine, x: Tensor, dy: Tensor, g: Geometry, withBias: boolean): { dw: Tensor; db: Tensor | null } {
+/** Where wgradRaw writes the weight and bias gradients: buffers lent by backward (GradientInto), else new ones. */
+interface WgradInto {
+  dw?: GradientInto | null;
+  db?: GradientInto | null;
+  weight?: Tensor;
+  bias?: Tensor | null;
+}
+
+function wgradRaw(e: Engine, x: StoredValues, dy: Tensor, g: Geometry, withBias: boolean, into: WgradInto = {}): { dw: Tensor; db: Tensor | null } {
   note(e, 'wgrad', g);
   const plan = wgradPlan(e, g, conv2dTuning(e));
   const params = convUniforms(g, withBias, plan);
-  const partial = e.empty([plan.splits * plan.total], { label: 'conv2d.wgrad.partial' });
-  dispatch(e, plan.partial, { x, dy, partial, params });
-
   const dwShape = [g.Co, g.C, g.KH, g.KW];
+  const lent = (ask: GradientInto | null | undefined, t: Tensor | null | undefined): Tensor | null => (ask && t ? ask(t) : null);
+  // With one split and no bias the partial sums are the weight gradient exactly: written straight into a lent buffer.
+  const direct = plan.splits === 1 && !withBias ? lent(into.dw, into.weight) : null;
+  const partial = direct ?? e.empty([plan.splits * plan.total], { label: 'conv2d.wgrad.partial' });
+  dispatch(e, x.packed ? readingPairs(plan.partial) : plan.partial, { x: x.tensor, dy, partial, params });
+  if (direct) return { dw: direct, db: null };
+
   if (plan.splits === 1) {
     // Nothing to add up: the partial sums are the weight gradient (wgrad_reduce would gather and scatter every
     // element, 30% of the 512->512 wgrad at 5x4 on SwiftShader), so the buffer becomes dw, the bias gradient
     // copied out of its tail first: no second buffer of the weights' size at the step's peak.
     let db: Tensor | null = null;
     if (withBias) {
-      db = e.empty([g.Co], { label: 'conv2d.db' });
+      db = lent(into.db, into.bias) ?? e.empty([g.Co], { label: 'conv2d.db' });
       e.copy(partial.view(plan.biasAt, [g.Co]), db);
     }
     return { dw: e.adopt(partial, dwShape, 'conv2d.dw'), db };
   }
-  const dw = e.empty(dwShape, { label: 'conv2d.dw' });
+  const dw = lent(into.dw, into.weight) ?? e.empty(dwShape, { label: 'conv2d.dw' });
   // The reduction writes db only when there is a bias; a one-element stand-in keeps the binding valid.
-  const db = e.empty([withBias ? g.Co : 1], { label: withBias ? 'conv2d.db' : 'conv2d.db.unused' });
+  const db = (withBias ? lent(into.db, into.bias) : null) ?? e.empty([withBias ? g.Co : 1], { label: withBias ? 'conv2d.db' : 'conv2d.db.unused' });
   const r = e.kernel({ shader: SHADERS.conv2d, entry: 'wgrad_reduce', bindings: ['parts', 'dw', 'db', 'params'] });
   e.run(r, { parts: partial, dw, db, params }, e.grid1d(plan.total, r));
   partial.dispose();
@@ -108,11 +121,13 @@ function wgradRaw(e: Engine, x: Tensor, dy: Tensor, g: Geometry, withBias: boole
 
 /**
  * The backward of conv2d: [dx, dw, db] (db only with a bias), null where an input needs no gradient. The input's
- * values (savedX) are read only for the weight gradient, which runs first: an input unpacked or recomputed for it
- * is gone before dgrad allocates dx.
+ * values (savedX) are read only for the weight gradient, which runs first and lets them go: the f16 pairs read as
+ * they are (the _f16x kernels), or what was kept, unpacked or recomputed for it, are gone before dgrad allocates dx. The weight and bias gradients go
+ * into the parameters' zeroed .grad where backward lends it (`into`).
  */
-function conv2dBackward(e: Engine, x: Tensor, savedX: SavedTensor | null, weight: Tensor, b: Tensor | null, g: Geometry, dy: Tensor): (Tensor | null)[] {
-  const grads = savedX ? savedX.use((xv) => wgradRaw(e, xv, dy, g, b !== null)) : null;
+function conv2dBackward(e: Engine, x: Tensor, savedX: SavedTensor | null, weight: Tensor, b: Tensor | null, g: Geometry, dy: Tensor, into: GradientInto): (Tensor | null)[] {
+  const lend: WgradInto = { dw: weight.requiresGrad ? into : null, db: b?.requiresGrad ? into : null, weight, bias: b };
+  const grads = savedX ? savedX.useStored((xv) => wgradRaw(e, xv, dy, g, b !== null, lend), true) : null;
   const dx = x.requiresGrad ? dgradRaw(e, dy, weight, g) : null;
   let dw = grads?.dw ?? null;
   if (dw && !weight.requiresGrad) {
@@ -140,7 +155,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
   const needW = weight.requiresGrad || (b !== null && b.requiresGrad);
   const savedX = needW && e.tape.willRecord(inputs) ? save(x) : null;
   const out = forwardRaw(e, x, weight, b, g);
-  return e.tape.record('conv2d', inputs, out, (dy) => conv2dBackward(e, x, savedX, weight, b, g, dy), savedX ? [savedX] : []);
+  return e.tape.record('conv2d', inputs, out, (dy, { into }) => conv2dBackward(e, x, savedX, weight, b, g, dy, into), savedX ? [savedX] : []);
 }
 
 function checkDy(dy: Tensor, g: Geometry): void {
@@ -166,7 +181,7 @@ export const conv2dKernels = {
     const e = checkInputs('conv2d', { dy, x, weight });
     const g = geometry(x, weight, null, options);
     checkDy(dy, g);
-    return wgradRaw(e, x, dy, g, withBias);
+    return wgradRaw(e, { tensor: x, packed: false }, dy, g, withBias);
   },
 };
 

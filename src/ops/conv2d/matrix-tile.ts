@@ -21,8 +21,17 @@ export interface MatrixKernel {
   as: number;
 }
 
+const MATRIX_SHADERS: ReadonlySet<Shader> = new Set([
+  SHADERS.conv2d_mma8,
+  SHADERS.conv2d_mma16,
+  SHADERS.conv2d_mma_emulated,
+  SHADERS.conv2d_mma8_f16x,
+  SHADERS.conv2d_mma16_f16x,
+  SHADERS.conv2d_mma_emulated_f16x,
+]);
+
 export function isMatrixShader(shader: Shader): boolean {
-  return shader === SHADERS.conv2d_mma8 || shader === SHADERS.conv2d_mma16 || shader === SHADERS.conv2d_mma_emulated;
+  return MATRIX_SHADERS.has(shader);
 }
 
 /** Why the adapter has no native f16 -> f32 subgroup matrices of this side, or null (and the subgroup size). */

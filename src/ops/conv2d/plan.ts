@@ -372,6 +372,23 @@ function wgradKernel(e: ConvDevice, g: Geometry, kernel: ConvKernel, tuning: Con
   return { plan: { shader: SHADERS.conv2d, entry: 'wgrad', constants: { TM: tile.tm, TN: tile.tn, WGX, WGY }, grid: [bx, by, 1] }, busy: WGX * WGY };
 }
 
+/** Each wgrad shader's twin reading x as f16 pairs (the f16 memory policy's saved copy: src/ops/saved.ts). */
+const PAIRS_TWIN: ReadonlyMap<Shader, Shader> = new Map([
+  [SHADERS.conv2d, SHADERS.conv2d_f16x],
+  [SHADERS.conv2d_subgroups, SHADERS.conv2d_subgroups_f16x],
+  [SHADERS.conv2d_tiled, SHADERS.conv2d_tiled_f16x],
+  [SHADERS.conv2d_mma_emulated, SHADERS.conv2d_mma_emulated_f16x],
+  [SHADERS.conv2d_mma8, SHADERS.conv2d_mma8_f16x],
+  [SHADERS.conv2d_mma16, SHADERS.conv2d_mma16_f16x],
+]);
+
+/** A wgrad partial-sum plan run on x's f16 pairs: the same entry, tile and grid in the twin shader. */
+export function readingPairs(plan: DispatchPlan): DispatchPlan {
+  const shader = PAIRS_TWIN.get(plan.shader);
+  if (!shader) throw new Error(`conv2d: ${plan.shader.name} has no variant reading f16 pairs`);
+  return { ...plan, shader };
+}
+
 /** The weight gradient: the partial-sum kernel split along K (rows n, oy) so that about targetInvocations run. */
 export function wgradPlan(e: ConvDevice, g: Geometry, tuning: Conv2dTuning): WgradPlan {
   const { plan: partial, busy } = wgradKernel(e, g, chooseKernel(e, 'wgrad', g, tuning), tuning);

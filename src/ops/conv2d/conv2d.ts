@@ -122,8 +122,8 @@ function wgradRaw(e: Engine, x: StoredValues, dy: Tensor, g: Geometry, withBias:
 /**
  * The backward of conv2d: [dx, dw, db] (db only with a bias), null where an input needs no gradient. The input's
  * values (savedX) are read only for the weight gradient, which runs first and lets them go: the f16 pairs read as
- * they are (the _f16x kernels), or what was kept, unpacked or recomputed for it, are gone before dgrad allocates dx. The weight and bias gradients go
- * into the parameters' zeroed .grad where backward lends it (`into`).
+ * they are (the _f16x kernels), or what was kept, unpacked or recomputed for it, are gone before dgrad allocates
+ * dx. The weight and bias gradients go into the parameters' zeroed .grad where backward lends it (`into`).
  */
 function conv2dBackward(e: Engine, x: Tensor, savedX: SavedTensor | null, weight: Tensor, b: Tensor | null, g: Geometry, dy: Tensor, into: GradientInto): (Tensor | null)[] {
   const lend: WgradInto = { dw: weight.requiresGrad ? into : null, db: b?.requiresGrad ? into : null, weight, bias: b };

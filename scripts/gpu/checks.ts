@@ -5,8 +5,9 @@
 //  2. per size (HxWxBATCH): the model's forward and training step with the register tiles forced, with the
 //     adapter's defaults, then tuned (the tuning's wall time; the winners saved to the autotune cache, which the
 //     benchmark run after this reads), and the tuned step's convolutions in TFLOP/s;
-//  0. tensor cores (issue 13): the subgroup-matrix tiles the adapter runs natively, against the reference, loss
-//     scaling's f16 range flag on one of them, and a tiny UNet trained at f16 on it against an f32 tile;
+//  0. tensor cores (issue 13): the subgroup-matrix tiles the adapter runs natively and the half tiles (shader-f16),
+//     against the reference, loss scaling's f16 range flag on one of each, and a tiny UNet trained at f16 on it
+//     against an f32 tile;
 //  3. memory (issue 13): the adapter's features and subgroup-matrix configurations (with Dawn's unsafe APIs on),
 //     and a training step at each size under every memory policy (bench/memory.ts: f32/f16 storage, recompute or
 //     not): peak live bytes, the persistent part, the layers holding the peak, and the step's time.
@@ -161,11 +162,14 @@ async function tensorCores(): Promise<void> {
   report.tensor_cores = out;
   try {
     const g = { N: 4, C: 64, H: 200, W: 160, Co: 64, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, Ho: 200, Wo: 160 };
-    const tiles = candidateKernels(e, 'forward', g, new Set(['forward'])).filter((k): k is SharedTile => isSharedTile(k) && k.matrix !== undefined);
+    // The tiles that round operands to f16: subgroup matrices, and half tiles (shader-f16, f32 arithmetic).
+    const all = candidateKernels(e, 'forward', g, new Set(['forward'])).filter((k): k is SharedTile => isSharedTile(k) && (k.matrix !== undefined || k.half === true));
+    const tiles = all.filter((t) => t.matrix !== undefined);
+    const halves = all.filter((t) => t.half);
     if (tiles.length === 0) out.skipped = sharedTileProblem(e, { bm: 64, bn: 64, bk: 32, rm: 2, rn: 2, matrix: 16 });
     const results: { tile: SharedTile; config: string; errors: Record<string, number> | string }[] = [];
     out.results = results;
-    for (const tile of tiles) {
+    for (const tile of all) {
       for (const c of CONFIGS) {
         results.push({ tile, config: c.name, errors: await checkTile(e, c, tile).catch((err: Error) => err.message) });
         await save();
@@ -178,7 +182,12 @@ async function tensorCores(): Promise<void> {
       await save();
       out.training = await trainOnTiles(e, tiles[0]);
     }
-    console.log(`tensor cores: ${tiles.length} tiles, ${ok.length}/${results.length} cases within 5e-3${tiles.length ? '' : ` (${String(out.skipped)})`}`);
+    if (halves.length) {
+      out.half_overflow_flag = await overflowFlag(e, halves[0]);
+      await save();
+      out.half_training = await trainOnTiles(e, halves[0]);
+    }
+    console.log(`tensor cores: ${tiles.length} tiles, half tiles: ${halves.length}; ${ok.length}/${results.length} cases within 5e-3${tiles.length ? '' : ` (${String(out.skipped)})`}`);
   } catch (err) {
     out.error = (err as Error).stack ?? String(err);
   } finally {

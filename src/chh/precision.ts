@@ -7,6 +7,7 @@ import { conv2dTuning, type ConvOp } from '../ops/conv2d/tuning.ts';
 import { memoryPolicy, type ActivationStorage } from '../ops/saved.ts';
 import { f16RangeFlag } from '../ops/f16-range.ts';
 import { nativeMatrixSides } from '../ops/conv2d/matrix-tile.ts';
+import type { ConvDevice } from '../ops/conv2d/tuning.ts';
 import { LossScaler } from '../nn/loss-scale.ts';
 
 const ALL_GEMMS: ReadonlySet<ConvOp> = new Set<ConvOp>(['forward', 'dgrad', 'wgrad']);
@@ -47,11 +48,15 @@ export async function f16OverflowWarning(engine: Engine): Promise<string | null>
   return set ? 'warning: a value beyond f16\'s range (65504) was rounded in the forward pass, so some results are wrong: run again with --precision f32' : null;
 }
 
-/** Whether this adapter offers the autotuner tensor cores for f16 GEMMs, as one line (a hint appended to why not). */
-export function tensorCoreNote(engine: Engine, hint = ''): string {
-  const { sides, problem } = nativeMatrixSides(engine);
+/**
+ * Whether this adapter offers the autotuner tensor cores for f16 GEMMs, as one line (a hint appended to why not),
+ * and without them whether it offers half tiles (shader-f16).
+ */
+export function tensorCoreNote(device: ConvDevice, hint = ''): string {
+  const { sides, problem } = nativeMatrixSides(device);
   if (sides.length > 0) return `tensor cores: subgroup matrices of ${sides.map((s) => `${s}x${s}`).join(' and ')} (f16 -> f32), offered to the autotuner for the f16 shapes`;
-  return `tensor cores: none (${problem}${hint ? `; ${hint}` : ''}): f16 storage and loss scaling only`;
+  const rest = device.features.has('shader-f16') ? 'half tiles (f16 blocks, f32 arithmetic) offered to the autotuner for the f16 shapes' : 'f16 storage and loss scaling only';
+  return `tensor cores: none (${problem}${hint ? `; ${hint}` : ''}): ${rest}`;
 }
 
 /** Whether the gradients of a training step on this engine may pass through f16, so that it needs loss scaling. */

@@ -27,10 +27,15 @@ describe('precision', () => {
     expect(inPrecision(e, undefined, () => memoryPolicy(e).storage)).toBe('f32');
   });
 
-  it('says why this adapter offers no tensor cores, with a hint where one is given', () => {
+  it('says why this adapter offers no tensor cores, with a hint where one is given, and whether half tiles instead', () => {
     const e = engine();
-    expect(tensorCoreNote(e)).toBe('tensor cores: none (the adapter has no chromium-experimental-subgroup-matrix feature): f16 storage and loss scaling only');
-    expect(tensorCoreNote(e, 'try X')).toMatch(/feature; try X\): f16 storage/);
+    const base = [...e.features].filter((f) => f !== 'shader-f16' && f !== 'chromium-experimental-subgroup-matrix');
+    const device = (extra: string[]) => ({ adapter: e.adapter, limits: e.limits, features: new Set([...base, ...extra]) });
+    expect(tensorCoreNote(device([]))).toBe('tensor cores: none (the adapter has no chromium-experimental-subgroup-matrix feature): f16 storage and loss scaling only');
+    expect(tensorCoreNote(device([]), 'try X')).toMatch(/feature; try X\): f16 storage/);
+    expect(tensorCoreNote(device(['shader-f16']))).toBe(
+      'tensor cores: none (the adapter has no chromium-experimental-subgroup-matrix feature): half tiles (f16 blocks, f32 arithmetic) offered to the autotuner for the f16 shapes',
+    );
   });
 
   it('warns after inference that rounded a value beyond f16, once', async () => {

@@ -51,3 +51,17 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     throw new Error(`${what}: max relative error ${err.toExponential(3)} > ${relTol} (worst at ${worst}: got ${actual[worst]}, expected ${expected[worst]})`);
   }
 }
+
+/** x rounded to f16 (round to nearest, ties to even; subnormals kept; clamped to +-65504 as the pack does). */
+export function f16(x: number): number {
+  const a = Math.abs(x);
+  if (a >= 65504) return Math.sign(x) * 65504;
+  if (a === 0) return x;
+  let e = Math.max(Math.floor(Math.log2(a)), -14);
+  if (2 ** e > a && e > -14) e--;
+  const q = 2 ** (e - 10);
+  const r = a / q;
+  const fl = Math.floor(r);
+  const rounded = r - fl > 0.5 || (r - fl === 0.5 && fl % 2 === 1) ? fl + 1 : fl;
+  return Math.sign(x) * rounded * q;
+}

@@ -63,6 +63,19 @@ const MATRIX_CANDIDATES: readonly SharedTile[] = [
   { bm: 32, bn: 32, bk: 32, rm: 2, rn: 2, matrix: 8 },
 ];
 
+/**
+ * Half tiles (blocks of f16, f32 arithmetic), tried like the matrix tiles on GEMMs allowed f16 operands, where the
+ * adapter has shader-f16: the shared candidates' shapes, and twice their K step (the blocks take half the bytes).
+ */
+const HALF_CANDIDATES: readonly SharedTile[] = [
+  { bm: 64, bn: 64, bk: 16, rm: 4, rn: 4, half: true },
+  { bm: 64, bn: 64, bk: 32, rm: 4, rn: 4, half: true },
+  { bm: 128, bn: 64, bk: 16, rm: 8, rn: 4, half: true },
+  { bm: 64, bn: 128, bk: 16, rm: 4, rn: 8, half: true },
+  { bm: 128, bn: 128, bk: 16, rm: 8, rn: 8, double: true, half: true },
+  { bm: 64, bn: 64, bk: 16, rm: 4, rn: 4, double: true, half: true },
+];
+
 export interface TuneOptions {
   /** Timed spans per candidate (default 3; the fastest counts). */
   reps?: number;
@@ -98,7 +111,7 @@ function sameKernel(a: ConvKernel, b: ConvKernel): boolean {
 /** The kernels worth timing for one GEMM on this adapter, the default first. */
 export function candidateKernels(e: ConvDevice, op: ConvOp, g: Geometry, f16Ops: ReadonlySet<ConvOp> = new Set()): ConvKernel[] {
   const list: ConvKernel[] = [defaultKernel(e, op, g)];
-  const tiles = f16Ops.has(op) ? [...SHARED_CANDIDATES, ...MATRIX_CANDIDATES] : SHARED_CANDIDATES;
+  const tiles = f16Ops.has(op) ? [...SHARED_CANDIDATES, ...HALF_CANDIDATES, ...MATRIX_CANDIDATES] : SHARED_CANDIDATES;
   const shared = isCpuAdapter(e.adapter) ? [] : tiles.filter((t) => sharedTileProblem(e, t) === null);
   for (const k of [...REGISTER_CANDIDATES[op], ...shared]) if (!list.some((l) => sameKernel(l, k))) list.push(k);
   return list;

@@ -11,7 +11,7 @@ import { SHADERS } from '../../generated/shaders.ts';
 import { checkInputs } from '../check.ts';
 import { save, type SavedTensor, type StoredValues } from '../saved.ts';
 import { f16RangeFlag } from '../f16-range.ts';
-import { isMatrixShader } from './matrix-tile.ts';
+import { roundsToF16 } from './matrix-tile.ts';
 import { conv2dTuning, type ConvOp } from './tuning.ts';
 import { convUniforms, dgradPlan, forwardPlan, geometry, planName, readingPairs, shapeKey, wgradPlan, type Conv2dOptions, type DispatchPlan, type Geometry } from './plan.ts';
 
@@ -51,8 +51,8 @@ export function recordConvShapes(engine: Engine, fn: () => void): ConvShape[] {
 }
 
 function dispatch(e: Engine, plan: DispatchPlan, bindings: Readonly<Record<string, Binding>>): void {
-  // A subgroup-matrix tile also reports an operand outside f16's range (f16-range.ts).
-  const all = isMatrixShader(plan.shader) ? { ...bindings, f16_overflow: f16RangeFlag(e) } : bindings;
+  // A tile that rounds operands to f16 also reports one outside f16's range (f16-range.ts).
+  const all = roundsToF16(plan.shader) ? { ...bindings, f16_overflow: f16RangeFlag(e) } : bindings;
   const k = e.kernel({ shader: plan.shader, entry: plan.entry, bindings: Object.keys(all), constants: plan.constants });
   e.run(k, all, plan.grid);
 }

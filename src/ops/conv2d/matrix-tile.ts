@@ -34,6 +34,11 @@ export function isMatrixShader(shader: Shader): boolean {
   return MATRIX_SHADERS.has(shader);
 }
 
+/** Whether a conv shader rounds its operands to f16 (matrix and half tiles), so it binds the range flag (f16-range.ts). */
+export function roundsToF16(shader: Shader): boolean {
+  return MATRIX_SHADERS.has(shader) || shader === SHADERS.conv2d_tiled_half || shader === SHADERS.conv2d_tiled_half_f16x;
+}
+
 /** Why the adapter has no native f16 -> f32 subgroup matrices of this side, or null (and the subgroup size). */
 function nativeProblem(e: ConvDevice, side: number): string | { subgroup: number } {
   if (!e.features.has(SUBGROUP_MATRIX_FEATURE)) return `the adapter has no ${SUBGROUP_MATRIX_FEATURE} feature`;

@@ -163,7 +163,9 @@ function rowWorkgroupShape(shader: Shader, cols: number, rows: number, tm: 4 | 8
 export function describePlan(plan: DispatchPlan): string {
   const c = plan.constants;
   if (isMatrixShader(plan.shader)) return matrixDescription(plan.entry, plan.shader, c);
-  if (plan.shader === SHADERS.conv2d_tiled) return `${plan.entry} ${c.BM}x${c.BN}x${c.BK} r${c.RM}x${c.RN}${c.DB === 2 ? ' db' : ''}`;
+  if (plan.shader === SHADERS.conv2d_tiled || plan.shader === SHADERS.conv2d_tiled_half) {
+    return `${plan.entry} ${c.BM}x${c.BN}x${c.BK} r${c.RM}x${c.RN}${c.DB === 2 ? ' db' : ''}${plan.shader === SHADERS.conv2d_tiled_half ? ' f16' : ''}`;
+  }
   const tile = plan.entry.startsWith('wgrad_rows') ? `TM${c.TM} TC${c.TC}` : `TM${c.TM} TN${c.TN}`;
   return `${plan.entry} ${tile}${plan.shader === SHADERS.conv2d_subgroups ? ' subgroups' : ''}`;
 }
@@ -243,7 +245,8 @@ export function chooseKernel(e: ConvDevice, op: ConvOp, g: Geometry, tuning: Con
 export function sharedTileProblem(e: ConvDevice, t: SharedTile, emulateMatrices = false): string | null {
   const ints = [t.bm, t.bn, t.bk, t.rm, t.rn].every((v) => Number.isInteger(v) && v >= 1);
   if (!ints || t.rm > 8 || t.rn > 8) return 'bm, bn, bk must be positive integers and rm, rn in 1..8';
-  if (t.matrix !== undefined) return matrixTileProblem(e, t, emulateMatrices);
+  if (t.matrix !== undefined) return t.half ? 'half and matrix exclude each other' : matrixTileProblem(e, t, emulateMatrices);
+  if (t.half && !e.features.has('shader-f16')) return 'the adapter has no shader-f16 feature (half tiles hold f16)';
   if (t.bn % t.rn !== 0 || t.bm % (t.rm * t.rn) !== 0) return 'bn must be a multiple of rn and bm of rm*rn';
   const tx = t.bn / t.rn;
   const ty = t.bm / t.rm;
@@ -251,7 +254,7 @@ export function sharedTileProblem(e: ConvDevice, t: SharedTile, emulateMatrices 
   if (tx * ty > l.maxComputeInvocationsPerWorkgroup || tx > l.maxComputeWorkgroupSizeX || ty > l.maxComputeWorkgroupSizeY) {
     return `its workgroup ${tx}x${ty} is above the adapter's limits`;
   }
-  const bytes = 4 * t.bk * (t.bm + 1 + t.bn) * (t.double ? 2 : 1); // As is padded by one row (conv2d_tiled.wgsl.in)
+  const bytes = (t.half ? 2 : 4) * t.bk * (t.bm + 1 + t.bn) * (t.double ? 2 : 1); // As is padded by one row (conv2d_tiled.wgsl.in)
   if (bytes > l.maxComputeWorkgroupStorageSize) return `its ${bytes} bytes of workgroup memory are above the adapter's ${l.maxComputeWorkgroupStorageSize}`;
   return null;
 }
@@ -270,7 +273,7 @@ function sharedPlan(e: ConvDevice, entry: string, t: SharedTile, g: Geometry, co
   const [bx, fz] = fold(e, Math.ceil(cols / t.bn));
   const by = Math.ceil(rows / t.bm);
   const constants: Record<string, number> = { BM: t.bm, BN: t.bn, BK: t.bk, RM: t.rm, RN: t.rn, TX: t.bn / t.rn, TY: t.bm / t.rm, DB: t.double ? 2 : 1, KH: g.KH, KW: g.KW };
-  let shader = SHADERS.conv2d_tiled;
+  let shader = t.half ? SHADERS.conv2d_tiled_half : SHADERS.conv2d_tiled;
   if (t.matrix !== undefined) {
     const m = matrixTileKernel(e, t, tuning.emulateMatrices);
     if (typeof m === 'string') throw new Error(`conv2d: ${entry} with ${JSON.stringify(t)}: ${m}`);
@@ -377,6 +380,7 @@ const PAIRS_TWIN: ReadonlyMap<Shader, Shader> = new Map([
   [SHADERS.conv2d, SHADERS.conv2d_f16x],
   [SHADERS.conv2d_subgroups, SHADERS.conv2d_subgroups_f16x],
   [SHADERS.conv2d_tiled, SHADERS.conv2d_tiled_f16x],
+  [SHADERS.conv2d_tiled_half, SHADERS.conv2d_tiled_half_f16x],
   [SHADERS.conv2d_mma_emulated, SHADERS.conv2d_mma_emulated_f16x],
   [SHADERS.conv2d_mma8, SHADERS.conv2d_mma8_f16x],
   [SHADERS.conv2d_mma16, SHADERS.conv2d_mma16_f16x],

@@ -48,7 +48,7 @@ export function adapterIdentity(a: AdapterDescription): string {
 
 /** A checksum of every conv2d kernel's WGSL and of the planner's version. */
 export function kernelSetChecksum(): string {
-  const code = [SHADERS.conv2d, SHADERS.conv2d_subgroups, SHADERS.conv2d_tiled, SHADERS.conv2d_mma8, SHADERS.conv2d_mma16].map((s) => s.code).join('\n');
+  const code = [SHADERS.conv2d, SHADERS.conv2d_subgroups, SHADERS.conv2d_tiled, SHADERS.conv2d_tiled_half, SHADERS.conv2d_mma8, SHADERS.conv2d_mma16].map((s) => s.code).join('\n');
   return fnv1a64(new TextEncoder().encode(`${PLANNER_VERSION}\n${code}`));
 }
 
@@ -58,7 +58,7 @@ function validShape(v: unknown): v is TunedShape {
   if (!isObject(v) || !isObject(v.kernel) || typeof v.variant !== 'string') return false;
   const k = v.kernel;
   const nums = 'bm' in k ? [k.bm, k.bn, k.bk, k.rm, k.rn] : [k.tm, k.tn];
-  const flags = 'bm' in k ? [k.double] : [k.rows, k.flat];
+  const flags = 'bm' in k ? [k.double, k.half] : [k.rows, k.flat];
   if ('matrix' in k && k.matrix !== 8 && k.matrix !== 16) return false;
   return nums.every((n) => typeof n === 'number') && flags.every((f) => f === undefined || typeof f === 'boolean') && typeof v.ms === 'number' && typeof v.defaultMs === 'number';
 }

@@ -40,6 +40,11 @@ export interface SharedTile {
    * workgroup is a subgroup per rm*matrix x rn*matrix part of the tile, and the operands are rounded to f16.
    */
   matrix?: 8 | 16;
+  /**
+   * Blocks of f16 (conv2d_tiled_half: adapters with shader-f16): the operands rounded to f16 as with `matrix`, their
+   * products and sums in f32 on the ordinary units; half the workgroup memory. Not with `matrix`.
+   */
+  half?: boolean;
 }
 
 /** The kernel of one GEMM: a register tile (conv2d.wgsl.in) or a workgroup-memory tile (conv2d_tiled.wgsl.in). */

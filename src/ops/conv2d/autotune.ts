@@ -227,14 +227,15 @@ function candidatePipelines(e: Engine, shapes: readonly ConvShape[], candidates:
 }
 
 /**
- * The candidates whose pipelines the device accepts. Subgroup-matrix tiles are compiled first in error scopes
- * (engine.probeKernels): the extension is experimental, and a driver that rejects one of its pipelines must cost
- * that candidate, not the engine. Every other kernel is core WGSL this adapter's limits were checked against.
+ * The candidates whose pipelines the device accepts. Subgroup-matrix and half tiles are compiled first in error
+ * scopes (engine.probeKernels): the extension is experimental, f16 in workgroup memory is new to many drivers, and
+ * a driver that rejects one of their pipelines must cost that candidate, not the engine. Every other kernel is core
+ * WGSL this adapter's limits were checked against.
  */
 async function acceptedCandidates(e: Engine, shapes: readonly ConvShape[], candidates: ConvKernel[][]): Promise<TuneChoice['refused'][]> {
   const probes = shapes.flatMap((s, i) =>
     candidates[i]
-      .filter((k) => isSharedTile(k) && k.matrix !== undefined)
+      .filter((k) => isSharedTile(k) && (k.matrix !== undefined || k.half === true))
       .map((k) => ({ i, k, kernels: e.traceKernels(() => withKernel(e, s.op, k, gemmRunner(e, s.op, s.geometry).run)) })),
   );
   const refusedKernels = await e.probeKernels(probes.flatMap((p) => p.kernels));

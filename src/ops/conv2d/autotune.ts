@@ -65,7 +65,8 @@ const MATRIX_CANDIDATES: readonly SharedTile[] = [
 
 /**
  * Half tiles (blocks of f16, f32 arithmetic), tried like the matrix tiles on GEMMs allowed f16 operands, where the
- * adapter has shader-f16: the shared candidates' shapes, and twice their K step (the blocks take half the bytes).
+ * adapter has shader-f16: shapes of the shared candidates, one with twice their K step, and a double-buffered
+ * 128x128 with bk 16, whose blocks would take 32.1 KiB in f32 (16 KiB in f16: it fits every adapter).
  */
 const HALF_CANDIDATES: readonly SharedTile[] = [
   { bm: 64, bn: 64, bk: 16, rm: 4, rn: 4, half: true },

@@ -39,7 +39,11 @@ export class ParameterStore {
       p.grad = grads.flat.view(v.byteOffset / 4, v.shape, `${specs[i].name}.grad`);
       return p;
     });
-    return new ParameterStore(engine, values.flat, grads.flat, params, specs);
+    const store = new ParameterStore(engine, values.flat, grads.flat, params, specs);
+    // Zeroed through zeroGrad, so the first backward writes its gradients in place as every later one does (the
+    // first step's peak is the one that decides whether training fits).
+    store.zeroGrad();
+    return store;
   }
 
   get(name: string): Tensor {

@@ -20,15 +20,21 @@ afterEach(() => {
 });
 
 /**
- * The weight (and bias) as parameters. zeroGrad() marks their gradients as zeros to be overwritten (lent); a new
- * store's gradients are zeros too but unmarked, so backward makes a gradient and adds it to them (the other path).
+ * The weight (and bias): as parameters, whose gradients start zeroed (lent to the op), or as plain leaves whose
+ * `.grad` holds zeros nobody marked (backward makes a gradient and adds it to them: the other path).
  */
-function leaves(e: Engine, c: Config, d: ReturnType<typeof makeData>, lent: boolean): { w: Tensor; b: Tensor | null; store: ParameterStore } {
-  const store = ParameterStore.create(e, [{ name: 'w', shape: [c.Co, c.C, c.kh, c.kw] }, ...(c.bias ? [{ name: 'b', shape: [c.Co] }] : [])]);
-  e.write(store.get('w'), d.w);
-  if (c.bias) e.write(store.get('b'), d.b!);
-  if (lent) store.zeroGrad();
-  return { w: store.get('w'), b: c.bias ? store.get('b') : null, store };
+function leaves(e: Engine, c: Config, d: ReturnType<typeof makeData>, lent: boolean): { w: Tensor; b: Tensor | null; dispose: () => void } {
+  const wShape = [c.Co, c.C, c.kh, c.kw];
+  if (lent) {
+    const store = ParameterStore.create(e, [{ name: 'w', shape: wShape }, ...(c.bias ? [{ name: 'b', shape: [c.Co] }] : [])]);
+    e.write(store.get('w'), d.w);
+    if (c.bias) e.write(store.get('b'), d.b!);
+    return { w: store.get('w'), b: c.bias ? store.get('b') : null, dispose: () => store.dispose() };
+  }
+  const w = e.tensor(d.w, wShape, { label: 'w', requiresGrad: true });
+  const b = c.bias ? e.tensor(d.b!, [c.Co], { label: 'b', requiresGrad: true }) : null;
+  for (const t of [w, b]) if (t) t.grad = e.zeros(t.shape, { label: `${t.label}.grad` });
+  return { w, b, dispose: () => [w, b, w.grad, b?.grad].forEach((t) => t?.dispose()) };
 }
 
 interface Run {
@@ -61,7 +67,7 @@ async function run(c: Config, lent: boolean, uses = 1, passes = 1): Promise<Run>
   const dw = (await p.w.grad!.read()) as Float32Array;
   const db = p.b ? ((await p.b.grad!.read()) as Float32Array) : null;
   x.dispose();
-  p.store.dispose();
+  p.dispose();
   return { dw, db, peak };
 }
 

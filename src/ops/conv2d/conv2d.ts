@@ -75,12 +75,13 @@ function dgradRaw(e: Engine, dy: Tensor, weight: Tensor, g: Geometry): Tensor {
   return dx;
 }
 
-/** Where wgradRaw writes the weight and bias gradients: buffers lent by backward (GradientInto), else new ones. */
+/**
+ * Where wgradRaw may write the weight and bias gradients: each a request for the buffer backward lends
+ * (GradientInto), made only where wgradRaw can write all of it; null or absent: a new buffer.
+ */
 interface WgradInto {
-  dw?: GradientInto | null;
-  db?: GradientInto | null;
-  weight?: Tensor;
-  bias?: Tensor | null;
+  dw?: (() => Tensor | null) | null;
+  db?: (() => Tensor | null) | null;
 }
 
 function wgradRaw(e: Engine, x: StoredValues, dy: Tensor, g: Geometry, withBias: boolean, into: WgradInto = {}): { dw: Tensor; db: Tensor | null } {
@@ -88,9 +89,8 @@ function wgradRaw(e: Engine, x: StoredValues, dy: Tensor, g: Geometry, withBias:
   const plan = wgradPlan(e, g, conv2dTuning(e));
   const params = convUniforms(g, withBias, plan);
   const dwShape = [g.Co, g.C, g.KH, g.KW];
-  const lent = (ask: GradientInto | null | undefined, t: Tensor | null | undefined): Tensor | null => (ask && t ? ask(t) : null);
   // With one split and no bias the partial sums are the weight gradient exactly: written straight into a lent buffer.
-  const direct = plan.splits === 1 && !withBias ? lent(into.dw, into.weight) : null;
+  const direct = plan.splits === 1 && !withBias ? (into.dw?.() ?? null) : null;
   const partial = direct ?? e.empty([plan.splits * plan.total], { label: 'conv2d.wgrad.partial' });
   dispatch(e, x.packed ? readingPairs(plan.partial) : plan.partial, { x: x.tensor, dy, partial, params });
   if (direct) return { dw: direct, db: null };
@@ -101,14 +101,14 @@ function wgradRaw(e: Engine, x: StoredValues, dy: Tensor, g: Geometry, withBias:
     // copied out of its tail first: no second buffer of the weights' size at the step's peak.
     let db: Tensor | null = null;
     if (withBias) {
-      db = lent(into.db, into.bias) ?? e.empty([g.Co], { label: 'conv2d.db' });
+      db = into.db?.() ?? e.empty([g.Co], { label: 'conv2d.db' });
       e.copy(partial.view(plan.biasAt, [g.Co]), db);
     }
     return { dw: e.adopt(partial, dwShape, 'conv2d.dw'), db };
   }
-  const dw = lent(into.dw, into.weight) ?? e.empty(dwShape, { label: 'conv2d.dw' });
+  const dw = into.dw?.() ?? e.empty(dwShape, { label: 'conv2d.dw' });
   // The reduction writes db only when there is a bias; a one-element stand-in keeps the binding valid.
-  const db = (withBias ? lent(into.db, into.bias) : null) ?? e.empty([withBias ? g.Co : 1], { label: withBias ? 'conv2d.db' : 'conv2d.db.unused' });
+  const db = (withBias ? into.db?.() : null) ?? e.empty([withBias ? g.Co : 1], { label: withBias ? 'conv2d.db' : 'conv2d.db.unused' });
   const r = e.kernel({ shader: SHADERS.conv2d, entry: 'wgrad_reduce', bindings: ['parts', 'dw', 'db', 'params'] });
   e.run(r, { parts: partial, dw, db, params }, e.grid1d(plan.total, r));
   partial.dispose();
@@ -126,7 +126,7 @@ function wgradRaw(e: Engine, x: StoredValues, dy: Tensor, g: Geometry, withBias:
  * dx. The weight and bias gradients go into the parameters' zeroed .grad where backward lends it (`into`).
  */
 function conv2dBackward(e: Engine, x: Tensor, savedX: SavedTensor | null, weight: Tensor, b: Tensor | null, g: Geometry, dy: Tensor, into: GradientInto): (Tensor | null)[] {
-  const lend: WgradInto = { dw: weight.requiresGrad ? into : null, db: b?.requiresGrad ? into : null, weight, bias: b };
+  const lend: WgradInto = { dw: weight.requiresGrad ? () => into(weight) : null, db: b?.requiresGrad ? () => into(b) : null };
   const grads = savedX ? savedX.useStored((xv) => wgradRaw(e, xv, dy, g, b !== null, lend), true) : null;
   const dx = x.requiresGrad ? dgradRaw(e, dy, weight, g) : null;
   let dw = grads?.dw ?? null;

@@ -118,8 +118,10 @@ export class Conv2d {
     this.padding = options.padding ?? 0;
   }
 
-  forward(m: ModelState, x: Tensor): Tensor {
-    return m.engine.inLayer(this.name, () => conv2d(x, m.param(this.weight), this.bias ? m.param(this.bias) : null, { stride: this.stride, padding: this.padding }));
+  /** `consume`: this is x's last use (conv2d's option: disposed, and under f16 storage read as its saved f16 pairs). */
+  forward(m: ModelState, x: Tensor, { consume = false } = {}): Tensor {
+    const options = { stride: this.stride, padding: this.padding, consume };
+    return m.engine.inLayer(this.name, () => conv2d(x, m.param(this.weight), this.bias ? m.param(this.bias) : null, options));
   }
 }
 

@@ -74,7 +74,7 @@ class BasicBlock {
   forward(m: ModelState, x: Tensor): Tensor {
     const c1 = this.conv1.forward(m, x);
     const h = this.bn1.forward(m, c1, { relu: true, consume: true });
-    const c2 = lastUse(h, this.conv2.forward(m, h));
+    const c2 = this.conv2.forward(m, h, { consume: true });
     const out = this.bn2.forward(m, c2, { consume: true });
     let identity = x;
     if (this.downsample) {
@@ -110,9 +110,9 @@ class DecoderBlock {
   /** Every tensor made here is disposed at its last use; x and skip belong to the caller. */
   forward(m: ModelState, x: Tensor, skip: Tensor | null): Tensor {
     const joined = m.engine.inLayer(this.name, () => (skip ? upsampleConcat(x, skip) : upsampleNearest2d(x, 2)));
-    const c1 = lastUse(joined, this.conv1.forward(m, joined));
+    const c1 = this.conv1.forward(m, joined, { consume: true });
     const h = this.bn1.forward(m, c1, { relu: true, consume: true });
-    const c2 = lastUse(h, this.conv2.forward(m, h));
+    const c2 = this.conv2.forward(m, h, { consume: true });
     return this.bn2.forward(m, c2, { relu: true, consume: true });
   }
 }
@@ -191,7 +191,7 @@ export class ResnetUnet {
       skips[i]?.dispose();
       d = next;
     });
-    return lastUse(d, this.head.forward(m, d));
+    return this.head.forward(m, d, { consume: true });
   }
 }
 

@@ -123,6 +123,14 @@ export class SavedTensor implements SavedActivation {
     }
   }
 
+  /**
+   * The f16 pairs where the policy packed the values, else null: for a forward that reads them in place of the
+   * tensor itself (conv2d's `consume`), so the f32 tensor can go first. Never unpacks or recomputes.
+   */
+  get pairs(): Tensor | null {
+    return this.state === 'held' ? (this.store.packed ?? null) : null;
+  }
+
   free(): void {
     if (this.state === 'freed') throw new Error(`saved activation "${this.label}" freed twice`);
     const held = this.state === 'held';

@@ -64,6 +64,14 @@ function targetTensor(engine: Engine, logits: Tensor, targets: Tensor | Int32Arr
   throw new Error(`${OP}: targets must be an i32 Tensor [N, L] or an Int32Array, got ${kind}`);
 }
 
+export interface SoftmaxNllOptions {
+  /**
+   * This is the logits' last use: softmaxNll disposes them, and where it computes their gradient and can take
+   * their buffer (Tensor.canGiveBuffer) it writes the gradient over them, so a training step never holds both.
+   */
+  consume?: boolean;
+}
+
 /**
  * Mean over the N*L maps of -log softmax(logits[n, l] / temperatures[l])[targets[n, l]], as a [1] tensor.
  *
@@ -74,7 +82,7 @@ function targetTensor(engine: Engine, logits: Tensor, targets: Tensor | Int32Arr
  *   a Tensor lives on the GPU and cannot be checked without a read, so an out-of-range index there makes that
  *   map's loss and gradients NaN (the returned mean is NaN).
  */
-export function softmaxNll(logits: Tensor, temperatures: Tensor, targets: Tensor | Int32Array): Tensor {
+export function softmaxNll(logits: Tensor, temperatures: Tensor, targets: Tensor | Int32Array, options: SoftmaxNllOptions = {}): Tensor {
   const { engine, n, l, h, w } = checkLogitsAndTemperatures(OP, logits, temperatures);
   const nmaps = n * l;
   const hw = h * w;
@@ -87,7 +95,12 @@ export function softmaxNll(logits: Tensor, temperatures: Tensor, targets: Tensor
   let grad: Tensor | null = null;
   let dtmap: Tensor | null = null;
   const base = ['logits', 'temps', 'tgts', 'losses', 'params'];
-  if (needLogits) {
+  if (needLogits && options.consume && logits.canGiveBuffer) {
+    dtmap = engine.empty([nmaps], { label: `${OP}.dtmap` });
+    const k = engine.kernel({ shader: SHADERS.softmax_nll_in_place, entry: 'forward_grad', bindings: [...base, 'dtmap'] });
+    engine.run(k, { logits, temps: temperatures, tgts: tgt, losses, dtmap, params }, grid);
+    grad = engine.adopt(logits, logits.shape, `${OP}.dlogits`);
+  } else if (needLogits) {
     grad = engine.empty(logits.shape, { label: `${OP}.dlogits` });
     dtmap = engine.empty([nmaps], { label: `${OP}.dtmap` });
     const k = engine.kernel({ shader: SHADERS.softmax_nll, entry: 'forward_grad', bindings: [...base, 'grad', 'dtmap'] });
@@ -101,6 +114,7 @@ export function softmaxNll(logits: Tensor, temperatures: Tensor, targets: Tensor
     engine.run(k, { logits, temps: temperatures, tgts: tgt, losses, params }, grid);
   }
   if (tgt !== targets) tgt.dispose();
+  if (options.consume) logits.dispose();
 
   const loss = engine.empty([1], { label: OP });
   const mk: Kernel = engine.kernel({ shader: SHADERS.softmax_nll, entry: 'mean_losses', bindings: ['losses', 'out', 'params'] });

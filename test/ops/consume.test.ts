@@ -1,10 +1,14 @@
 // Buffers given up early, so a step's peak holds less: batchNorm2d's `consume` (the output written over its input
-// where nothing else holds the input), its backward's dx written over a dy nothing else reads, and
-// SavedTensor.useLast (conv2d's backward lets its saved input go before dgrad). Results must be those of the plain
-// path bit for bit, under every memory policy and in inference.
+// where nothing else holds the input), its backward's dx written over a dy nothing else reads, conv2d's `consume`
+// (under f16 storage the input goes before the output is allocated; test/ops/saved.test.ts checks each kernel
+// family's values), softmaxNll's `consume` (the gradient written over the logits), and SavedTensor.useLast
+// (conv2d's backward lets its saved input go before dgrad). Results must be those of the plain path bit for bit,
+// under every memory policy and in inference, except where conv2d reads the f16 pairs.
 import { afterEach, describe, expect, it } from 'vitest';
 import { backward, mul, sum, type Tensor } from '../../src/index.ts';
 import { batchNorm2d } from '../../src/ops/batchnorm.ts';
+import { conv2d } from '../../src/ops/conv2d/conv2d.ts';
+import { softmaxNll } from '../../src/ops/softmax-nll.ts';
 import { add } from '../../src/ops/add.ts';
 import { full } from '../../src/ops/fill.ts';
 import { memoryPolicy, save, type MemoryPolicy } from '../../src/ops/saved.ts';
@@ -124,6 +128,99 @@ describe("batchNorm2d's backward over its free upstream gradient", () => {
     free.grads.forEach((g, i) => expect(g, `gradient ${i}`).toEqual(shared.grads[i]));
     // The shared gradient was left intact for w: d/d(other) of sum((y + 2 other) * r) is 2r.
     expect(shared.otherGrad).toEqual(rData.map((v) => 2 * v));
+  });
+});
+
+describe("conv2d's consume", () => {
+  const [xShape, wShape] = [[1, 4, 33, 29], [3, 4, 3, 3]];
+  const xData2 = randomArray(4 * 33 * 29, 41, -2, 2);
+  const wData = randomArray(3 * 4 * 9, 42, -0.5, 0.5);
+
+  /** y = conv2d(x, w) for a leaf x needing a gradient, y's values, and the peak above what lived before the conv. */
+  async function convRun(consume: boolean, training: boolean): Promise<{ y: Float32Array; xGone: boolean; peak: number }> {
+    const e = engine();
+    const w = e.tensor(wData, wShape, { requiresGrad: true });
+    const x = e.tensor(xData2, xShape, { requiresGrad: true });
+    const before = e.memory().liveBytes;
+    e.pool.resetPeak();
+    const y = e.scope(() => (training ? conv2d(x, w, null, { padding: 1, consume }) : e.noGrad(() => conv2d(x, w, null, { padding: 1, consume }))));
+    const peak = e.memory().peakLiveBytes - before;
+    const xGone = x.isDisposed;
+    const values = (await y.read()) as Float32Array;
+    for (const t of [y, x, w]) t.dispose();
+    e.tape.truncate(0); // the recorded node (no backward here) and what it saved
+    return { y: values, xGone, peak };
+  }
+
+  it('under f16 storage lets x go before the output is allocated', async () => {
+    setPolicy({ storage: 'f16', recompute: false });
+    const plain = await convRun(false, true);
+    const consumed = await convRun(true, true);
+    expect([plain.xGone, consumed.xGone]).toEqual([false, true]);
+    // Above what lived before (x among it): the plain forward adds the pairs and y; the consuming one gives x back
+    // before y, so (x being the larger) it adds only the pairs.
+    expect(plain.peak - consumed.peak).toBeGreaterThanOrEqual(0.9 * 3 * 33 * 29 * 4);
+  });
+
+  for (const c of [
+    { name: 'f32 storage', policy: { storage: 'f32', recompute: false }, training: true },
+    { name: 'inference under f16 storage (nothing saved)', policy: { storage: 'f16', recompute: false }, training: false },
+  ] as const) {
+    it(`${c.name}: the same output from x itself, x disposed after`, async () => {
+      setPolicy(c.policy);
+      const plain = await convRun(false, c.training);
+      const consumed = await convRun(true, c.training);
+      expect(consumed.y).toEqual(plain.y);
+      expect([plain.xGone, consumed.xGone]).toEqual([false, true]);
+    });
+  }
+});
+
+describe("softmaxNll's consume", () => {
+  const shape = [2, 3, 17, 19];
+  const n = 2 * 3 * 17 * 19;
+  const logitData = randomArray(n, 51, -4, 4);
+  const targets = Int32Array.from({ length: 6 }, (_, i) => (i * 101) % (17 * 19));
+
+  /** Loss, dlogits and dtemperatures of 3 * loss, the kernels run, and the peak above what lived before the loss. */
+  async function lossRun(consume: boolean, hold: boolean): Promise<{ values: number[][]; kernels: string[]; logitsGone: boolean; peak: number }> {
+    const e = engine();
+    const leaf = e.tensor(logitData, shape, { requiresGrad: true });
+    const temps = e.tensor([1, 0.5, 2], [3], { requiresGrad: true });
+    let logitsGone = false;
+    let peak = 0;
+    const step = () => {
+      const logits = mul(leaf, full(e, shape, 1)); // as a head's output: made in the step, read by nothing else
+      if (hold) logits.hold(); // someone else keeps it: the gradient needs a buffer of its own
+      const before = e.memory().liveBytes;
+      e.pool.resetPeak();
+      const loss = softmaxNll(logits, temps, targets, { consume });
+      peak = e.memory().peakLiveBytes - before;
+      logitsGone = logits.isDisposed;
+      backward(mul(loss, full(e, [1], 3)));
+      if (hold) logits.unhold();
+      logits.dispose();
+      return loss;
+    };
+    const kernels = e.traceKernels(step).map((k) => k.name);
+    for (const t of [leaf, temps]) t.grad?.dispose(), (t.grad = null);
+    const loss = e.scope(step);
+    const values = [[await loss.item()], ...((await Promise.all([leaf.grad!.read(), temps.grad!.read()])) as Float32Array[]).map((a) => Array.from(a))];
+    for (const t of [loss, leaf, temps, leaf.grad!, temps.grad!]) t.dispose();
+    return { values, kernels, logitsGone, peak };
+  }
+
+  it('writes the gradient over the logits where it can take their buffer, with the same loss and gradients', async () => {
+    const plain = await lossRun(false, false);
+    const consumed = await lossRun(true, false);
+    const held = await lossRun(true, true);
+    expect(consumed.values).toEqual(plain.values);
+    expect(held.values).toEqual(plain.values);
+    expect(consumed.kernels).toContain('softmax_nll_in_place.forward_grad');
+    for (const r of [plain, held]) expect(r.kernels).not.toContain('softmax_nll_in_place.forward_grad');
+    // Held, the logits' buffer stays for the holder (disposed as far as softmaxNll is concerned).
+    expect([plain.logitsGone, consumed.logitsGone, held.logitsGone]).toEqual([false, true, false]);
+    expect(plain.peak - consumed.peak).toBeGreaterThanOrEqual(0.9 * n * 4);
   });
 });
 

@@ -19,6 +19,18 @@ const engine = useEngine();
 const setPolicy = (p: MemoryPolicy) => Object.assign(memoryPolicy(engine()), p);
 afterEach(() => setPolicy({ storage: 'f32', recompute: false }));
 
+/** Runs fn with the engine's conv tuning changed (a kernel family forced), and puts it back after. */
+async function withTuning(change: Partial<Conv2dTuning>, fn: () => Promise<void>): Promise<void> {
+  const t = conv2dTuning(engine());
+  const before = { ...t };
+  Object.assign(t, change);
+  try {
+    await fn();
+  } finally {
+    Object.assign(t, before);
+  }
+}
+
 /** Packs and unpacks `data` on the GPU. */
 async function roundTrip(e: Engine, data: Float32Array): Promise<Float32Array> {
   const x = e.tensor(data, [data.length]);
@@ -131,10 +143,7 @@ describe("conv2d's weight gradient reading the f16 pairs directly", () => {
     it(`${w.name}: the f32 gradients exactly, with no unpacked copy`, async (ctx) => {
       const e = engine();
       if (w.needs && !e.features.has(w.needs)) ctx.skip(`this adapter has no ${w.needs}`);
-      const t = conv2dTuning(e);
-      const before = { ...t };
-      Object.assign(t, w.change);
-      try {
+      await withTuning(w.change, async () => {
         const exact32 = await convGrads(x16, d, c, { storage: 'f32', recompute: false });
         const exact16 = await convGrads(x16, d, c, { storage: 'f16', recompute: false });
         expect(exact16.dw).toEqual(exact32.dw);
@@ -145,9 +154,65 @@ describe("conv2d's weight gradient reading the f16 pairs directly", () => {
         for (const v of [xt, wt, xt.grad, wt.grad]) v?.dispose();
         expect(kernels.filter((k) => /^conv2d\w*_f16x\./.test(k))).toHaveLength(1);
         expect(kernels).not.toContain('pack_f16.unpack');
-      } finally {
-        Object.assign(t, before);
-      }
+      });
+    });
+  }
+});
+
+describe("conv2d's forward at its input's last use (consume) reading the f16 pairs", () => {
+  const c = cfg('3x3 s1 p1, odd sizes', 1, 3, 7, 5, 5, 3, 1, 1, true); // 105 input values: a half-filled last word
+  const d = makeData(c, 13);
+  const FORWARDS: { name: string; change: Partial<Conv2dTuning>; needs?: string }[] = [
+    { name: 'register tile, column-interleaved', change: { forward: { tm: 4, tn: 3 }, subgroups: false } },
+    { name: 'register tile, row-tiled', change: { forward: { tm: 8, tn: 4, rows: true }, subgroups: false } },
+    { name: 'register tile, row-tiled, taps unrolled', change: { forward: { tm: 4, tn: 4, rows: true, flat: true }, subgroups: false } },
+    { name: 'register tile, row-tiled with subgroups', change: { forward: { tm: 8, tn: 4, rows: true }, subgroups: true } },
+    { name: 'workgroup-memory tile', change: { forward: { bm: 16, bn: 16, bk: 8, rm: 2, rn: 2 } } },
+    { name: 'subgroup-matrix tile (emulated)', change: { forward: { bm: 16, bn: 16, bk: 8, rm: 1, rn: 1, matrix: 8 }, emulateMatrices: true } },
+    { name: 'half tile', change: { forward: { bm: 16, bn: 16, bk: 8, rm: 2, rn: 2, half: true } }, needs: 'shader-f16' },
+  ];
+
+  /** y = conv2d(x, w, b) under f16 storage (x consumed or not), dw and db of sum(y * r), and the kernels run. */
+  async function run(x: Float32Array, consume: boolean): Promise<{ y: Float32Array; grads: Float32Array[]; kernels: string[]; xGone: boolean }> {
+    const e = engine();
+    setPolicy({ storage: 'f16', recompute: false });
+    const [Ho, Wo] = outSize(c);
+    const w = e.tensor(d.w, [c.Co, c.C, c.kh, c.kw], { requiresGrad: true });
+    const b = e.tensor(d.b!, [c.Co], { requiresGrad: true });
+    let xGone = false;
+    let out: Float32Array = new Float32Array();
+    const step = (read: boolean) => {
+      const xt = e.tensor(x, [c.N, c.C, c.H, c.W], { requiresGrad: true });
+      const y = conv2d(xt, w, b, { padding: c.padding, consume });
+      xGone = xt.isDisposed;
+      if (read) void y.read().then((v) => (out = v as Float32Array));
+      backward(sum(mul(y, e.tensor(d.r, [c.N, c.Co, Ho, Wo]))));
+      xt.dispose();
+    };
+    const kernels = e.traceKernels(() => step(false)).map((k) => k.name);
+    for (const t of [w, b]) t.grad?.dispose(), (t.grad = null);
+    e.scope(() => step(true));
+    const grads = (await Promise.all([w.grad!.read(), b.grad!.read()])) as Float32Array[];
+    for (const t of [w, b, w.grad!, b.grad!]) t.dispose();
+    return { y: out, grads, kernels, xGone };
+  }
+
+  for (const f of FORWARDS) {
+    it(`${f.name}: the output of x rounded to f16 exactly, the same gradients, x gone`, async (ctx) => {
+      const e = engine();
+      if (f.needs && !e.features.has(f.needs)) ctx.skip(`this adapter has no ${f.needs}`);
+      await withTuning(f.change, async () => {
+        const rounded = await roundTrip(e, Float32Array.from(d.x)); // as the pack rounds it
+        const plain = await run(rounded, false);
+        const consumed = await run(Float32Array.from(d.x), true);
+        expect(consumed.y).toEqual(plain.y);
+        consumed.grads.forEach((g, i) => expect(g, i === 0 ? 'dw' : 'db').toEqual(plain.grads[i]));
+        expect(consumed.xGone).toBe(true);
+        expect(plain.xGone).toBe(false);
+        const twins = (r: typeof plain) => r.kernels.filter((k) => /^conv2d\w*_f16x\.\w*forward/.test(k));
+        expect(twins(consumed)).toHaveLength(1);
+        expect(twins(plain)).toHaveLength(0);
+      });
     });
   }
 });
@@ -256,10 +321,14 @@ describe('the whole model under each memory policy', () => {
     expect(recomputed.loss).toBe(base.loss);
     expect(recomputed.grads).toEqual(base.grads);
     for (const r of [half, both]) {
-      expect(r.loss).toBe(base.loss); // the forward pass is f32 in every policy
       expect(r.grads.every(Number.isFinite)).toBe(true);
       expect(r.grads).not.toEqual(base.grads);
     }
+    // f16 + recompute keeps no f16 copy of a conv's input (it recomputes it), so its forward pass is f32; f16 alone
+    // runs the convs that consume their input on the f16 pairs it saved for backward.
+    expect(both.loss).toBe(base.loss);
+    expect(half.loss).not.toBe(base.loss);
+    expect(Math.abs(half.loss - base.loss)).toBeLessThan(1e-3 * Math.abs(base.loss));
     for (const r of [base, recomputed, half, both]) expect(r.left).toBe(0);
     console.log(`tiny model step peak above the start: f32 ${base.peak}, f32+recompute ${recomputed.peak}, f16 ${half.peak}, f16+recompute ${both.peak} bytes`);
     expect(recomputed.peak).toBeLessThan(base.peak);

@@ -57,13 +57,13 @@ function dispatch(e: Engine, plan: DispatchPlan, bindings: Readonly<Record<strin
   e.run(k, all, plan.grid);
 }
 
-function forwardRaw(e: Engine, x: Tensor, weight: Tensor, bias: Tensor | null, g: Geometry): Tensor {
+function forwardRaw(e: Engine, x: StoredValues, weight: Tensor, bias: Tensor | null, g: Geometry): Tensor {
   note(e, 'forward', g);
   const plan = forwardPlan(e, g, conv2dTuning(e));
   const out = e.empty([g.N, g.Co, g.Ho, g.Wo], { label: 'conv2d' });
   // Without a bias the kernel never reads `bias`; the weight stands in so the binding is valid.
-  const bindings = { x, weight, bias: bias ?? weight, out, params: convUniforms(g, bias !== null) };
-  dispatch(e, plan, bindings);
+  const bindings = { x: x.tensor, weight, bias: bias ?? weight, out, params: convUniforms(g, bias !== null) };
+  dispatch(e, x.packed ? readingPairs(plan) : plan, bindings);
   return out;
 }
 
@@ -143,6 +143,19 @@ function conv2dBackward(e: Engine, x: Tensor, savedX: SavedTensor | null, weight
 }
 
 /**
+ * The forward at x's last use (options.consume): from the f16 pairs saved for the backward where there are any, x
+ * disposed before the output is allocated (the pack that made the pairs was recorded first, so it reads x before
+ * its buffer is reused); else from x, disposed after.
+ */
+function forwardConsuming(e: Engine, x: Tensor, savedX: SavedTensor | null, weight: Tensor, b: Tensor | null, g: Geometry): Tensor {
+  const pairs = savedX?.pairs ?? null;
+  if (pairs) x.dispose();
+  const out = forwardRaw(e, pairs ? { tensor: pairs, packed: true } : { tensor: x, packed: false }, weight, b, g);
+  if (!pairs) x.dispose();
+  return out;
+}
+
+/**
  * 2-D convolution, PyTorch's `F.conv2d(x, weight, bias, stride, padding)` with dilation 1 and groups 1.
  * x: [N, Cin, H, W], weight: [Cout, Cin, kh, kw], bias: [Cout] or null. Returns [N, Cout, Ho, Wo] with
  * Ho = floor((H + 2*ph - kh) / sh) + 1 (likewise Wo). Differentiable in x, weight and bias.
@@ -154,7 +167,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
   const inputs = b ? [x, weight, b] : [x, weight];
   const needW = weight.requiresGrad || (b !== null && b.requiresGrad);
   const savedX = needW && e.tape.willRecord(inputs) ? save(x) : null;
-  const out = forwardRaw(e, x, weight, b, g);
+  const out = options.consume ? forwardConsuming(e, x, savedX, weight, b, g) : forwardRaw(e, { tensor: x, packed: false }, weight, b, g);
   return e.tape.record('conv2d', inputs, out, (dy, { into }) => conv2dBackward(e, x, savedX, weight, b, g, dy, into), savedX ? [savedX] : []);
 }
 
@@ -169,7 +182,7 @@ function checkDy(dy: Tensor, g: Geometry): void {
 export const conv2dKernels = {
   forward(x: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dOptions = {}): Tensor {
     const e = checkInputs('conv2d', bias ? { x, weight, bias } : { x, weight });
-    return forwardRaw(e, x, weight, bias, geometry(x, weight, bias, options));
+    return forwardRaw(e, { tensor: x, packed: false }, weight, bias, geometry(x, weight, bias, options));
   },
   dgrad(dy: Tensor, x: Tensor, weight: Tensor, options: Conv2dOptions = {}): Tensor {
     const e = checkInputs('conv2d', { dy, x, weight });

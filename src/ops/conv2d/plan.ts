@@ -15,6 +15,12 @@ export interface Conv2dOptions {
   stride?: number | readonly [number, number];
   /** Zero padding on each side, one number or [ph, pw]. Default 0. */
   padding?: number | readonly [number, number];
+  /**
+   * This is x's last use: conv2d disposes it. Where the f16 memory policy saved x as f16 pairs for the backward,
+   * the forward reads those pairs too (the _f16x kernels: the values rounded to f16 once, as the backward sees
+   * them), so x's f32 buffer goes before the output's is allocated.
+   */
+  consume?: boolean;
 }
 
 /** Sizes of one convolution: input N x C x H x W, weight Co x C x KH x KW, stride, padding, output Ho x Wo. */
@@ -375,7 +381,7 @@ function wgradKernel(e: ConvDevice, g: Geometry, kernel: ConvKernel, tuning: Con
   return { plan: { shader: SHADERS.conv2d, entry: 'wgrad', constants: { TM: tile.tm, TN: tile.tn, WGX, WGY }, grid: [bx, by, 1] }, busy: WGX * WGY };
 }
 
-/** Each wgrad shader's twin reading x as f16 pairs (the f16 memory policy's saved copy: src/ops/saved.ts). */
+/** Each conv shader's twin reading x as f16 pairs (the f16 memory policy's saved copy: src/ops/saved.ts). */
 const PAIRS_TWIN: ReadonlyMap<Shader, Shader> = new Map([
   [SHADERS.conv2d, SHADERS.conv2d_f16x],
   [SHADERS.conv2d_subgroups, SHADERS.conv2d_subgroups_f16x],
@@ -386,7 +392,7 @@ const PAIRS_TWIN: ReadonlyMap<Shader, Shader> = new Map([
   [SHADERS.conv2d_mma16, SHADERS.conv2d_mma16_f16x],
 ]);
 
-/** A wgrad partial-sum plan run on x's f16 pairs: the same entry, tile and grid in the twin shader. */
+/** A forward or wgrad partial-sum plan run on x's f16 pairs: the same entry, tile and grid in the twin shader. */
 export function readingPairs(plan: DispatchPlan): DispatchPlan {
   const shader = PAIRS_TWIN.get(plan.shader);
   if (!shader) throw new Error(`conv2d: ${plan.shader.name} has no variant reading f16 pairs`);

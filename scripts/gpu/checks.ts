@@ -6,8 +6,9 @@
 //     adapter's defaults, then tuned (the tuning's wall time; the winners saved to the autotune cache, which the
 //     benchmark run after this reads), and the tuned step's convolutions in TFLOP/s;
 //  0. tensor cores (issue 13): the subgroup-matrix tiles the adapter runs natively and the half tiles (shader-f16),
-//     against the reference, loss scaling's f16 range flag on one of each, and a tiny UNet trained at f16 on it
-//     against an f32 tile;
+//     against the reference, loss scaling's f16 range flag on one of each, a tiny UNet trained at f16 on it
+//     against an f32 tile, and the _f16x twins (reading x as f16 pairs: a consumed conv's forward, the weight
+//     gradient under f16 storage) of those tiles and the GPU default against the plain kernels on rounded x;
 //  3. memory (issue 13): the adapter's features and subgroup-matrix configurations (with Dawn's unsafe APIs on),
 //     and a training step at each size under every memory policy (bench/memory.ts: f32/f16 storage, recompute or
 //     not): peak live bytes, the persistent part, the layers holding the peak, and the step's time.
@@ -21,6 +22,7 @@ import { saveTuneChoices, tuneCachePath } from '../../src/node/tune-store.ts';
 import { backward, mul, sum } from '../../src/index.ts';
 import { conv2d } from '../../src/ops/conv2d/conv2d.ts';
 import { f16RangeFlag } from '../../src/ops/f16-range.ts';
+import { memoryPolicy, packF16, unpackF16 } from '../../src/ops/saved.ts';
 import { sharedTileProblem } from '../../src/ops/conv2d/plan.ts';
 import { candidateKernels, type TuneChoice } from '../../src/ops/conv2d/autotune.ts';
 import { conv2dTuning, DEFAULT_TILES, GPU_DEFAULT_TILE, isSharedTile, type SharedTile } from '../../src/ops/conv2d/tuning.ts';
@@ -188,12 +190,60 @@ async function tensorCores(): Promise<void> {
       await save();
       out.half_training = await trainOnTiles(e, halves[0]);
     }
+    out.pairs = await pairsTwins(e, [GPU_DEFAULT_TILE, ...tiles.slice(0, 1), ...halves.slice(0, 1)]);
     console.log(`tensor cores: ${tiles.length} tiles, half tiles: ${halves.length}; ${ok.length}/${results.length} cases within 5e-3${tiles.length ? '' : ` (${String(out.skipped)})`}`);
   } catch (err) {
     out.error = (err as Error).stack ?? String(err);
   } finally {
     e.destroy();
     await save();
+  }
+}
+
+/**
+ * The _f16x twins on the GPU's driver: conv2d consuming x under f16 storage (the forward reads the pairs saved for
+ * backward, and so does the weight gradient) against the plain kernels on x rounded by the same pack: the largest
+ * |difference| of y and dw per tile, expected 0 (the same arithmetic on the same values).
+ */
+async function pairsTwins(e: Engine, tiles: readonly SharedTile[]): Promise<{ tile: SharedTile; y: number; dw: number }[] | string> {
+  const c = cfg('16 -> 24 3x3 s1 p1 at 19x17', 2, 16, 19, 17, 24, 3, 1, 1);
+  const d = makeData(c, 3);
+  const [Ho, Wo] = outSize(c);
+  const policy = memoryPolicy(e);
+  const before = { ...policy };
+  const run = async (x: Float32Array, consume: boolean): Promise<Float32Array[]> => {
+    const xt = e.tensor(x, [c.N, c.C, c.H, c.W], { requiresGrad: true });
+    const w = e.tensor(d.w, [c.Co, c.C, 3, 3], { requiresGrad: true });
+    const y = e.scope(() => {
+      const out = conv2d(xt, w, null, { padding: 1, consume });
+      backward(sum(mul(out, e.tensor(d.r, [c.N, c.Co, Ho, Wo]))));
+      return out;
+    });
+    const values = (await Promise.all([y.read(), w.grad!.read()])) as Float32Array[];
+    for (const t of [xt, w, y, w.grad!]) t.dispose();
+    return values;
+  };
+  try {
+    Object.assign(policy, { storage: 'f16', recompute: false });
+    const raw = e.tensor(d.x, [d.x.length]);
+    const words = packF16(raw);
+    const rounded = unpackF16(words, [d.x.length], 'rounded');
+    const x16 = (await rounded.read()) as Float32Array;
+    for (const t of [raw, words, rounded]) t.dispose();
+    const results: { tile: SharedTile; y: number; dw: number }[] = [];
+    for (const tile of tiles) {
+      Object.assign(conv2dTuning(e), { forward: tile, wgrad: tile });
+      const [y0, dw0] = await run(x16, false);
+      const [y1, dw1] = await run(d.x, true);
+      const gap = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+      results.push({ tile, y: gap(y0, y1), dw: gap(dw0, dw1) });
+    }
+    return results;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    Object.assign(policy, before);
+    Object.assign(conv2dTuning(e), { forward: null, wgrad: null });
   }
 }
 

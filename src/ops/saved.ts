@@ -26,7 +26,7 @@ export interface MemoryPolicy {
 }
 
 /**
- * Recompute is on by default: it gives bit-identical gradients (the same kernels on the same inputs), 0.57x the
+ * Recompute is on by default: it gives bit-identical gradients (the same kernels on the same inputs), 0.58x the
  * activation memory of keeping at 800x640 batch 4, and no measurable cost in a step (BENCHMARKS.md, "Memory").
  */
 export const DEFAULT_MEMORY_POLICY: Readonly<MemoryPolicy> = { storage: 'f32', recompute: true };

@@ -1,12 +1,15 @@
 // maxPool2d: 2-D max pooling (NCHW), PyTorch's F.max_pool2d without dilation or ceil_mode. The forward pass
-// saves each output's argmax (i32, flat index into its input plane); the backward pass is a gather without
-// atomics (each input element sums the gradients of the windows that chose it).
+// saves where in its window each output's max was (one byte per output, four to a u32 word: maxpool.wgsl); the
+// backward pass is a gather without atomics (each input element sums the gradients of the windows that chose it).
 import { checkInputs } from './check.ts';
 import { shapeString, type Tensor } from '../engine/tensor.ts';
 import { SHADERS } from '../generated/shaders.ts';
 
+/** The largest window: its positions (< kernel^2) fit the byte each output's is saved in. */
+const MAX_KERNEL = 16;
+
 export interface MaxPool2dOptions {
-  /** Square window size (default 3). */
+  /** Square window size (default 3), at most 16 (a window position is saved in one byte). */
   kernel?: number;
   /** Step between windows (default 2). */
   stride?: number;
@@ -25,6 +28,7 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions = {}): Tensor {
       throw new Error(`${op}: ${name} must be an integer >= ${min}, got ${v} (input ${shapeString(x.shape)})`);
     }
   }
+  if (k > MAX_KERNEL) throw new Error(`${op}: kernel must be at most ${MAX_KERNEL} (the backward's window positions are saved in one byte), got ${k}`);
   if (pad > Math.floor(k / 2)) {
     throw new Error(`${op}: padding ${pad} must be at most half the kernel size ${k} (PyTorch's rule: padding <= ${Math.floor(k / 2)}), input ${shapeString(x.shape)}`);
   }
@@ -37,14 +41,15 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions = {}): Tensor {
   const geometry = { h, w, oh, ow, k, stride, pad };
 
   const y = engine.empty([n, c, oh, ow], { label: op });
-  const argmax = engine.empty([n, c, oh, ow], { label: `${op}.argmax`, dtype: 'i32' });
+  const words = Math.ceil(y.size / 4);
+  const argmax = engine.empty([words], { label: `${op}.argmax`, dtype: 'i32' });
   const fk = engine.kernel({ shader: SHADERS.maxpool, entry: 'forward', bindings: ['x', 'y', 'argmax', 'params'] });
-  engine.run(fk, { x, y, argmax, params: { n: y.size, ...geometry } }, engine.grid1d(y.size, fk));
+  engine.run(fk, { x, y, argmax, params: { n: y.size, words, ...geometry } }, engine.grid1d(words, fk));
 
   engine.tape.record(op, [x], y, (gy) => {
     const dx = engine.empty(x.shape, { label: `${op}.dx` });
     const bk = engine.kernel({ shader: SHADERS.maxpool, entry: 'backward', bindings: ['dy', 'saved', 'dx', 'params'] });
-    engine.run(bk, { dy: gy, saved: argmax, dx, params: { n: dx.size, ...geometry } }, engine.grid1d(dx.size, bk));
+    engine.run(bk, { dy: gy, saved: argmax, dx, params: { n: dx.size, words, ...geometry } }, engine.grid1d(dx.size, bk));
     // The tape is consumed by one backward pass: the saved indices are no longer needed (recorded work that
     // reads them runs before any later reuse of the buffer).
     argmax.dispose();

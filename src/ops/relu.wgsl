@@ -1,4 +1,5 @@
-// relu: y = max(x, 0). Backward: dx = dy where x > 0, else 0 (PyTorch's convention at exactly 0).
+// relu: y = max(x, 0). Backward: dx = dy where y > 0 (the saved output: the same as x > 0), else 0 (PyTorch's
+// convention at exactly 0).
 struct Params {
   n: u32,
 }
@@ -20,6 +21,6 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
 fn backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i < params.n) {
-    dx[i] = select(0.0, dy[i], x[i] > 0.0);
+    dx[i] = select(0.0, dy[i], y[i] > 0.0);
   }
 }

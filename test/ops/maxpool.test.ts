@@ -91,6 +91,8 @@ const CASES: [number[], Pool][] = [
   [[2, 1, 6, 7], { k: 2, s: 2, p: 0 }],
   [[1, 2, 5, 8], { k: 3, s: 1, p: 0 }],
   [[1, 2, 9, 7], { k: 5, s: 3, p: 2 }],
+  // The largest window: positions up to 255, the top of the byte each is saved in.
+  [[1, 2, 19, 17], { k: 16, s: 1, p: 8 }],
 ];
 
 describe('maxPool2d forward', () => {
@@ -201,12 +203,14 @@ describe('maxPool2d bad input', () => {
     expect(() => maxPool2d(x, { kernel: 2, padding: 2 })).toThrow(/^maxPool2d: padding 2 must be at most half the kernel size 2/);
     expect(() => maxPool2d(x, { stride: 0 })).toThrow(/^maxPool2d: stride must be an integer >= 1, got 0/);
     expect(() => maxPool2d(x, { kernel: 2.5 })).toThrow(/^maxPool2d: kernel must be an integer >= 1, got 2.5/);
+    const wide = make([1, 1, 20, 20]);
+    expect(() => maxPool2d(wide, { kernel: 17 })).toThrow(/^maxPool2d: kernel must be at most 16 .*got 17/);
     const xi = engine().zeros([1, 1, 4, 4], { dtype: 'i32' });
     expect(() => maxPool2d(xi)).toThrow(/^maxPool2d: x .* has dtype i32/);
     // the padding rule allows padding = kernel / 2 (integer division)
     const ok = maxPool2d(x, { kernel: 4, stride: 2, padding: 2 });
     expect(ok.shape).toEqual([1, 2, 4, 5]);
-    for (const t of [x3, tiny, x, xi, ok]) t.dispose();
+    for (const t of [x3, tiny, x, xi, wide, ok]) t.dispose();
   });
 
   it('backward frees the saved indices; a scope frees them when backward never runs', () => {

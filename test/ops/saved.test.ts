@@ -3,7 +3,7 @@
 // within the stated bound otherwise), recomputation bit-identical to keeping, the whole model's step under every
 // policy (no buffer left behind, less memory), and misuse.
 import { afterEach, describe, expect, it } from 'vitest';
-import { backward, mul, sum, type Engine, type Tensor } from '../../src/index.ts';
+import { backward, mul, relu, sum, type Engine, type Tensor } from '../../src/index.ts';
 import { conv2d } from '../../src/ops/conv2d/conv2d.ts';
 import { conv2dTuning, type Conv2dTuning } from '../../src/ops/conv2d/tuning.ts';
 import { batchNorm2d } from '../../src/ops/batchnorm.ts';
@@ -353,6 +353,31 @@ describe('the whole model under each memory policy', () => {
       state.dispose();
     }
   });
+});
+
+describe("relu's saved output", () => {
+  // 0, -0, a positive f16 flushes to 0, negatives, positives, and values f16 rounds.
+  const xData = Float32Array.from([0, -0, 1e-9, -1e-9, -2, 3, 0.1, -0.3, 7e4, 1 + 2 ** -12]);
+  const dyData = Float32Array.from({ length: xData.length }, (_, i) => i + 1);
+
+  for (const storage of ['f32', 'f16'] as const) {
+    it(`masks dy where its output is > 0 (${storage}: where ${storage === 'f32' ? 'x' : 'f16(x)'} > 0), its input free at once`, async () => {
+      const e = engine();
+      setPolicy({ storage, recompute: true });
+      const leaf = e.tensor(xData, [xData.length], { requiresGrad: true });
+      const x = mul(leaf, full(e, [xData.length], 1)); // made in the step, as the block's sum is
+      const y = relu(x);
+      x.dispose();
+      expect(x.isDisposed, 'nothing holds the input').toBe(true);
+      backward(sum(mul(y, e.tensor(dyData, [xData.length]))));
+      y.dispose();
+      const dx = (await leaf.grad!.read()) as Float32Array;
+      // f16(x) as this adapter's pack rounds it (either neighbour of 1e-9: 0 or 2^-24, as WGSL allows).
+      const seen = storage === 'f32' ? xData : await roundTrip(e, xData);
+      expect(Array.from(dx)).toEqual(Array.from(seen, (v, i) => (v > 0 ? dyData[i] : 0)));
+      for (const t of [leaf, leaf.grad!]) t.dispose();
+    });
+  }
 });
 
 describe('saved activations', () => {

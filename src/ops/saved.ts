@@ -5,7 +5,7 @@
 //   f16             packed as f16 pairs in u32 words (pack_f16.wgsl, core WGSL, every adapter): half the bytes, the
 //                   f32 tensor freed at its last forward use; backward unpacks it, or reads the pairs directly
 //                   where its kernel can (useStored: batchnorm's backward and recomputation); f32 arithmetic;
-//   recompute       a tensor whose op declared a recipe (BN+ReLU, ReLU, upsample-concat: cheap elementwise work) is
+//   recompute       a tensor whose op declared a recipe (BN+ReLU, upsample-concat: cheap elementwise work) is
 //                   not kept at all: backward runs the recipe again from what the recipe's op saved itself.
 // Saving the same tensor twice shares one copy. Each SavedTensor is one tape node's hold (freed with the node).
 // Storage alone passes no gradient through f16 (activations are rounded once); the conv GEMMs' f16 operands do,

@@ -23,7 +23,7 @@ import { kernelCase, log, modelCase, randomData, startRun, type BenchRun, type O
 import { trainingLoss } from '../src/chh/loss.ts';
 import type { LossScaler } from '../src/nn/loss-scale.ts';
 import { lossScalerFor, usePrecision } from '../src/chh/precision.ts';
-import type { Holder } from '../src/engine/buffer-pool.ts';
+import type { Holder, PeakAllocation } from '../src/engine/buffer-pool.ts';
 
 // Re-exported so that bench/run.ts, bench/report.ts and the tests keep one module to import our side from.
 export { convGeometry, convGflop, convName, convShapes, convVariant, modelConvGflop, type ConvShape } from './ours-kernels.ts';
@@ -38,7 +38,7 @@ export interface OursResult {
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
   parameters: number;
   cases: OurCase[];
-  memory: { peakLiveBytes: number; peakAllocatedBytes: number; liveBytesBeforeStep: number; createdBuffers: number; holders: Holder[] } | null;
+  memory: { peakLiveBytes: number; peakAllocatedBytes: number; liveBytesBeforeStep: number; createdBuffers: number; holders: Holder[]; peakAt: PeakAllocation | null } | null;
   soak: {
     steps: number;
     liveBytesStart: number;
@@ -134,7 +134,8 @@ async function modelCases(run: BenchRun, t: Training): Promise<OursResult['memor
   await modelCase(run, `unet.train_step.${tag}`, t.step, convGflop.trainStep);
   const m = engine.memory();
   const holders = engine.pool.holders().slice(0, 10);
-  return { peakLiveBytes: m.peakLiveBytes, peakAllocatedBytes: m.peakAllocatedBytes, liveBytesBeforeStep: before.liveBytes, createdBuffers: m.createdBuffers, holders };
+  const peakAt = engine.pool.peakAllocation();
+  return { peakLiveBytes: m.peakLiveBytes, peakAllocatedBytes: m.peakAllocatedBytes, liveBytesBeforeStep: before.liveBytes, createdBuffers: m.createdBuffers, holders, peakAt };
 }
 
 /** cfg.soak training steps in a row: live bytes sampled every 10 steps show whether anything leaks. */

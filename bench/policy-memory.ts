@@ -5,7 +5,7 @@
 // checks (scripts/gpu/checks.ts) call measurePolicies too.
 // `dry` traces the steps instead of running them (engine.traceKernels: every tensor allocated as in a real step,
 // nothing computed), so sizes too slow to run on a CPU adapter get their exact memory figures; no times then.
-import { fmtBytes, type Holder } from '../src/engine/buffer-pool.ts';
+import { fmtBytes, type Holder, type PeakAllocation } from '../src/engine/buffer-pool.ts';
 import type { Engine } from '../src/engine/engine.ts';
 import { backward } from '../src/ops/backward.ts';
 import { Adam } from '../src/nn/adam.ts';
@@ -26,6 +26,8 @@ export interface PolicyMemory {
   step_ms: number[];
   /** The largest holders at the peak (layers; persistent buffers by label). */
   holders: Holder[];
+  /** The allocation that reached the peak (which op, in which layer). */
+  peak_at: PeakAllocation | null;
 }
 
 export const POLICIES: readonly MemoryPolicy[] = [
@@ -91,6 +93,7 @@ export async function measurePolicies(engine: Engine, preset: ModelPreset, h: nu
         activation_ratio: reference ? activation / reference.activation_bytes : isReference(policy) ? 1 : null,
         step_ms: times,
         holders: engine.pool.holders().slice(0, 8),
+        peak_at: engine.pool.peakAllocation(),
       });
       log(out[out.length - 1]);
     }
@@ -109,5 +112,6 @@ function log(m: PolicyMemory): void {
     `${name.padEnd(15)} peak ${fmtBytes(m.peak_live_bytes)}, persistent ${fmtBytes(m.persistent_bytes)}, activations ${fmtBytes(m.activation_bytes)}` +
       `${m.activation_ratio === null ? '' : ` (${m.activation_ratio.toFixed(3)}x f32's)`}${m.step_ms.length ? `, step ${m.step_ms.join('/')} ms` : ''}`,
   );
-  console.log(`  held at the peak: ${m.holders.map((h) => `${h.owner} ${fmtBytes(h.bytes)}`).join(', ')}`);
+  const at = m.peak_at ? `reached allocating ${m.peak_at.label} (${fmtBytes(m.peak_at.bytes)}); ` : '';
+  console.log(`  ${at}held at the peak: ${m.holders.map((h) => `${h.owner} ${fmtBytes(h.bytes)}`).join(', ')}`);
 }

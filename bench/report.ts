@@ -61,6 +61,8 @@ export interface BenchResults {
     ours_persistent_bytes: number | null;
     /** Who held our peak: layers (what their forward kept and their backward made), persistent buffers by label. */
     ours_peak_holders: { owner: string; bytes: number }[] | null;
+    /** The allocation that reached our peak (which op, in which layer). */
+    ours_peak_at: { label: string; bytes: number } | null;
     tfjs_peak_bytes: number | null;
     ours_peak_allocated_bytes: number | null;
     tfjs_gpu_allocated_bytes: number | null;
@@ -162,6 +164,7 @@ export function buildResults(input: {
       ours_peak_bytes: ours.memory?.peakLiveBytes ?? null,
       ours_persistent_bytes: ours.memory?.liveBytesBeforeStep ?? null,
       ours_peak_holders: ours.memory?.holders ?? null,
+      ours_peak_at: ours.memory?.peakAt ? { label: ours.memory.peakAt.label, bytes: ours.memory.peakAt.bytes } : null,
       tfjs_peak_bytes: tfjs?.peak_bytes ?? null,
       ours_peak_allocated_bytes: ours.memory?.peakAllocatedBytes ?? null,
       tfjs_gpu_allocated_bytes: tfjs?.gpu_allocated_bytes ?? null,
@@ -212,7 +215,8 @@ export function resultsMarkdown(r: BenchResults): string {
       `(ours: ${mib(r.memory.ours_persistent_bytes)}, precision ${r.config.precision}).`,
   );
   if (r.memory.ours_peak_holders?.length) {
-    lines.push('', `Held at our step's peak: ${r.memory.ours_peak_holders.map((h) => `${h.owner} ${mib(h.bytes)}`).join(', ')}.`);
+    const at = r.memory.ours_peak_at ? ` (reached allocating ${r.memory.ours_peak_at.label}, ${mib(r.memory.ours_peak_at.bytes)})` : '';
+    lines.push('', `Held at our step's peak${at}: ${r.memory.ours_peak_holders.map((h) => `${h.owner} ${mib(h.bytes)}`).join(', ')}.`);
   }
   if (r.torch) lines.push('', `PyTorch reference: torch ${r.torch.torch}, CPU, ${r.torch.threads} threads, same model and loss (scripts/fixtures/unet.py's modules).`);
   if (r.soak) {

@@ -35,6 +35,13 @@ export interface Holder {
   bytes: number;
 }
 
+/** The buffer whose allocation reached the peak: where in the step the peak is. */
+export interface PeakAllocation {
+  label: string;
+  owner: string;
+  bytes: number;
+}
+
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly live = new Set<GPUBuffer>();
@@ -42,6 +49,7 @@ export class BufferPool {
   private owners: Map<GPUBuffer, string> | null = null;
   private readonly byOwner = new Map<string, number>();
   private byOwnerAtPeak = new Map<string, number>();
+  private peakAt: PeakAllocation | null = null;
   private stats: MemoryStats = {
     liveBytes: 0,
     peakLiveBytes: 0,
@@ -88,7 +96,10 @@ export class BufferPool {
     }
     if (this.stats.liveBytes > this.stats.peakLiveBytes) {
       this.stats.peakLiveBytes = this.stats.liveBytes;
-      if (this.owners) this.byOwnerAtPeak = new Map(this.byOwner);
+      if (this.owners) {
+        this.byOwnerAtPeak = new Map(this.byOwner);
+        this.peakAt = { label, owner, bytes: size };
+      }
     }
     return buffer;
   }
@@ -104,6 +115,11 @@ export class BufferPool {
   /** Who held the live bytes at the peak since resetPeak() (buffers acquired while tracking), largest first. */
   holders(): Holder[] {
     return [...this.byOwnerAtPeak].map(([owner, bytes]) => ({ owner, bytes })).filter((h) => h.bytes > 0).sort((a, b) => b.bytes - a.bytes);
+  }
+
+  /** While owners are tracked: the allocation that reached the peak since resetPeak(); null if none did. */
+  peakAllocation(): PeakAllocation | null {
+    return this.peakAt && { ...this.peakAt };
   }
 
   release(buffer: GPUBuffer): void {
@@ -134,6 +150,7 @@ export class BufferPool {
     this.stats.peakLiveBytes = this.stats.liveBytes;
     this.stats.peakAllocatedBytes = this.stats.allocatedBytes;
     this.byOwnerAtPeak = new Map(this.byOwner);
+    this.peakAt = null;
   }
 
   memory(): MemoryStats {

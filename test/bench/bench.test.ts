@@ -136,7 +136,7 @@ const ours: OursResult = {
     { name: 'unet.forward.160x128.b1', kind: 'model', ms: { median: 2000, min: 1900, max: 2100, runs: 3 }, convGflop: 8 },
     { name: 'unet.train_step.160x128.b1', kind: 'model', ms: { median: 8000, min: 7000, max: 9000, runs: 3 }, convGflop: 24 },
   ],
-  memory: { peakLiveBytes: 600 * 2 ** 20, peakAllocatedBytes: 700 * 2 ** 20, liveBytesBeforeStep: 300 * 2 ** 20, createdBuffers: 100, holders: [{ owner: 'decoder.blocks.4.conv2.1', bytes: 40 * 2 ** 20 }] },
+  memory: { peakLiveBytes: 600 * 2 ** 20, peakAllocatedBytes: 700 * 2 ** 20, liveBytesBeforeStep: 300 * 2 ** 20, createdBuffers: 100, holders: [{ owner: 'decoder.blocks.4.conv2.1', bytes: 40 * 2 ** 20 }], peakAt: { label: 'conv2d.dx in layer segmentation_head.0', owner: 'segmentation_head.0', bytes: 20 * 2 ** 20 } },
   soak: { steps: 10, liveBytesStart: 1000, liveBytesEnd: 1000, liveBytesMin: 1000, liveBytesMax: 1000, samples: 2, createdBuffersStart: 5, createdBuffersEnd: 5, ms: 80000 },
   timing: 'wall clock',
   tuned: null,
@@ -182,6 +182,7 @@ describe('bench results', () => {
       ours_peak_bytes: 600 * 2 ** 20,
       ours_persistent_bytes: 300 * 2 ** 20,
       ours_peak_holders: [{ owner: 'decoder.blocks.4.conv2.1', bytes: 40 * 2 ** 20 }],
+      ours_peak_at: { label: 'conv2d.dx in layer segmentation_head.0', bytes: 20 * 2 ** 20 },
       tfjs_peak_bytes: 900 * 2 ** 20,
       ours_peak_allocated_bytes: 700 * 2 ** 20,
       tfjs_gpu_allocated_bytes: 1000 * 2 ** 20,
@@ -205,7 +206,7 @@ describe('bench results', () => {
     expect(md).toContain('ours 600.0 MiB');
     expect(md).toContain('TF.js 900.0 MiB');
     expect(md).toContain('(ours: 300.0 MiB, precision f32)');
-    expect(md).toContain("Held at our step's peak: decoder.blocks.4.conv2.1 40.0 MiB.");
+    expect(md).toContain("Held at our step's peak (reached allocating conv2d.dx in layer segmentation_head.0, 20.0 MiB): decoder.blocks.4.conv2.1 40.0 MiB.");
     expect(md).toContain('live GPU bytes 1000 at the start, 1000 at the end, between 1000 and 1000 over 2 samples');
   });
 

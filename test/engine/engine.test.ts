@@ -117,6 +117,23 @@ describe('buffer pool', () => {
     x.grad!.dispose();
     x.dispose();
   });
+
+  it('names the allocation that reached the peak, and who held what then', () => {
+    const e = engine();
+    e.pool.trackOwners();
+    e.pool.resetPeak();
+    expect(e.pool.peakAllocation()).toBeNull();
+    const a = e.empty([1000], { label: 'a' });
+    const b = e.inLayer('big', () => e.empty([4000], { label: 'b' }));
+    b.dispose();
+    const c = e.empty([2000], { label: 'c' }); // below the peak a + b reached
+    expect(e.pool.peakAllocation()).toEqual({ label: 'b in layer big', owner: 'big', bytes: sizeClass(16_000) });
+    expect(e.pool.holders().map((h) => h.owner)).toEqual(['big', 'a']);
+    e.pool.resetPeak();
+    expect(e.pool.peakAllocation()).toBeNull();
+    a.dispose();
+    c.dispose();
+  });
 });
 
 describe('autograd', () => {

@@ -42,20 +42,20 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions = {}): Tensor {
 
   const y = engine.empty([n, c, oh, ow], { label: op });
   const words = Math.ceil(y.size / 4);
-  const argmax = engine.empty([words], { label: `${op}.argmax`, dtype: 'i32' });
-  const fk = engine.kernel({ shader: SHADERS.maxpool, entry: 'forward', bindings: ['x', 'y', 'argmax', 'params'] });
-  engine.run(fk, { x, y, argmax, params: { n: y.size, words, ...geometry } }, engine.grid1d(words, fk));
+  const positions = engine.empty([words], { label: `${op}.positions`, dtype: 'i32' });
+  const fk = engine.kernel({ shader: SHADERS.maxpool, entry: 'forward', bindings: ['x', 'y', 'positions', 'params'] });
+  engine.run(fk, { x, y, positions, params: { n: y.size, words, ...geometry } }, engine.grid1d(words, fk));
 
   engine.tape.record(op, [x], y, (gy) => {
     const dx = engine.empty(x.shape, { label: `${op}.dx` });
     const bk = engine.kernel({ shader: SHADERS.maxpool, entry: 'backward', bindings: ['dy', 'saved', 'dx', 'params'] });
-    engine.run(bk, { dy: gy, saved: argmax, dx, params: { n: dx.size, words, ...geometry } }, engine.grid1d(dx.size, bk));
-    // The tape is consumed by one backward pass: the saved indices are no longer needed (recorded work that
+    engine.run(bk, { dy: gy, saved: positions, dx, params: { n: dx.size, words, ...geometry } }, engine.grid1d(dx.size, bk));
+    // The tape is consumed by one backward pass: the saved positions are no longer needed (recorded work that
     // reads them runs before any later reuse of the buffer).
-    argmax.dispose();
+    positions.dispose();
     return [dx];
   });
-  // Not recorded (no input needs a gradient, or noGrad): nobody will read the indices.
-  if (!y.requiresGrad) argmax.dispose();
+  // Not recorded (no input needs a gradient, or noGrad): nobody will read the positions.
+  if (!y.requiresGrad) positions.dispose();
   return y;
 }

@@ -18,7 +18,7 @@ struct Params {
 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> argmax: array<u32>;
+@group(0) @binding(2) var<storage, read_write> positions: array<u32>;
 @group(0) @binding(3) var<storage, read> dy: array<f32>;
 @group(0) @binding(4) var<storage, read> saved: array<u32>;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
@@ -81,7 +81,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
       codes |= r.code << (8u * b);
     }
   }
-  argmax[j] = codes;
+  positions[j] = codes;
 }
 
 @compute @workgroup_size(256)
